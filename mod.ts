@@ -1,0 +1,30 @@
+/**
+ * restpipe: a declarative config runner that moves data out of REST APIs into
+ * Postgres (embedded PGlite).
+ *
+ * ```ts
+ * import { loadSpec, runPipeline } from "./mod.ts";
+ * const { spec } = await loadSpec("pipelines/asana.yaml");
+ * const result = await runPipeline(spec, { dbDir: ".data/asana" });
+ * console.log(result.tables);
+ * ```
+ *
+ * @module
+ */
+export { type LoadedSpec, loadSpec, type LoadSpecOptions, parseSpec } from "./src/spec/load.ts";
+export { formatIssue, SpecError, type SpecIssue } from "./src/spec/errors.ts";
+export * from "./src/spec/schema.ts";
+export { buildPlan, type Plan, PlanError, type PlannedResource } from "./src/plan/plan.ts";
+export { HttpClient, HttpError } from "./src/extract/http.ts";
+export { Normalizer } from "./src/normalize/normalize.ts";
+export { PgliteDestination } from "./src/load/pglite.ts";
+export {
+  defaultDbDir,
+  type ResourceSummary,
+  RunError,
+  type RunOptions,
+  runPipeline,
+  type RunResult,
+} from "./src/pipeline.ts";
+export { type DatasetSummary, describeDataset } from "./src/show.ts";
+export { type FakeAsana, startFakeAsana } from "./src/fake/server.ts";

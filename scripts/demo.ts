@@ -1,0 +1,33 @@
+/**
+ * `deno task demo`: starts the fake Asana, loads pipelines/asana.yaml from it into
+ * `.data/demo`, and prints the summary. No token, no network.
+ *
+ * @module
+ */
+import { startFakeAsana } from "../src/fake/server.ts";
+import { loadSpec } from "../src/spec/load.ts";
+import { runPipeline } from "../src/pipeline.ts";
+import { formatDataset, formatRunSummary } from "../src/cli/main.ts";
+import { PgliteDestination } from "../src/load/pglite.ts";
+import { describeDataset } from "../src/show.ts";
+
+const dbDir = Deno.args[0] ?? ".data/demo";
+const fake = await startFakeAsana();
+try {
+  Deno.env.set("ASANA_BASE_URL", fake.baseUrl);
+  Deno.env.set("ASANA_ACCESS_TOKEN", fake.token);
+  const specFile = new URL("../pipelines/asana.yaml", import.meta.url).pathname;
+  const { spec } = await loadSpec(specFile);
+  console.log(`fake Asana at ${fake.baseUrl}; loading into ${dbDir}\n`);
+  const result = await runPipeline(spec, { dbDir });
+  console.log(formatRunSummary(result) + "\n");
+  const dest = await PgliteDestination.open(dbDir);
+  try {
+    console.log(formatDataset(await describeDataset(dest, spec.dataset)));
+  } finally {
+    await dest.close();
+  }
+  console.log(`\nquery it: deno task show --db ${dbDir}`);
+} finally {
+  await fake.close();
+}

@@ -1,0 +1,435 @@
+/**
+ * Seeded, deterministic Asana data for the fake server: an organisation and a
+ * personal workspace, teams, users, projects, sections, tasks (multi-homed, with
+ * subtasks, tags, followers, custom fields), stories, unicode and large notes.
+ *
+ * @module
+ */
+
+/** A reference from one object to another, rendered compact or expanded. */
+export class Ref {
+  /** The referenced object's gid. */
+  readonly gid: string;
+  /** Creates a reference. */
+  constructor(gid: string) {
+    this.gid = gid;
+  }
+}
+
+/** A stored Asana object: gid, resource_type and its full fields (references as {@linkcode Ref}). */
+export type AsanaObject = { gid: string; resource_type: string } & Record<string, unknown>;
+
+/** The size of the generated organisation. */
+export interface FakeDataOptions {
+  /** PRNG seed. */
+  seed?: number;
+  teams?: number;
+  users?: number;
+  /** Projects per team (the personal workspace gets one more). */
+  projectsPerTeam?: number;
+  sectionsPerProject?: number;
+  tasksPerProject?: number;
+  storiesPerTask?: number;
+  tags?: number;
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = [
+  "roadmap",
+  "launch",
+  "review",
+  "budget",
+  "design",
+  "hiring",
+  "audit",
+  "migration",
+  "Q3",
+  "onboarding",
+  "café",
+  "naïve",
+  "日本語",
+  "🚀",
+  "straße",
+];
+
+/** The fake's object store, with the indexes its routes need. */
+export class FakeData {
+  /** Every object by gid. */
+  readonly objects = new Map<string, AsanaObject>();
+  /** Gids by resource_type, in creation order. */
+  readonly byType = new Map<string, string[]>();
+  /** Stories of each task, in order. */
+  readonly storiesOf = new Map<string, string[]>();
+  /** Subtasks of each task, in order. */
+  readonly subtasksOf = new Map<string, string[]>();
+  /** Tasks of each project, in project order. */
+  readonly tasksOf = new Map<string, string[]>();
+  #next = 1_200_000_000_000_000;
+  #clock = Date.parse("2024-01-01T09:00:00.000Z");
+  readonly #random: () => number;
+
+  /** Generates the data set. */
+  constructor(options: FakeDataOptions = {}) {
+    this.#random = prng(options.seed ?? 42);
+    this.#generate({
+      teams: options.teams ?? 2,
+      users: options.users ?? 6,
+      projectsPerTeam: options.projectsPerTeam ?? 2,
+      sectionsPerProject: options.sectionsPerProject ?? 3,
+      tasksPerProject: options.tasksPerProject ?? 8,
+      storiesPerTask: options.storiesPerTask ?? 3,
+      tags: options.tags ?? 4,
+    });
+  }
+
+  /** All objects of a type, in creation order. */
+  all(type: string): AsanaObject[] {
+    return (this.byType.get(type) ?? []).map((g) => this.objects.get(g)!);
+  }
+
+  /** Creates an object with a new gid. */
+  add(type: string, fields: Record<string, unknown>): AsanaObject {
+    const gid = String(this.#next++);
+    const obj: AsanaObject = { gid, resource_type: type, ...fields };
+    this.objects.set(gid, obj);
+    let list = this.byType.get(type);
+    if (!list) this.byType.set(type, list = []);
+    list.push(gid);
+    return obj;
+  }
+
+  /** A timestamp a little after the previous one. */
+  tick(): string {
+    this.#clock += Math.floor(this.#random() * 3_600_000) + 1000;
+    return new Date(this.#clock).toISOString();
+  }
+
+  #pick<T>(list: readonly T[]): T {
+    return list[Math.floor(this.#random() * list.length)];
+  }
+
+  #some<T>(list: readonly T[], max: number): T[] {
+    const n = Math.floor(this.#random() * (max + 1));
+    const out = new Set<T>();
+    for (let i = 0; i < n; i++) out.add(this.#pick(list));
+    return [...out];
+  }
+
+  #phrase(n = 3): string {
+    return Array.from({ length: n }, () => this.#pick(WORDS)).join(" ");
+  }
+
+  #generate(o: Required<Omit<FakeDataOptions, "seed">>): void {
+    const org = this.add("workspace", {
+      name: "Acme Corp",
+      is_organization: true,
+      email_domains: ["acme.example", "acme-corp.example"],
+    });
+    const personal = this.add("workspace", {
+      name: "Personal Projects",
+      is_organization: false,
+      email_domains: [],
+    });
+    const users = Array.from({ length: o.users }, (_, i) =>
+      this.add("user", {
+        name: i === 1 ? "Zoë Ångström 🌟" : `User ${i + 1}`,
+        email: `user${i + 1}@acme.example`,
+        photo: i % 2 === 0 ? null : {
+          image_21x21: `https://img.example/u${i}_21.png`,
+          image_60x60: `https://img.example/u${i}_60.png`,
+          image_128x128: `https://img.example/u${i}_128.png`,
+        },
+        workspaces: i < 2 ? [new Ref(org.gid), new Ref(personal.gid)] : [new Ref(org.gid)],
+      }));
+    const userRefs = users.map((u) => new Ref(u.gid));
+    const teams = Array.from({ length: o.teams }, (_, i) =>
+      this.add("team", {
+        name: i === 0 ? "Engineering" : `Team ${i + 1}`,
+        description: `Team ${i + 1} — ${this.#phrase()}`,
+        html_description: `<body>Team ${i + 1}</body>`,
+        organization: new Ref(org.gid),
+        permalink_url: `https://app.asana.com/0/team/${i}`,
+        visibility: this.#pick(["secret", "request_to_join", "public"]),
+      }));
+    const customFields = [
+      this.add("custom_field", {
+        name: "Estimate",
+        resource_subtype: "number",
+        type: "number",
+        precision: 1,
+        workspace: new Ref(org.gid),
+      }),
+      this.add("custom_field", {
+        name: "Priority",
+        resource_subtype: "enum",
+        type: "enum",
+        enum_options: ["Low", "Medium", "High"].map((name, i) => ({
+          gid: String(this.#next++),
+          resource_type: "enum_option",
+          name,
+          enabled: true,
+          color: ["green", "yellow", "red"][i],
+        })),
+        workspace: new Ref(org.gid),
+      }),
+      this.add("custom_field", {
+        name: "Notes ✍️",
+        resource_subtype: "text",
+        type: "text",
+        workspace: new Ref(org.gid),
+      }),
+    ];
+    const tagsOf = new Map<string, AsanaObject[]>();
+    for (const ws of [org, personal]) {
+      const n = ws === org ? o.tags : 1;
+      tagsOf.set(
+        ws.gid,
+        Array.from({ length: n }, (_, i) =>
+          this.add("tag", {
+            name: i === 0 && ws === org ? "urgent 🔥" : `tag-${ws === org ? "org" : "me"}-${i + 1}`,
+            color: this.#pick(["dark-pink", "light-green", null]),
+            notes: "",
+            created_at: this.tick(),
+            followers: this.#some(userRefs, 2),
+            workspace: new Ref(ws.gid),
+            permalink_url: `https://app.asana.com/0/tag/${i}`,
+          })),
+      );
+    }
+    const projects: AsanaObject[] = [];
+    for (const team of teams) {
+      for (let p = 0; p < o.projectsPerTeam; p++) {
+        projects.push(this.#project(org, new Ref(team.gid), userRefs, customFields, p));
+      }
+    }
+    projects.push(this.#project(personal, null, userRefs.slice(0, 2), [], 0));
+
+    let previous: AsanaObject | undefined;
+    for (const project of projects) {
+      const ws = (project.workspace as Ref).gid;
+      const sections = Array.from({ length: o.sectionsPerProject }, (_, i) =>
+        this.add("section", {
+          name: i === 0 ? "Untitled section" : `${this.#phrase(2)} ${i}`,
+          created_at: this.tick(),
+          project: new Ref(project.gid),
+          projects: [new Ref(project.gid)],
+        }));
+      const members = ws === org.gid ? userRefs : userRefs.slice(0, 2);
+      const fields = ws === org.gid ? customFields : [];
+      const tasks: string[] = [];
+      this.tasksOf.set(project.gid, tasks);
+      for (let t = 0; t < o.tasksPerProject; t++) {
+        const section = this.#pick(sections);
+        const task = this.#task(
+          ws,
+          project,
+          section,
+          members,
+          fields,
+          tagsOf.get(ws)!,
+          t,
+          o.storiesPerTask,
+        );
+        tasks.push(task.gid);
+        // every fifth task has two subtasks; the first of them is also added to the project
+        if (t % 5 === 2) {
+          for (let s = 0; s < 2; s++) {
+            const sub = this.#task(ws, null, null, members, [], [], s, 1, task);
+            if (s === 0) {
+              this.#addMembership(sub, project, section);
+              tasks.push(sub.gid);
+            }
+          }
+        }
+      }
+      // multi-home the first task of the previous project of the same workspace into this one
+      if (previous && (previous.workspace as Ref).gid === ws) {
+        const shared = this.objects.get(this.tasksOf.get(previous.gid)![0])!;
+        this.#addMembership(shared, project, sections[0]);
+        tasks.push(shared.gid);
+      }
+      previous = project;
+    }
+  }
+
+  #addMembership(task: AsanaObject, project: AsanaObject, section: AsanaObject): void {
+    (task.memberships as unknown[]).push({
+      project: new Ref(project.gid),
+      section: new Ref(section.gid),
+    });
+    (task.projects as Ref[]).push(new Ref(project.gid));
+  }
+
+  #project(
+    ws: AsanaObject,
+    team: Ref | null,
+    users: Ref[],
+    customFields: AsanaObject[],
+    i: number,
+  ): AsanaObject {
+    const created = this.tick();
+    const project = this.add("project", {
+      name: `${this.#phrase(2)} project ${i + 1}`,
+      archived: i === 1,
+      color: this.#pick(["dark-blue", "light-orange", null]),
+      icon: "list",
+      created_at: created,
+      modified_at: this.tick(),
+      current_status: null,
+      current_status_update: null,
+      custom_field_settings: [],
+      custom_fields: [],
+      default_view: this.#pick(["list", "board", "calendar", "timeline"]),
+      due_date: null,
+      due_on: i === 0 ? "2025-06-30" : null,
+      start_on: null,
+      notes: `Project notes ${this.#phrase(6)}`,
+      html_notes: `<body>Project notes</body>`,
+      members: users,
+      followers: users.slice(0, 2),
+      owner: users[0] ?? null,
+      team,
+      workspace: new Ref(ws.gid),
+      public: i % 2 === 0,
+      privacy_setting: i % 2 === 0 ? "public_to_workspace" : "private",
+      completed: false,
+      completed_at: null,
+      completed_by: null,
+      permalink_url: `https://app.asana.com/0/${i}/list`,
+      project_brief: null,
+      created_from_template: null,
+    });
+    for (const cf of customFields) {
+      const setting = this.add("custom_field_setting", {
+        custom_field: new Ref(cf.gid),
+        parent: new Ref(project.gid),
+        project: new Ref(project.gid),
+        is_important: cf.name === "Priority",
+      });
+      (project.custom_field_settings as Ref[]).push(new Ref(setting.gid));
+    }
+    return project;
+  }
+
+  #task(
+    ws: string,
+    project: AsanaObject | null,
+    section: AsanaObject | null,
+    users: Ref[],
+    customFields: AsanaObject[],
+    tags: AsanaObject[],
+    i: number,
+    stories: number,
+    parent?: AsanaObject,
+  ): AsanaObject {
+    const created = this.tick();
+    const completed = this.#random() < 0.3;
+    const assignee = this.#random() < 0.8 ? this.#pick(users) : null;
+    const bigNote = i === 3 && project !== null;
+    const task = this.add("task", {
+      name: parent ? `Subtask ${i + 1} of ${parent.name}` : `${this.#phrase()} #${i + 1}`,
+      resource_subtype: i === 4 ? "milestone" : "default_task",
+      approval_status: null,
+      assignee_status: "upcoming",
+      created_at: created,
+      modified_at: created,
+      assignee,
+      start_on: null,
+      start_at: null,
+      due_on: this.#random() < 0.5 ? "2025-03-14" : null,
+      due_at: null,
+      completed,
+      completed_at: completed ? this.tick() : null,
+      completed_by: completed && assignee ? assignee : null,
+      dependencies: [],
+      dependents: [],
+      external: null,
+      notes: bigNote
+        ? `Long notes 📝 ${"Lorem ipsum dolor sit amet, ünïcödé ✓. ".repeat(520)}`
+        : i % 3 === 0
+        ? `Notes with emoji 🎉 and 日本語 and a "quote" and a\nnew line`
+        : "",
+      html_notes: "<body></body>",
+      num_subtasks: 0,
+      followers: this.#some(users, 3),
+      parent: parent ? new Ref(parent.gid) : null,
+      permalink_url: `https://app.asana.com/0/0/${i}`,
+      tags: this.#some(tags.map((t) => new Ref(t.gid)), 2),
+      workspace: new Ref(ws),
+      custom_fields: customFields.map((cf) => this.#customFieldValue(cf)),
+      projects: [],
+      memberships: [],
+      likes: [],
+      num_likes: 0,
+    });
+    if (project && section) this.#addMembership(task, project, section);
+    if (parent) {
+      let subs = this.subtasksOf.get(parent.gid);
+      if (!subs) this.subtasksOf.set(parent.gid, subs = []);
+      subs.push(task.gid);
+      parent.num_subtasks = subs.length;
+    }
+    this.storiesOf.set(task.gid, []);
+    for (let s = 0; s < stories; s++) this.addStory(task, s === 0 ? "system" : "comment", users);
+    task.modified_at = this.tick();
+    return task;
+  }
+
+  /** Adds a story to a task (a comment or a system story). */
+  addStory(task: AsanaObject, type: "comment" | "system", users: Ref[]): AsanaObject {
+    const author = users.length ? this.#pick(users) : null;
+    const story = this.add("story", {
+      created_at: this.tick(),
+      created_by: author,
+      resource_subtype: type === "system" ? "added_to_project" : "comment_added",
+      text: type === "system" ? "added to a project" : `Comment: ${this.#phrase(4)} 💬`,
+      html_text: "<body></body>",
+      type,
+      is_pinned: false,
+      is_edited: false,
+      source: type === "system" ? "web" : "api",
+      target: new Ref(task.gid),
+      sticker_name: null,
+    });
+    let list = this.storiesOf.get(task.gid);
+    if (!list) this.storiesOf.set(task.gid, list = []);
+    if (!list.includes(story.gid)) list.push(story.gid);
+    return story;
+  }
+
+  #customFieldValue(cf: AsanaObject): Record<string, unknown> {
+    const base = {
+      gid: cf.gid,
+      resource_type: "custom_field",
+      name: cf.name,
+      resource_subtype: cf.resource_subtype,
+      type: cf.type,
+    };
+    switch (cf.resource_subtype) {
+      case "number": {
+        const n = this.#random() < 0.7 ? Math.round(this.#random() * 100) / 10 : null;
+        return { ...base, number_value: n, display_value: n === null ? null : String(n) };
+      }
+      case "enum": {
+        const options = cf.enum_options as Record<string, unknown>[];
+        const opt = this.#random() < 0.7 ? this.#pick(options) : null;
+        return { ...base, enum_value: opt, display_value: opt ? opt.name : null };
+      }
+      default: {
+        const t = this.#random() < 0.5 ? this.#phrase(2) : null;
+        return { ...base, text_value: t, display_value: t };
+      }
+    }
+  }
+}

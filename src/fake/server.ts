@@ -1,0 +1,396 @@
+/**
+ * A fake Asana API on 127.0.0.1, faithful to the real one where an extractor can
+ * tell (../shared/reference/asana/API_NOTES.md): the `{data}` envelope, compact
+ * listings, `opt_fields`, `limit` 1..100, opaque expiring offset tokens,
+ * `next_page` only when `limit` is sent, 401/400/404 bodies, and a ground-truth view.
+ *
+ * @module
+ */
+import { type AsanaObject, FakeData, type FakeDataOptions, Ref } from "./data.ts";
+import { parseOptFields, Renderer } from "./render.ts";
+
+/** Options for {@linkcode startFakeAsana}. */
+export interface FakeAsanaOptions extends FakeDataOptions {
+  /** The token clients must send (default "fake-token-0123456789"). */
+  token?: string;
+  /** How long an offset token lives, in milliseconds (default 15 minutes). */
+  offsetTtlMs?: number;
+}
+
+/** A fault rule: requests whose path matches answer with this status. */
+export interface FaultRule {
+  match: RegExp;
+  status: number;
+}
+
+/** A running fake. */
+export interface FakeAsana {
+  /** `http://127.0.0.1:PORT/api/1.0` */
+  baseUrl: string;
+  token: string;
+  data: FakeData;
+  /** Requests served, by route pattern. */
+  requests: Map<string, number>;
+  /** Faults to inject; edit at will. */
+  faults: FaultRule[];
+  /** Row counts of the eight seed resources as a full load should find them. */
+  groundTruth(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+const HELP =
+  "For more information on API status codes and how to handle them, read the docs on errors: https://developers.asana.com/docs/errors";
+
+class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=UTF-8", ...headers },
+  });
+}
+
+function errorBody(message: string, status: number): unknown {
+  const error: Record<string, string> = { message, help: HELP };
+  if (status >= 500) error.phrase = "6 sad squid snuggle softly";
+  return { errors: [error] };
+}
+
+/** Starts the fake on a random loopback port. */
+export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsana> {
+  const data = new FakeData(options);
+  const token = options.token ?? "fake-token-0123456789";
+  const ttl = options.offsetTtlMs ?? 15 * 60_000;
+  const renderer = new Renderer(data.objects);
+  const requests = new Map<string, number>();
+  const faults: FaultRule[] = [];
+  const secret = crypto.randomUUID();
+
+  const sign = (payload: string) => {
+    let h = 0;
+    for (const c of secret + payload) h = (Math.imul(h, 31) + c.charCodeAt(0)) | 0;
+    return (h >>> 0).toString(36);
+  };
+  const makeToken = (position: number, scope: string) => {
+    const payload = btoa(JSON.stringify({ p: position, e: Date.now() + ttl, s: scope }))
+      .replaceAll("=", "");
+    return `${payload}.${sign(payload)}`;
+  };
+  const readToken = (tokenText: string, scope: string): number => {
+    const [payload, signature] = tokenText.split(".");
+    let parsed: { p: number; e: number; s: string } | undefined;
+    try {
+      if (payload && signature === sign(payload)) parsed = JSON.parse(atob(payload));
+    } catch { /* invalid below */ }
+    if (!parsed || parsed.s !== scope) {
+      throw new ApiError(400, "offset: Your pagination token is invalid.");
+    }
+    if (parsed.e < Date.now()) {
+      throw new ApiError(400, "offset: Your pagination token has expired.");
+    }
+    return parsed.p;
+  };
+
+  const get = (gid: string, type: string, param: string): AsanaObject => {
+    if (!/^\d+$/.test(gid)) throw new ApiError(400, `${param}: Not a Long`);
+    const obj = data.objects.get(gid);
+    if (!obj || obj.resource_type !== type) {
+      throw new ApiError(404, `${type}: Unknown object: ${gid}`);
+    }
+    return obj;
+  };
+  const refIs = (value: unknown, gid: string) => value instanceof Ref && value.gid === gid;
+
+  /** A listing: limit, offset, opt_fields, next_page. */
+  const list = (url: URL, route: string, items: AsanaObject[]): Response => {
+    const q = url.searchParams;
+    const limitText = q.get("limit");
+    let limit: number | undefined;
+    if (limitText !== null) {
+      limit = Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+        throw new ApiError(400, "limit: The limit value must be between 1 and 100.");
+      }
+    }
+    const scope = [...q.entries()]
+      .filter(([k]) => k !== "offset" && k !== "limit" && k !== "opt_fields" && k !== "opt_pretty")
+      .map(([k, val]) => `${k}=${val}`)
+      .sort()
+      .join("&") + `|${url.pathname}`;
+    const offsetText = q.get("offset");
+    const start = offsetText === null ? 0 : readToken(offsetText, scope);
+    if (limit === undefined && items.length > 1000) {
+      throw new ApiError(
+        400,
+        "The result is too large. You should use pagination (may require specifying a workspace)!",
+      );
+    }
+    const end = limit === undefined ? items.length : Math.min(items.length, start + limit);
+    const fields = q.get("opt_fields");
+    const tree = fields ? parseOptFields(fields) : undefined;
+    const page = items.slice(start, end).map((o) =>
+      tree ? renderer.project(o, tree) : renderer.compact(o)
+    );
+    const body: Record<string, unknown> = { data: page };
+    if (limit !== undefined) {
+      if (end < items.length) {
+        const offset = makeToken(end, scope);
+        const next = new URL(url);
+        next.searchParams.set("offset", offset);
+        const path = next.pathname.replace(/^\/api\/1\.0/, "") + next.search;
+        body.next_page = { offset, path, uri: next.toString() };
+      } else {
+        body.next_page = null;
+      }
+    }
+    requests.set(route, (requests.get(route) ?? 0) + 1);
+    return json(200, body);
+  };
+
+  const single = (url: URL, route: string, obj: AsanaObject): Response => {
+    const fields = url.searchParams.get("opt_fields");
+    requests.set(route, (requests.get(route) ?? 0) + 1);
+    return json(200, {
+      data: fields ? renderer.project(obj, parseOptFields(fields)) : renderer.full(obj),
+    });
+  };
+
+  const tasksQuery = (url: URL): AsanaObject[] => {
+    const q = url.searchParams;
+    const has = (k: string) => q.has(k);
+    const containers = ["project", "tag", "section", "user_task_list"].filter(has);
+    if (containers.length === 0 && !has("workspace") && !has("assignee")) {
+      throw new ApiError(
+        400,
+        "You should specify one of workspace, project, tag, section, user_task_list",
+      );
+    }
+    const byAssignee = has("assignee") && has("workspace");
+    if (containers.length + (byAssignee ? 1 : 0) !== 1) {
+      throw new ApiError(
+        400,
+        "Must specify exactly one of project, tag, section, user task list, or assignee + workspace",
+      );
+    }
+    let tasks: AsanaObject[];
+    if (has("project")) {
+      const p = get(q.get("project")!, "project", "project");
+      tasks = (data.tasksOf.get(p.gid) ?? []).map((g) => data.objects.get(g)!);
+    } else if (has("section")) {
+      const s = get(q.get("section")!, "section", "section");
+      tasks = data.all("task").filter((t) =>
+        (t.memberships as { section: Ref }[]).some((m) => m.section.gid === s.gid)
+      );
+    } else if (has("tag")) {
+      const tag = get(q.get("tag")!, "tag", "tag");
+      tasks = data.all("task").filter((t) => (t.tags as Ref[]).some((r) => r.gid === tag.gid));
+    } else if (byAssignee) {
+      const ws = get(q.get("workspace")!, "workspace", "workspace");
+      const who = q.get("assignee")!;
+      tasks = data.all("task").filter((t) =>
+        refIs(t.workspace, ws.gid) && t.assignee instanceof Ref &&
+        (who === "me" ? t.assignee.gid === data.all("user")[0].gid : t.assignee.gid === who)
+      );
+    } else {
+      throw new ApiError(400, "user_task_list: Not a recognized ID");
+    }
+    const since = q.get("modified_since");
+    if (since !== null) {
+      const t = Date.parse(since);
+      if (Number.isNaN(t)) throw new ApiError(400, "modified_since: Not a valid date-time");
+      tasks = tasks.filter((task) => Date.parse(task.modified_at as string) >= t);
+    }
+    const completedSince = q.get("completed_since");
+    if (completedSince !== null) {
+      const t = completedSince === "now" ? Date.now() : Date.parse(completedSince);
+      tasks = tasks.filter((task) =>
+        !task.completed || Date.parse(task.completed_at as string) >= t
+      );
+    }
+    return tasks;
+  };
+
+  type Handler = (url: URL, params: string[]) => Response;
+  const routes: [string, RegExp, Handler][] = [];
+  const route = (pattern: string, handler: Handler) => {
+    const re = new RegExp("^/api/1\\.0" + pattern.replace(/\{[a-z_]+\}/g, "([^/]+)") + "/?$");
+    routes.push([pattern, re, handler]);
+  };
+  const inWorkspace = (type: string, ws: string) =>
+    data.all(type).filter((o) => refIs(o.workspace, ws) || refIs(o.organization, ws));
+
+  route("/workspaces", (u) => list(u, "/workspaces", data.all("workspace")));
+  route(
+    "/workspaces/{gid}",
+    (u, [g]) => single(u, "/workspaces/{gid}", get(g, "workspace", "workspace")),
+  );
+  route("/workspaces/{gid}/teams", (u, [g]) => {
+    const ws = get(g, "workspace", "workspace");
+    return list(u, "/workspaces/{gid}/teams", ws.is_organization ? inWorkspace("team", g) : []);
+  });
+  route("/workspaces/{gid}/projects", (u, [g]) => {
+    get(g, "workspace", "workspace");
+    return list(u, "/workspaces/{gid}/projects", filterArchived(u, inWorkspace("project", g)));
+  });
+  route("/workspaces/{gid}/tags", (u, [g]) => {
+    get(g, "workspace", "workspace");
+    return list(u, "/workspaces/{gid}/tags", inWorkspace("tag", g));
+  });
+  route("/workspaces/{gid}/custom_fields", (u, [g]) => {
+    get(g, "workspace", "workspace");
+    return list(u, "/workspaces/{gid}/custom_fields", inWorkspace("custom_field", g));
+  });
+  route("/users", (u) => {
+    const ws = u.searchParams.get("workspace");
+    let users = data.all("user");
+    if (ws !== null) {
+      get(ws, "workspace", "workspace");
+      users = users.filter((x) => (x.workspaces as Ref[]).some((r) => r.gid === ws));
+    }
+    return list(u, "/users", users);
+  });
+  route(
+    "/users/{gid}",
+    (u, [g]) =>
+      single(u, "/users/{gid}", g === "me" ? data.all("user")[0] : get(g, "user", "user")),
+  );
+  route("/teams/{gid}", (u, [g]) => single(u, "/teams/{gid}", get(g, "team", "team")));
+  route("/teams/{gid}/projects", (u, [g]) => {
+    get(g, "team", "team");
+    return list(
+      u,
+      "/teams/{gid}/projects",
+      filterArchived(u, data.all("project").filter((p) => refIs(p.team, g))),
+    );
+  });
+  route("/projects", (u) => {
+    const ws = u.searchParams.get("workspace");
+    const team = u.searchParams.get("team");
+    let projects = data.all("project");
+    if (ws !== null) {
+      projects = projects.filter((p) => refIs(p.workspace, get(ws, "workspace", "workspace").gid));
+    }
+    if (team !== null) {
+      projects = projects.filter((p) => refIs(p.team, get(team, "team", "team").gid));
+    }
+    return list(u, "/projects", filterArchived(u, projects));
+  });
+  route("/projects/{gid}", (u, [g]) => single(u, "/projects/{gid}", get(g, "project", "project")));
+  route("/projects/{gid}/sections", (u, [g]) => {
+    get(g, "project", "project");
+    return list(
+      u,
+      "/projects/{gid}/sections",
+      data.all("section").filter((s) => refIs(s.project, g)),
+    );
+  });
+  route("/projects/{gid}/tasks", (u, [g]) => {
+    get(g, "project", "project");
+    return list(
+      u,
+      "/projects/{gid}/tasks",
+      (data.tasksOf.get(g) ?? []).map((t) => data.objects.get(t)!),
+    );
+  });
+  route("/sections/{gid}", (u, [g]) => single(u, "/sections/{gid}", get(g, "section", "section")));
+  route("/tags", (u) => {
+    const ws = u.searchParams.get("workspace");
+    const tags = ws === null
+      ? data.all("tag")
+      : inWorkspace("tag", get(ws, "workspace", "workspace").gid);
+    return list(u, "/tags", tags);
+  });
+  route("/tags/{gid}", (u, [g]) => single(u, "/tags/{gid}", get(g, "tag", "tag")));
+  route("/tasks", (u) => list(u, "/tasks", tasksQuery(u)));
+  route("/tasks/{gid}", (u, [g]) => single(u, "/tasks/{gid}", get(g, "task", "task")));
+  route("/tasks/{gid}/stories", (u, [g]) => {
+    get(g, "task", "task");
+    return list(
+      u,
+      "/tasks/{gid}/stories",
+      (data.storiesOf.get(g) ?? []).map((s) => data.objects.get(s)!),
+    );
+  });
+  route("/tasks/{gid}/subtasks", (u, [g]) => {
+    get(g, "task", "task");
+    return list(
+      u,
+      "/tasks/{gid}/subtasks",
+      (data.subtasksOf.get(g) ?? []).map((s) => data.objects.get(s)!),
+    );
+  });
+  route("/stories/{gid}", (u, [g]) => single(u, "/stories/{gid}", get(g, "story", "story")));
+  route(
+    "/custom_fields/{gid}",
+    (u, [g]) => single(u, "/custom_fields/{gid}", get(g, "custom_field", "custom_field")),
+  );
+
+  const handle = (req: Request): Response => {
+    const url = new URL(req.url);
+    try {
+      if (req.headers.get("authorization") !== `Bearer ${token}`) {
+        throw new ApiError(401, "Not Authorized");
+      }
+      if (req.method !== "GET") throw new ApiError(404, "No matching route for request");
+      for (const fault of faults) {
+        if (fault.match.test(url.pathname)) {
+          throw new ApiError(fault.status, fault.status >= 500 ? "Server Error" : "Injected fault");
+        }
+      }
+      for (const [, re, handler] of routes) {
+        const m = url.pathname.match(re);
+        if (m) return handler(url, m.slice(1).map(decodeURIComponent));
+      }
+      throw new ApiError(404, "No matching route for request");
+    } catch (e) {
+      if (e instanceof ApiError) return json(e.status, errorBody(e.message, e.status));
+      return json(500, errorBody("Server Error", 500));
+    }
+  };
+
+  const groundTruth = (): Record<string, number> => {
+    const listed = new Set<string>();
+    for (const tasks of data.tasksOf.values()) for (const t of tasks) listed.add(t);
+    let stories = 0;
+    for (const t of listed) stories += data.storiesOf.get(t)?.length ?? 0;
+    const orgs = data.all("workspace").filter((w) => w.is_organization).map((w) => w.gid);
+    return {
+      workspaces: data.all("workspace").length,
+      projects: data.all("project").length,
+      sections: data.all("section").length,
+      tags: data.all("tag").length,
+      tasks: listed.size,
+      stories,
+      teams: data.all("team").filter((t) => orgs.some((o) => refIs(t.organization, o))).length,
+      users: data.all("user").length,
+    };
+  };
+
+  return new Promise((resolve) => {
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: ({ port }) => {
+        resolve({
+          baseUrl: `http://127.0.0.1:${port}/api/1.0`,
+          token,
+          data,
+          requests,
+          faults,
+          groundTruth,
+          close: () => server.shutdown(),
+        });
+      },
+    }, handle);
+  });
+}
+
+function filterArchived(url: URL, projects: AsanaObject[]): AsanaObject[] {
+  const archived = url.searchParams.get("archived");
+  if (archived === null) return projects;
+  return projects.filter((p) => p.archived === (archived === "true"));
+}

@@ -1,0 +1,196 @@
+/**
+ * Runs a pipeline: plan → extract → normalize → stage → one commit.
+ *
+ * @module
+ */
+import { extract, type ResourceStats } from "./extract/extract.ts";
+import { HttpClient } from "./extract/http.ts";
+import { PgliteDestination, type RootWrite } from "./load/pglite.ts";
+import type { Normalizer as NormalizerType, Row, TableRows } from "./normalize/normalize.ts";
+import { Normalizer } from "./normalize/normalize.ts";
+import { emptySchema } from "./normalize/schema.ts";
+import { buildPlan, type PlannedResource } from "./plan/plan.ts";
+import { getPath } from "./plan/template.ts";
+import type { Spec } from "./spec/schema.ts";
+
+/** Options for {@linkcode runPipeline}. */
+export interface RunOptions {
+  /** Database directory; `.data/<pipeline>` by default. */
+  dbDir?: string;
+  /** Run only these resources (their ancestors are fetched, not loaded). */
+  resources?: string[];
+  /** An open destination to use instead of opening `dbDir` (it is left open). */
+  destination?: PgliteDestination;
+  /** Rows buffered before they are written to staging (default 5000). */
+  flushRows?: number;
+}
+
+/** What one resource did in a run. */
+export interface ResourceSummary {
+  resource: string;
+  table: string;
+  /** Records extracted. */
+  rows: number;
+  requests: number;
+  seconds: number;
+  loaded: boolean;
+}
+
+/** The result of a successful run. */
+export interface RunResult {
+  loadId: string;
+  /** Rows written per table by the commit. */
+  tables: Record<string, number>;
+  resources: ResourceSummary[];
+  requests: number;
+  retries: number;
+  throttled: number;
+  seconds: number;
+}
+
+/** A run that failed: nothing was committed. */
+export class RunError extends Error {
+  /** Creates the error; `cause` is the original failure. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RunError";
+  }
+}
+
+/** The default database directory of a pipeline. */
+export function defaultDbDir(spec: Spec): string {
+  return `.data/${spec.pipeline}`;
+}
+
+/** A load id in dlt's format: seconds since the epoch, with microseconds. */
+export function newLoadId(now = Date.now()): string {
+  return (now / 1000).toFixed(6);
+}
+
+/** Runs a validated spec end to end and commits its load atomically. */
+export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise<RunResult> {
+  const started = new Date();
+  const t0 = performance.now();
+  const plan = buildPlan(spec, options.resources);
+  const client = new HttpClient(spec.source);
+  const dest = options.destination ??
+    await PgliteDestination.open(options.dbDir ?? defaultDbDir(spec));
+  const loadId = newLoadId(started.getTime());
+  try {
+    const schema = (await dest.readSchema(spec.dataset)) ?? emptySchema();
+    const state = await dest.readState(spec.dataset);
+    const normalizer = new Normalizer(schema, loadId);
+    const loaded = [...plan.resources.values()].filter((r) => r.load);
+    for (const r of loaded) normalizer.rootTable(r);
+    await dest.resetStaging(spec.dataset);
+
+    const buffer = new StagingBuffer(dest, spec.dataset, normalizer, options.flushRows ?? 5000);
+    let stats: Map<string, ResourceStats>;
+    try {
+      stats = await extract(plan, client, (resource, records) => buffer.add(resource, records), {
+        fieldsParam: spec.source.fields_param,
+      });
+      await buffer.flush();
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      await dest.recordFailure(
+        spec.pipeline,
+        spec.dataset,
+        loadId,
+        started,
+        client.redact(message),
+      );
+      throw new RunError(client.redact(message), { cause: e });
+    }
+    const roots: RootWrite[] = loaded.map((r) => ({
+      table: normalizer.rootTable(r),
+      resource: r.name,
+      disposition: r.writeDisposition,
+      keyColumns: normalizer.keyColumns(r),
+    }));
+    const tables = await dest.commit({
+      pipeline: spec.pipeline,
+      dataset: spec.dataset,
+      loadId,
+      startedAt: started,
+      schema: normalizer.schema,
+      roots,
+      state,
+    });
+    const resources: ResourceSummary[] = plan.order.map((name) => {
+      const r = plan.resources.get(name)!;
+      const s = stats.get(name)!;
+      return {
+        resource: name,
+        table: normalizer.rootTable(r),
+        rows: s.rows,
+        requests: client.stats.byResource.get(name) ?? 0,
+        seconds: s.startedAt === 0 ? 0 : (s.finishedAt - s.startedAt) / 1000,
+        loaded: r.load,
+      };
+    });
+    return {
+      loadId,
+      tables,
+      resources,
+      requests: client.stats.requests,
+      retries: client.stats.retries,
+      throttled: client.stats.throttled,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    if (!options.destination) await dest.close();
+  }
+}
+
+/** Normalises pages and writes their rows to staging in batches. */
+class StagingBuffer {
+  readonly #rows: TableRows = new Map();
+  #count = 0;
+  readonly #dest: PgliteDestination;
+  readonly #dataset: string;
+  readonly #normalizer: NormalizerType;
+  readonly #limit: number;
+
+  constructor(dest: PgliteDestination, dataset: string, normalizer: Normalizer, limit: number) {
+    this.#dest = dest;
+    this.#dataset = dataset;
+    this.#normalizer = normalizer;
+    this.#limit = limit;
+  }
+
+  async add(resource: PlannedResource, records: Record<string, unknown>[]): Promise<void> {
+    if (!resource.load) return;
+    if (resource.primaryKey.length > 0 && resource.writeDisposition !== "append") {
+      for (const record of records) {
+        for (const k of resource.primaryKey) {
+          const value = getPath(record, k);
+          if (value === undefined || value === null) {
+            throw new RunError(
+              `${resource.name}: a record has no primary key field "${k}" (keys: ${
+                Object.keys(record).slice(0, 8).join(", ")
+              }); add it to fields or change primary_key`,
+            );
+          }
+        }
+      }
+    }
+    const before = this.#countRows();
+    this.#normalizer.normalize(resource, records, this.#rows);
+    this.#count += this.#countRows() - before;
+    if (this.#count >= this.#limit) await this.flush();
+  }
+
+  #countRows(): number {
+    let n = 0;
+    for (const rows of this.#rows.values()) n += rows.length;
+    return n;
+  }
+
+  async flush(): Promise<void> {
+    const batches: [string, Row[]][] = [...this.#rows.entries()];
+    this.#rows.clear();
+    this.#count = 0;
+    for (const [table, rows] of batches) await this.#dest.stage(this.#dataset, table, rows);
+  }
+}

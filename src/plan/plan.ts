@@ -1,0 +1,140 @@
+/**
+ * The run plan: each resource merged with the source and defaults, in dependency order.
+ *
+ * @module
+ */
+import type { Paginator, ResourceSpec, Spec, WriteDisposition } from "../spec/schema.ts";
+import { didYouMean } from "../spec/suggest.ts";
+import { ancestors } from "./graph.ts";
+
+/** Column type hints of a resource, by column name. */
+export type ColumnHints = Record<string, string>;
+
+/** A resource with every setting resolved: what the extractor and loader need. */
+export interface PlannedResource {
+  name: string;
+  /** The root table this resource fills. */
+  table: string;
+  path: string;
+  parent: string | undefined;
+  /** Ancestors, nearest first. */
+  ancestors: string[];
+  /** Children that the plan runs, in spec order. */
+  children: string[];
+  params: NonNullable<ResourceSpec["params"]>;
+  headers: NonNullable<ResourceSpec["headers"]>;
+  fields: string[] | undefined;
+  /** Parent fields copied into each record: column name → dotted parent path. */
+  includeFromParent: Record<string, string>;
+  writeDisposition: WriteDisposition;
+  primaryKey: string[];
+  maxNesting: number;
+  columns: ColumnHints;
+  records: string;
+  paginator: Paginator;
+  /** False for ancestors fetched only to fan out over (not in `--resources`). */
+  load: boolean;
+}
+
+/** The resources of one run, parents before children. */
+export interface Plan {
+  resources: Map<string, PlannedResource>;
+  /** Names in dependency order. */
+  order: string[];
+}
+
+/** An unknown `--resources` name. */
+export class PlanError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PlanError";
+  }
+}
+
+/** Default nesting depth: as deep as the data goes. */
+export const UNLIMITED_NESTING = 1000;
+
+/**
+ * Builds the plan. `only` restricts the run to those resources (their ancestors are
+ * fetched for fan-out but not loaded); otherwise every enabled resource runs, and a
+ * disabled resource's descendants are left out with it.
+ */
+export function buildPlan(spec: Spec, only?: string[]): Plan {
+  const specs = spec.resources;
+  const parentOf = (n: string) => specs[n]?.parent;
+  let selected: Set<string>;
+  if (only && only.length > 0) {
+    for (const n of only) {
+      if (!(n in specs)) {
+        throw new PlanError(
+          `--resources: unknown resource "${n}"${didYouMean(n, Object.keys(specs))}; ` +
+            `the spec has ${Object.keys(specs).join(", ")}`,
+        );
+      }
+    }
+    selected = new Set(only);
+  } else {
+    selected = new Set(
+      Object.keys(specs).filter((n) =>
+        specs[n].enabled && ancestors(n, parentOf).every((a) => specs[a].enabled)
+      ),
+    );
+  }
+  const running = new Set<string>();
+  for (const n of selected) {
+    running.add(n);
+    for (const a of ancestors(n, parentOf)) running.add(a);
+  }
+  const order: string[] = [];
+  const visit = (n: string) => {
+    if (order.includes(n)) return;
+    const p = parentOf(n);
+    if (p !== undefined) visit(p);
+    order.push(n);
+  };
+  for (const n of Object.keys(specs)) if (running.has(n)) visit(n);
+
+  const resources = new Map<string, PlannedResource>();
+  for (const name of order) {
+    resources.set(name, planResource(spec, name, selected.has(name)));
+  }
+  for (const r of resources.values()) {
+    if (r.parent !== undefined) resources.get(r.parent)?.children.push(r.name);
+  }
+  return { resources, order };
+}
+
+function planResource(spec: Spec, name: string, load: boolean): PlannedResource {
+  const r = spec.resources[name];
+  const d = spec.defaults;
+  const pk = r.primary_key ?? d.primary_key;
+  const parent = r.parent;
+  const include = r.include_from_parent ?? [];
+  const includeFromParent: Record<string, string> = Array.isArray(include)
+    ? Object.fromEntries(include.map((f) => [`_${parent}_${f.replaceAll(".", "_")}`, f]))
+    : include;
+  const columns: ColumnHints = {};
+  for (const [col, hint] of Object.entries(r.columns ?? {})) {
+    columns[col] = typeof hint === "string" ? hint : hint.type;
+  }
+  return {
+    name,
+    table: r.table ?? name,
+    path: r.path,
+    parent,
+    ancestors: ancestors(name, (n) => spec.resources[n]?.parent),
+    children: [],
+    params: { ...spec.source.params, ...d.params, ...r.params },
+    headers: { ...spec.source.headers, ...d.headers, ...r.headers },
+    fields: r.fields,
+    includeFromParent,
+    writeDisposition: r.write_disposition ?? d.write_disposition ?? "append",
+    primaryKey: pk === undefined ? [] : typeof pk === "string" ? [pk] : pk,
+    maxNesting: r.max_nesting ?? d.max_nesting ?? UNLIMITED_NESTING,
+    columns,
+    records: r.records ?? spec.source.records,
+    paginator: r.paginator ?? spec.source.paginator,
+    load,
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * What a dataset holds: tables with rows, columns and their last load.
+ *
+ * @module
+ */
+import {
+  type LoadRecord,
+  LOADS_TABLE,
+  PgliteDestination,
+  STATE_TABLE,
+  VERSION_TABLE,
+} from "./load/pglite.ts";
+import { quoteIdent as q } from "./normalize/naming.ts";
+
+/** One table of a dataset. */
+export interface TableSummary {
+  name: string;
+  /** The parent table for a child table, else null. */
+  parent: string | null;
+  /** The resource that fills it. */
+  resource: string | null;
+  rows: number;
+  columns: number;
+  /** The last completed load that wrote this table. */
+  lastLoad: { loadId: string; finishedAt: string; rows: number } | null;
+}
+
+/** A dataset's tables and recent loads. */
+export interface DatasetSummary {
+  dataset: string;
+  tables: TableSummary[];
+  loads: {
+    loadId: string;
+    status: string;
+    startedAt: string;
+    finishedAt: string;
+    error: string | null;
+  }[];
+}
+
+const SYSTEM = new Set([LOADS_TABLE, STATE_TABLE, VERSION_TABLE]);
+
+/** Summarises a dataset; an unknown dataset has no tables. */
+export async function describeDataset(
+  dest: PgliteDestination,
+  dataset: string,
+): Promise<DatasetSummary> {
+  const loads: LoadRecord[] = await dest.loads(dataset, 1000);
+  const schema = await dest.readSchema(dataset);
+  const tablesResult = await dest.db.query<{ table_name: string; columns: number }>(
+    `select table_name, count(*)::int as columns from information_schema.columns
+     where table_schema = $1 group by table_name order by table_name`,
+    [dataset],
+  );
+  const tables: TableSummary[] = [];
+  for (const { table_name: name, columns } of tablesResult.rows) {
+    if (SYSTEM.has(name)) continue;
+    const count = await dest.db.query<{ n: number }>(
+      `select count(*)::int as n from ${q(dataset)}.${q(name)}`,
+    );
+    const last = loads.find((l) => l.status === "completed" && name in l.rows);
+    tables.push({
+      name,
+      parent: schema?.tables[name]?.parent ?? null,
+      resource: schema?.tables[name]?.resource ?? null,
+      rows: count.rows[0].n,
+      columns,
+      lastLoad: last
+        ? {
+          loadId: last.load_id,
+          finishedAt: last.finished_at.toISOString(),
+          rows: last.rows[name],
+        }
+        : null,
+    });
+  }
+  return {
+    dataset,
+    tables: orderTree(tables),
+    loads: loads.map((l) => ({
+      loadId: l.load_id,
+      status: l.status,
+      startedAt: l.started_at.toISOString(),
+      finishedAt: l.finished_at.toISOString(),
+      error: l.error,
+    })),
+  };
+}
+
+/** Root tables in name order, each followed by its children (depth first). */
+function orderTree(tables: TableSummary[]): TableSummary[] {
+  const out: TableSummary[] = [];
+  const names = new Set(tables.map((t) => t.name));
+  const visit = (parent: string | null) => {
+    for (const t of tables) {
+      const p = t.parent !== null && names.has(t.parent) ? t.parent : null;
+      if (p === parent) {
+        out.push(t);
+        visit(t.name);
+      }
+    }
+  };
+  visit(null);
+  return out;
+}
+
+/** The depth of a table in the tree (0 for a root). */
+export function depthOf(table: TableSummary, all: TableSummary[]): number {
+  let depth = 0;
+  let parent = table.parent;
+  while (parent !== null) {
+    depth++;
+    parent = all.find((t) => t.name === parent)?.parent ?? null;
+  }
+  return depth;
+}

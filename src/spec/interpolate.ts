@@ -1,0 +1,120 @@
+/**
+ * `${VAR}` and `${VAR:-default}` interpolation, from the environment and from
+ * dlt's `.dlt/secrets.toml` and `.dlt/config.toml`.
+ *
+ * @module
+ */
+import { parse as parseToml } from "smol-toml";
+import type { KeyPath } from "./errors.ts";
+
+/** Where unset variables are looked up besides the environment. */
+export interface SecretSources {
+  /** Parsed TOML documents, in lookup order (secrets before config). */
+  tomls: { file: string; data: Record<string, unknown> }[];
+  /** `[sources.<section>]` names to search, in order. */
+  sections: string[];
+  /** The pipeline name: `ASANA_ACCESS_TOKEN` is also tried as `access_token` for pipeline `asana`. */
+  pipeline: string;
+}
+
+/** A variable that could not be resolved, where it was used and where it was looked for. */
+export interface MissingVariable {
+  path: KeyPath;
+  variable: string;
+  lookedIn: string;
+}
+
+/** Reads `.dlt/secrets.toml` and `.dlt/config.toml` below `dir` (missing files are skipped). */
+export function readDltTomls(dir: string): SecretSources["tomls"] {
+  const out: SecretSources["tomls"] = [];
+  for (const name of ["secrets.toml", "config.toml"]) {
+    const file = `${dir}/.dlt/${name}`;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      throw e;
+    }
+    out.push({ file: `.dlt/${name}`, data: parseToml(text) as Record<string, unknown> });
+  }
+  return out;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** The TOML key names tried for a variable: `ASANA_ACCESS_TOKEN` → `asana_access_token`, `access_token`. */
+export function tomlKeysFor(variable: string, pipeline: string): string[] {
+  const lower = variable.toLowerCase();
+  const prefix = `${pipeline.toLowerCase()}_`;
+  return lower.startsWith(prefix) ? [lower, lower.slice(prefix.length)] : [lower];
+}
+
+function lookupToml(variable: string, src: SecretSources): string | undefined {
+  const keys = tomlKeysFor(variable, src.pipeline);
+  for (const { data } of src.tomls) {
+    const sources = isRecord(data.sources) ? data.sources : {};
+    const scopes: unknown[] = [...src.sections.map((s) => sources[s]), sources, data];
+    for (const scope of scopes) {
+      if (!isRecord(scope)) continue;
+      for (const key of keys) {
+        const value = scope[key];
+        if (typeof value === "string" || typeof value === "number") return String(value);
+      }
+    }
+  }
+  return undefined;
+}
+
+function lookupEnv(variable: string, src: SecretSources): string | undefined {
+  const direct = Deno.env.get(variable);
+  if (direct !== undefined) return direct;
+  // dlt's own environment convention: SOURCES__<SECTION>__<KEY>
+  for (const section of src.sections) {
+    for (const key of tomlKeysFor(variable, src.pipeline)) {
+      const value = Deno.env.get(`SOURCES__${section.toUpperCase()}__${key.toUpperCase()}`);
+      if (value !== undefined) return value;
+    }
+  }
+  return undefined;
+}
+
+/** Describes where a variable was looked for, for the "not set" message. */
+export function describeLookup(variable: string, src: SecretSources): string {
+  const keys = tomlKeysFor(variable, src.pipeline);
+  const section = src.sections[0] ?? src.pipeline;
+  return `the environment variable ${variable}, or ${keys[keys.length - 1]} under ` +
+    `[sources.${section}] in .dlt/secrets.toml or .dlt/config.toml`;
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` in every string of `value`.
+ * Unset variables without a default are reported in `missing` and replaced by "".
+ */
+export function interpolate(
+  value: unknown,
+  src: SecretSources,
+  missing: MissingVariable[],
+  path: KeyPath = [],
+): unknown {
+  if (typeof value === "string") {
+    return value.replace(VAR, (_m, variable: string, fallback: string | undefined) => {
+      const found = lookupEnv(variable, src) ?? lookupToml(variable, src);
+      if (found !== undefined && found !== "") return found;
+      if (fallback !== undefined) return fallback;
+      missing.push({ path, variable, lookedIn: describeLookup(variable, src) });
+      return "";
+    });
+  }
+  if (Array.isArray(value)) return value.map((x, i) => interpolate(x, src, missing, [...path, i]));
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(value)) out[k] = interpolate(x, src, missing, [...path, k]);
+    return out;
+  }
+  return value;
+}

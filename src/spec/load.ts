@@ -1,0 +1,189 @@
+/**
+ * Reads a spec file: YAML with positions, `${VAR}` interpolation, validation
+ * against the schemas, and the resource-graph checks, all errors at once.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { type KeyPath, SpecError, type SpecIssue } from "./errors.ts";
+import {
+  interpolate,
+  type MissingVariable,
+  readDltTomls,
+  type SecretSources,
+} from "./interpolate.ts";
+import { type Spec, SpecSchema } from "./schema.ts";
+import { didYouMean } from "./suggest.ts";
+import { checkGraph } from "../plan/graph.ts";
+
+/** Options for {@linkcode loadSpec}. */
+export interface LoadSpecOptions {
+  /** Report unset `${VAR}`s as errors (true for `run`; `show` only needs names). Default true. */
+  requireVariables?: boolean;
+  /** Folder holding `.dlt/`; the working directory by default. */
+  configDir?: string;
+}
+
+/** A validated spec and where it came from. */
+export interface LoadedSpec {
+  spec: Spec;
+  /** The file, as the user named it. */
+  file: string;
+}
+
+/** Reads, interpolates and validates a spec file. Throws {@linkcode SpecError} listing every problem. */
+export async function loadSpec(file: string, options: LoadSpecOptions = {}): Promise<LoadedSpec> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "no such file" : String(e);
+    throw new SpecError(file, [{ path: [], message: why }]);
+  }
+  return parseSpec(text, file, options);
+}
+
+/** Like {@linkcode loadSpec}, from text already read. */
+export function parseSpec(text: string, file: string, options: LoadSpecOptions = {}): LoadedSpec {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new SpecError(
+      file,
+      doc.errors.map((e) => ({
+        path: [],
+        message: e.message.split("\n")[0],
+        line: e.linePos?.[0].line,
+        column: e.linePos?.[0].col,
+      })),
+    );
+  }
+  const locate = (path: KeyPath): { line?: number; column?: number } => {
+    const offset = offsetOf(doc.contents, path);
+    if (offset === undefined) return {};
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  const at = (path: KeyPath, message: string): SpecIssue => ({ path, message, ...locate(path) });
+
+  const raw: unknown = doc.toJS();
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new SpecError(file, [
+      at([], "expected a mapping with pipeline, dataset, source and resources"),
+    ]);
+  }
+  const rawRecord = raw as Record<string, unknown>;
+  const pipeline = typeof rawRecord.pipeline === "string" ? rawRecord.pipeline : "";
+  const sections = Array.isArray(rawRecord.config_sections)
+    ? rawRecord.config_sections.filter((s): s is string => typeof s === "string")
+    : [pipeline];
+  const src: SecretSources = {
+    tomls: readDltTomls(options.configDir ?? Deno.cwd()),
+    sections,
+    pipeline,
+  };
+  const missing: MissingVariable[] = [];
+  const data = interpolate(raw, src, missing);
+
+  const issues: SpecIssue[] = [];
+  if (options.requireVariables ?? true) {
+    for (const m of missing) {
+      issues.push(at(m.path, `\${${m.variable}} is not set; looked for ${m.lookedIn}`));
+    }
+  }
+  const result = v.safeParse(SpecSchema, data);
+  if (!result.success) {
+    for (const issue of result.issues) issues.push(at(...describeIssue(issue, data)));
+  }
+  for (const g of checkGraph(data)) issues.push(at(g.path, g.message));
+  if (issues.length > 0 || !result.success) throw new SpecError(file, dedupe(issues));
+  return { spec: result.output, file };
+}
+
+function dedupe(issues: SpecIssue[]): SpecIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path.join("\0")}|${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+type Issue = v.InferIssue<typeof SpecSchema>;
+
+/** Turns a valibot issue into a key path and a message a user can act on. */
+function describeIssue(issue: Issue, data: unknown): [KeyPath, string] {
+  const path: (string | number)[] = (issue.path ?? []).map((p) => p.key as string | number);
+  if (issue.type === "strict_object" && issue.kind === "schema" && issue.expected === "never") {
+    const key = String(path[path.length - 1]);
+    const known = knownKeys(path.slice(0, -1), data);
+    return [path, `unknown key "${key}"${didYouMean(key, known)}`];
+  }
+  if (issue.kind === "schema" && issue.received === "undefined") {
+    return [path.slice(0, -1), `missing required key "${path[path.length - 1]}"`];
+  }
+  if (issue.message.startsWith("Invalid ")) {
+    return [path, `expected ${issue.expected ?? "a valid value"}, got ${issue.received}`];
+  }
+  return [path, issue.message];
+}
+
+interface SchemaLike {
+  type: string;
+  entries?: Record<string, SchemaLike>;
+  wrapped?: SchemaLike;
+  value?: SchemaLike;
+  options?: SchemaLike[];
+  key?: string;
+}
+
+/** The keys the schema allows at `path`, for "did you mean" (empty when unknown). */
+function knownKeys(path: KeyPath, data: unknown): string[] {
+  let schema: SchemaLike | undefined = SpecSchema as unknown as SchemaLike;
+  let node: unknown = data;
+  const unwrap = (s: SchemaLike | undefined): SchemaLike | undefined => {
+    while (s?.wrapped) s = s.wrapped;
+    if ((s?.type === "variant" || s?.type === "union") && s.options) {
+      const obj = node as Record<string, unknown> | undefined;
+      const pick = s.options.find((o) =>
+        o.entries && (s?.key === undefined ||
+          (o.entries[s.key] as { literal?: unknown } | undefined)?.literal === obj?.[s.key])
+      );
+      return pick ?? s.options.find((o) => o.entries);
+    }
+    return s;
+  };
+  for (const key of path) {
+    schema = unwrap(schema);
+    node = (node as Record<string | number, unknown> | undefined)?.[key];
+    if (schema?.entries) schema = schema.entries[String(key)];
+    else if (schema?.value) schema = schema.value;
+    else return [];
+  }
+  schema = unwrap(schema);
+  return Object.keys(schema?.entries ?? {});
+}
+
+/** The source offset of the value (or, for a missing key, the map) at `path`. */
+function offsetOf(root: unknown, path: KeyPath): number | undefined {
+  let node = root as Node | null;
+  let best = node?.range?.[0];
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+      if (!pair) return best;
+      const keyNode = pair.key as Node;
+      best = keyNode.range?.[0] ?? best;
+      node = pair.value as Node | null;
+    } else if (isSeq(node) && typeof key === "number") {
+      node = node.items[key] as Node | null;
+      if (!node) return best;
+      best = node.range?.[0] ?? best;
+    } else {
+      return best;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,246 @@
+/**
+ * The pipeline spec language, as valibot schemas. Every TypeScript type of a
+ * spec is inferred from these schemas.
+ *
+ * @module
+ */
+import * as v from "valibot";
+
+/** Formats the list of allowed values the way error messages show it: `a, b or c`. */
+export function oneOf(values: readonly string[]): string {
+  if (values.length <= 1) return values.join("");
+  return `${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}`;
+}
+
+function picklist<const T extends readonly [string, ...string[]]>(values: T) {
+  return v.picklist(
+    values,
+    (issue) => `expected ${oneOf(values)}, got ${issue.received}`,
+  );
+}
+
+const name = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a name of letters, digits and _"),
+);
+
+const positiveInt = v.pipe(
+  v.number(),
+  v.integer("expected a whole number"),
+  v.minValue(1, "expected a number of at least 1"),
+);
+
+const scalar = v.union(
+  [v.string(), v.number(), v.boolean()],
+  (issue) => `expected a string, number or boolean, got ${issue.received}`,
+);
+
+/** Query parameters: a value may hold `{resource.field}` placeholders. */
+export const ParamsSchema = v.record(v.string(), scalar);
+
+/** HTTP headers sent with every request of a source or resource. */
+export const HeadersSchema = v.record(v.string(), v.string());
+
+/** The write dispositions a resource may declare. */
+export const WRITE_DISPOSITIONS = ["replace", "append", "merge"] as const;
+
+/** How a resource's rows are written into its table. */
+export const WriteDispositionSchema = picklist(WRITE_DISPOSITIONS);
+
+/** Column types that `columns:` hints may name. */
+export const COLUMN_TYPES = [
+  "text",
+  "bigint",
+  "double precision",
+  "numeric",
+  "boolean",
+  "timestamptz",
+  "date",
+  "jsonb",
+] as const;
+
+/** A column type hint. */
+export const ColumnTypeSchema = picklist(COLUMN_TYPES);
+
+/** Auth: a bearer token, an API key in a header or the query, HTTP basic, or none. */
+export const AuthSchema = v.variant("type", [
+  v.strictObject({ type: v.literal("bearer"), token: v.string() }),
+  v.strictObject({
+    type: v.literal("api_key"),
+    name: v.string(),
+    api_key: v.string(),
+    location: v.optional(picklist(["header", "query"]), "header"),
+  }),
+  v.strictObject({ type: v.literal("basic"), username: v.string(), password: v.string() }),
+  v.strictObject({ type: v.literal("none") }),
+], (issue) => `expected auth type bearer, api_key, basic or none, got ${issue.received}`);
+
+/** Paginators: how to ask for the next page of a listing. */
+export const PaginatorSchema = v.variant(
+  "type",
+  [
+    v.strictObject({
+      type: v.literal("cursor"),
+      /** Dotted path of the next cursor in the response body. */
+      cursor_path: v.optional(v.string(), "next_page.offset"),
+      /** Query parameter that carries the cursor. */
+      cursor_param: v.optional(v.string(), "offset"),
+    }),
+    v.strictObject({
+      type: v.literal("next_url"),
+      /** Dotted path of the next page's absolute URL in the response body. */
+      next_url_path: v.string(),
+    }),
+    v.strictObject({
+      type: v.literal("offset"),
+      limit: positiveInt,
+      offset_param: v.optional(v.string(), "offset"),
+      limit_param: v.optional(v.string(), "limit"),
+      /** Dotted path of the total count, when the API returns one. */
+      total_path: v.optional(v.string()),
+    }),
+    v.strictObject({
+      type: v.literal("page_number"),
+      page_param: v.optional(v.string(), "page"),
+      base_page: v.optional(v.number(), 1),
+      /** Dotted path of the number of pages, when the API returns one. */
+      total_pages_path: v.optional(v.string()),
+    }),
+    v.strictObject({ type: v.literal("link_header"), rel: v.optional(v.string(), "next") }),
+    v.strictObject({ type: v.literal("single") }),
+  ],
+  (issue) =>
+    `expected paginator type cursor, next_url, offset, page_number, link_header or single, got ${issue.received}`,
+);
+
+/** Client-side limits on the request rate (enforced by the HTTP client). */
+export const LimitsSchema = v.strictObject({
+  requests_per_minute: v.optional(positiveInt),
+  max_in_flight: v.optional(positiveInt, 8),
+});
+
+/** Retry policy for 429, 5xx, timeouts and dropped connections. */
+export const RetrySchema = v.strictObject({
+  attempts: v.optional(positiveInt, 5),
+  timeout_seconds: v.optional(v.pipe(v.number(), v.minValue(0.001)), 60),
+  backoff_seconds: v.optional(v.pipe(v.number(), v.minValue(0)), 1),
+});
+
+const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+/** Is this URL plain http:// to a host other than loopback? */
+export function isInsecureUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" && !LOOPBACK_HOST.test(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** The API a pipeline reads from. */
+export const SourceSchema = v.pipe(
+  v.strictObject({
+    base_url: v.pipe(v.string(), v.url("expected an absolute URL such as https://api.example.com")),
+    auth: v.optional(AuthSchema, { type: "none" }),
+    /** Dotted path to the list of records in a response; "" for the body itself. */
+    records: v.optional(v.string(), ""),
+    paginator: v.optional(PaginatorSchema, { type: "single" }),
+    /** Query parameter that receives a resource's `fields`, joined with commas. */
+    fields_param: v.optional(v.string()),
+    params: v.optional(ParamsSchema, {}),
+    headers: v.optional(HeadersSchema, {}),
+    limits: v.optional(LimitsSchema, { max_in_flight: 8 }),
+    retry: v.optional(RetrySchema, { attempts: 5, timeout_seconds: 60, backoff_seconds: 1 }),
+    /** Allow a plain http:// base URL to a host other than loopback. */
+    allow_insecure_http: v.optional(v.boolean(), false),
+  }),
+  v.forward(
+    v.check(
+      (s) => s.allow_insecure_http || !isInsecureUrl(s.base_url),
+      "plain http:// to a non-loopback host would send the token in clear; use https:// or set allow_insecure_http: true",
+    ),
+    ["base_url"],
+  ),
+);
+
+/** Primary key: one column or several. */
+export const PrimaryKeySchema = v.union(
+  [v.string(), v.pipe(v.array(v.string()), v.minLength(1))],
+  "expected a field name or a list of field names",
+);
+
+/** Parent fields copied into each child record: a list, or a map of new name to parent field. */
+export const IncludeFromParentSchema = v.union(
+  [v.array(v.string()), v.record(v.string(), v.string())],
+  "expected a list of parent fields or a map of column name to parent field",
+);
+
+/** Column hints: a type name, or an object with a type. */
+export const ColumnHintSchema = v.union([
+  ColumnTypeSchema,
+  v.strictObject({ type: ColumnTypeSchema }),
+]);
+
+/** Settings every resource inherits unless it sets its own. */
+export const DefaultsSchema = v.strictObject({
+  write_disposition: v.optional(WriteDispositionSchema),
+  primary_key: v.optional(PrimaryKeySchema),
+  max_nesting: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  params: v.optional(ParamsSchema),
+  headers: v.optional(HeadersSchema),
+});
+
+/** One API endpoint that fills one table (and its child tables). */
+export const ResourceSchema = v.strictObject({
+  /** Path below the base URL; may hold `{resource.field}` placeholders. */
+  path: v.string(),
+  /** The resource whose records this one fans out over: one request chain per parent record. */
+  parent: v.optional(name),
+  params: v.optional(ParamsSchema),
+  headers: v.optional(HeadersSchema),
+  /** Fields to request through the source's `fields_param`. */
+  fields: v.optional(v.array(v.string())),
+  include_from_parent: v.optional(IncludeFromParentSchema),
+  write_disposition: v.optional(WriteDispositionSchema),
+  primary_key: v.optional(PrimaryKeySchema),
+  /** Table name; the resource name by default. */
+  table: v.optional(v.string()),
+  /** Nested levels that become columns or child tables; deeper values are stored as jsonb. */
+  max_nesting: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  columns: v.optional(v.record(v.string(), ColumnHintSchema)),
+  records: v.optional(v.string()),
+  paginator: v.optional(PaginatorSchema),
+  enabled: v.optional(v.boolean(), true),
+});
+
+/** A whole pipeline spec file. */
+export const SpecSchema = v.strictObject({
+  /** A JSON Schema reference for editors; ignored by restpipe. */
+  $schema: v.optional(v.string()),
+  pipeline: name,
+  dataset: name,
+  /** Sections of `.dlt/secrets.toml` / `.dlt/config.toml` searched for unset variables. */
+  config_sections: v.optional(v.array(v.string())),
+  source: SourceSchema,
+  defaults: v.optional(DefaultsSchema, {}),
+  resources: v.pipe(
+    v.record(name, ResourceSchema),
+    v.check((r) => Object.keys(r).length > 0, "expected at least one resource"),
+  ),
+});
+
+/** A validated spec. */
+export type Spec = v.InferOutput<typeof SpecSchema>;
+/** A validated source. */
+export type Source = Spec["source"];
+/** A validated resource, as written in the spec. */
+export type ResourceSpec = v.InferOutput<typeof ResourceSchema>;
+/** A paginator configuration. */
+export type Paginator = v.InferOutput<typeof PaginatorSchema>;
+/** An auth configuration. */
+export type Auth = v.InferOutput<typeof AuthSchema>;
+/** One of replace, append or merge. */
+export type WriteDisposition = v.InferOutput<typeof WriteDispositionSchema>;
+/** A column type a hint may name. */
+export type ColumnType = v.InferOutput<typeof ColumnTypeSchema>;
