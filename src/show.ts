@@ -6,7 +6,7 @@
 import {
   type LoadRecord,
   LOADS_TABLE,
-  PgliteDestination,
+  type PgliteDestination,
   STATE_TABLE,
   VERSION_TABLE,
 } from "./load/pglite.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { COLUMN_TYPES } from "../spec/schema.ts";
+import type { COLUMN_TYPES } from "../spec/schema.ts";
 
 /** The Postgres types restpipe writes. */
 export type DataType = typeof COLUMN_TYPES[number];
