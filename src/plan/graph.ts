@@ -68,6 +68,8 @@ export function checkGraph(doc: unknown): GraphIssue[] {
         }
       }
     }
+    // an unknown parent is reported once; its placeholders cannot be checked
+    if (typeof r.parent === "string" && !(r.parent in resources)) continue;
     const chain = ancestors(name, parentOf);
     const templates: [KeyPath, string][] = [];
     if (typeof r.path === "string") templates.push([at("path"), r.path]);

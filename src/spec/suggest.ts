@@ -18,13 +18,31 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
+/** Length of the longest common subsequence (breaks ties between equally distant candidates). */
+function commonSubsequence(a: string, b: string): number {
+  let prev = new Array(b.length + 1).fill(0);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [0];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = a[i - 1] === b[j - 1] ? prev[j - 1] + 1 : Math.max(prev[j], cur[j - 1]);
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
 /** The candidate closest to `word`, if it is close enough to be a likely typo. */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
+  let bestCommon = -1;
+  const w = word.toLowerCase();
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [c, d];
+    const d = editDistance(w, c.toLowerCase());
+    const common = commonSubsequence(w, c.toLowerCase());
+    if (d < bestDistance || (d === bestDistance && common > bestCommon)) {
+      [best, bestDistance, bestCommon] = [c, d, common];
+    }
   }
   const allowed = Math.max(2, Math.floor(word.length / 3));
   return bestDistance <= allowed ? best : undefined;

@@ -1,0 +1,77 @@
+/**
+ * Test helpers: temporary folders, the CLI as a subprocess, and a small generic
+ * JSON API on loopback for paginator and disposition tests.
+ *
+ * @module
+ */
+
+/** A fresh temporary folder, removed by the returned function. */
+export async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix: "restpipe-test-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
+}
+
+/** The repository root. */
+export const ROOT: string = new URL("..", import.meta.url).pathname;
+
+/** Runs the CLI (`src/cli/main.ts`) as a user would, returning exit code and output. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = ROOT,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-net",
+      "--allow-sys",
+      `${ROOT}src/cli/main.ts`,
+      ...args,
+    ],
+    cwd,
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A tiny JSON API serving `routes` (path → handler) on 127.0.0.1. */
+export function serveJson(
+  handler: (
+    url: URL,
+    req: Request,
+  ) => { status?: number; body: unknown; headers?: Record<string, string> },
+): { url: string; requests: URL[]; [Symbol.asyncDispose](): Promise<void> } {
+  const requests: URL[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const url = new URL(req.url);
+    requests.push(url);
+    const r = handler(url, req);
+    return new Response(JSON.stringify(r.body), {
+      status: r.status ?? 200,
+      headers: { "content-type": "application/json", ...r.headers },
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    requests,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+/** Writes a spec file into `dir` and returns its path. */
+export async function writeSpec(dir: string, text: string, name = "spec.yaml"): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, text);
+  return path;
+}
