@@ -159,19 +159,22 @@ export class Normalizer {
       row[column] = fitted;
       return;
     }
-    const variant = this.#column(table, [
-      ...path.slice(0, -1),
-      `${path[path.length - 1]}__v_${VARIANT_SUFFIX[type]}`,
-    ], type);
+    const variant = this.#column(table, path, type, `v_${VARIANT_SUFFIX[type]}`);
     row[variant] = type === "jsonb" ? value : fit(type, value);
   }
 
-  /** The column for a source path, created with `type` when new (`null`: look up only). */
-  #column(table: TableSchema, path: string[], type: DataType | null): string {
-    const key = path.join(SEP);
+  /**
+   * The column for a source path, created with `type` when new (`null`: look up only).
+   * A `variant` names the column that holds values of another type (`due__v_text`).
+   */
+  #column(table: TableSchema, path: string[], type: DataType | null, variant?: string): string {
+    const key = variant === undefined ? path.join(SEP) : `${path.join(SEP)}${SEP}${SEP}${variant}`;
     const existing = table.sources[key];
     if (existing !== undefined) return existing;
-    const name = uniqueName(joinPath(path), (n) => n in table.columns);
+    const base = variant === undefined
+      ? joinPath(path)
+      : fitIdentifier(`${joinPath(path)}${PATH_SEPARATOR}${variant}`);
+    const name = uniqueName(base, (n) => n in table.columns);
     if (type === null) return name;
     table.sources[key] = name;
     table.columns[name] = { type };
