@@ -15,6 +15,8 @@ export interface FakeAsanaOptions extends FakeDataOptions {
   token?: string;
   /** How long an offset token lives, in milliseconds (default 15 minutes). */
   offsetTtlMs?: number;
+  /** Delay before each response, in milliseconds (default 0). */
+  latencyMs?: number;
 }
 
 /** A fault rule: requests whose path matches answer with this status. */
@@ -170,7 +172,7 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       );
     }
     const byAssignee = has("assignee") && has("workspace");
-    if (containers.length + (byAssignee ? 1 : 0) !== 1) {
+    if (containers.length + (has("assignee") ? 1 : 0) !== 1 || (has("assignee") && !byAssignee)) {
       throw new ApiError(
         400,
         "Must specify exactly one of project, tag, section, user task list, or assignee + workspace",
@@ -329,8 +331,10 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
     (u, [g]) => single(u, "/custom_fields/{gid}", get(g, "custom_field", "custom_field")),
   );
 
-  const handle = (req: Request): Response => {
+  const latency = options.latencyMs ?? 0;
+  const handle = async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     try {
       if (req.headers.get("authorization") !== `Bearer ${token}`) {
         throw new ApiError(401, "Not Authorized");
