@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { SpecSchema } from "../src/spec/schema.ts";
+import { parseSpec } from "../src/spec/load.ts";
+import { SpecError } from "../src/spec/errors.ts";
+import { startFakeAsana } from "../src/fake/server.ts";
+import { runPipeline } from "../src/pipeline.ts";
+import { PgliteDestination } from "../src/load/pglite.ts";
+import { ROOT } from "./helpers.ts";
+
+interface SchemaNode {
+  type: string;
+  entries?: Record<string, SchemaNode>;
+  wrapped?: SchemaNode;
+  value?: SchemaNode;
+  options?: SchemaNode[];
+  item?: SchemaNode;
+}
+
+/** Every object key the spec schema accepts, at any depth. */
+function allKeys(node: SchemaNode | undefined, out = new Set<string>()): Set<string> {
+  if (!node) return out;
+  for (const [k, child] of Object.entries(node.entries ?? {})) {
+    out.add(k);
+    allKeys(child, out);
+  }
+  allKeys(node.wrapped, out);
+  allKeys(node.value, out);
+  allKeys(node.item, out);
+  for (const o of node.options ?? []) allKeys(o, out);
+  return out;
+}
+
+Deno.test("docs/spec.md documents every key the spec schema accepts", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}docs/spec.md`);
+  const keys = allKeys(SpecSchema as unknown as SchemaNode);
+  assert.equal(keys.size > 40, true);
+  const missing = [...keys].filter((k) => !doc.includes(`\`${k}\``));
+  assert.deepEqual(missing, []);
+});
+
+function readmeExample(readme: string): string {
+  const section = readme.slice(readme.indexOf("## Add an endpoint"));
+  const m = section.match(/```yaml\n([\s\S]*?)```/);
+  assert.ok(m, "the README has a YAML example");
+  return m[1];
+}
+
+Deno.test("the README's add-an-endpoint example works as written", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const base = await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`);
+  const fake = await startFakeAsana();
+  try {
+    const text = (base.trimEnd() + "\n\n" + readmeExample(readme))
+      .replace("${ASANA_BASE_URL:-https://app.asana.com/api/1.0}", fake.baseUrl)
+      .replace("${ASANA_ACCESS_TOKEN}", fake.token);
+    const { spec } = parseSpec(text, "pipelines/asana.yaml", { configDir: "/x" });
+    const dest = await PgliteDestination.open();
+    await runPipeline(spec, { destination: dest, resources: ["subtasks"] });
+    const listed = new Set([...fake.data.tasksOf.values()].flat());
+    let expected = 0;
+    for (const t of listed) expected += fake.data.subtasksOf.get(t)?.length ?? 0;
+    const r = await dest.db.query<{ n: number; named: number }>(
+      `select count(*)::int as n, count(assignee__name)::int as named from asana_data.subtasks`,
+    );
+    assert.equal(r.rows[0].n, expected);
+    assert.equal(r.rows[0].named > 0, true);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("the README's example error message is what restpipe prints", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const base = await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`);
+  const broken = base.trimEnd() + "\n\n" +
+    readmeExample(readme).replace("{tasks.gid}", "{task.gid}");
+  const shown = readme.match(/^pipelines\/asana\.yaml:\d+:\d+ .*$/m)?.[0];
+  assert.ok(shown);
+  try {
+    parseSpec(broken, "pipelines/asana.yaml", { configDir: "/x", requireVariables: false });
+    assert.fail("expected a SpecError");
+  } catch (e) {
+    assert.ok(e instanceof SpecError);
+    assert.equal(e.message, shown);
+  }
+});
