@@ -34,6 +34,10 @@ export interface ResourceSummary {
   requests: number;
   seconds: number;
   loaded: boolean;
+  /** Listings started again after an expired page token. */
+  restarts: number;
+  /** Requests skipped by a status rule: status, count and the first error. */
+  skipped: { status: number; count: number; example: string }[];
 }
 
 /** The result of a successful run. */
@@ -127,6 +131,12 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         requests: client.stats.byResource.get(name) ?? 0,
         seconds: s.startedAt === 0 ? 0 : (s.finishedAt - s.startedAt) / 1000,
         loaded: r.load,
+        restarts: s.restarts,
+        skipped: [...s.skipped].map(([status, x]) => ({
+          status,
+          count: x.count,
+          example: client.redact(x.example),
+        })),
       };
     });
     return {

@@ -79,6 +79,14 @@ export function formatRunSummary(result: RunResult): string {
       }${r.loaded ? "" : "  (fetched for fan-out, not loaded)"}`,
     );
   }
+  for (const r of result.resources) {
+    for (const k of r.skipped) {
+      lines.push(`skipped ${k.count} ${r.resource} request(s) on HTTP ${k.status}, e.g. ${k.example}`);
+    }
+    if (r.restarts > 0) {
+      lines.push(`${r.resource}: ${r.restarts} listing(s) restarted after an expired page token`);
+    }
+  }
   const tables = Object.keys(result.tables).length;
   lines.push(
     `load ${result.loadId}: ${tables} tables committed in ${result.seconds.toFixed(2)} s; ` +

@@ -6,7 +6,7 @@
  */
 import type { Plan, PlannedResource } from "../plan/plan.ts";
 import { getPath, render } from "../plan/template.ts";
-import type { HttpClient } from "./http.ts";
+import { type HttpClient, HttpError } from "./http.ts";
 import { paginate } from "./paginate.ts";
 
 /** A record of a resource as the API returned it. */
@@ -24,6 +24,10 @@ export interface ResourceStats {
   /** Milliseconds from the first request to the last page. */
   startedAt: number;
   finishedAt: number;
+  /** Listings started again after an expired page token. */
+  restarts: number;
+  /** Requests skipped by a status rule, by status. */
+  skipped: Map<number, { count: number; example: string }>;
 }
 
 /** Receives each page; awaiting it applies backpressure to the extractor. */
@@ -81,7 +85,15 @@ export async function extract(
   const stats = new Map<string, ResourceStats>();
   const gates = new Map<string, Gate>();
   for (const name of plan.order) {
-    stats.set(name, { rows: 0, pages: 0, chains: 0, startedAt: 0, finishedAt: 0 });
+    stats.set(name, {
+      rows: 0,
+      pages: 0,
+      chains: 0,
+      startedAt: 0,
+      finishedAt: 0,
+      restarts: 0,
+      skipped: new Map(),
+    });
     gates.set(name, new Gate(options.pendingChains ?? 256));
   }
   const running = new Set<Promise<void>>();
@@ -108,23 +120,51 @@ export async function extract(
     if (s.startedAt === 0) s.startedAt = performance.now();
     const { url, parentKey } = buildRequest(client, plan, resource, ancestry, options.fieldsParam);
     const children = resource.children.map((c) => plan.resources.get(c)!);
+    const retryStatuses = new Set(
+      Object.entries(resource.onStatus).filter(([, a]) => a === "retry").map(([c]) => Number(c)),
+    );
     const pages = paginate(client, resource.paginator, resource.records, url, resource.headers, {
       resource: resource.name,
       parentKey,
+      retryStatuses,
     });
-    for await (const page of pages) {
-      if (failure !== undefined) return;
-      const records = page.records.map((r) => withParentFields(resource, r, ancestry));
-      s.pages++;
-      s.rows += records.length;
-      await sink(resource, records, ancestry);
-      s.finishedAt = performance.now();
-      for (const child of children) {
-        for (const record of records) {
-          if (failure !== undefined) return;
-          await spawn(child, [{ resource: resource.name, record }, ...ancestry]);
+    // after a restart, records already seen in this listing are dropped
+    const seen = resource.paginator.type !== "single" && resource.paginator.restart_on
+      ? new Set<string>()
+      : undefined;
+    let afterRestart = false;
+    try {
+      for await (const page of pages) {
+        if (failure !== undefined) return;
+        if (page.restarted) {
+          afterRestart = true;
+          s.restarts++;
+        }
+        let records = page.records.map((r) => withParentFields(resource, r, ancestry));
+        if (seen) {
+          records = records.filter((r) => {
+            const key = recordKey(resource, r);
+            if (seen.has(key)) return !afterRestart;
+            seen.add(key);
+            return true;
+          });
+        }
+        s.pages++;
+        s.rows += records.length;
+        await sink(resource, records, ancestry);
+        s.finishedAt = performance.now();
+        for (const child of children) {
+          for (const record of records) {
+            if (failure !== undefined) return;
+            await spawn(child, [{ resource: resource.name, record }, ...ancestry]);
+          }
         }
       }
+    } catch (e) {
+      if (!(e instanceof HttpError) || resource.onStatus[String(e.status)] !== "skip") throw e;
+      const entry = s.skipped.get(e.status) ?? { count: 0, example: e.message };
+      entry.count++;
+      s.skipped.set(e.status, entry);
     }
   };
 
@@ -135,6 +175,11 @@ export async function extract(
   while (running.size > 0) await Promise.all([...running]);
   if (failure !== undefined) throw failure;
   return stats;
+}
+
+function recordKey(resource: PlannedResource, record: ApiRecord): string {
+  if (resource.primaryKey.length === 0) return JSON.stringify(record);
+  return JSON.stringify(resource.primaryKey.map((k) => getPath(record, k)));
 }
 
 function withParentFields(resource: PlannedResource, raw: unknown, ancestry: Ancestry): ApiRecord {

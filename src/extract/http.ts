@@ -14,6 +14,8 @@ export interface RequestContext {
   resource: string;
   /** The parent record's key, when the resource fans out. */
   parentKey?: string;
+  /** Error statuses to retry besides 429, 408 and 5xx (status rules saying `retry`). */
+  retryStatuses?: ReadonlySet<number>;
 }
 
 /** A JSON response. */
@@ -167,7 +169,8 @@ export class HttpClient {
       }
       const status = response?.status ?? 0;
       if (response && status < 400) return response;
-      const retryable = response === undefined || status === 429 || status === 408 || status >= 500;
+      const retryable = response === undefined || status === 429 || status === 408 ||
+        status >= 500 || (context.retryStatuses?.has(status) ?? false);
       if (!retryable || attempt >= attempts) {
         const msg = response ? apiMessage(response.body) : undefined;
         const detail = failure ?? (attempt > 1 ? `after ${attempt} attempts` : "");

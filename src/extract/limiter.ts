@@ -13,11 +13,15 @@ export interface LimiterOptions {
 }
 
 /**
- * Spaces requests evenly at the configured rate (a small burst allowed) and
- * caps concurrency. `pause(ms)` holds every new request back, as a 429 asks.
+ * Spaces requests evenly at the configured rate and caps concurrency. A small
+ * burst is allowed, and the steady rate is lowered by the burst so that no window
+ * of a minute ever holds more than `requestsPerMinute` requests. `pause(ms)` holds
+ * every new request back and slows the rate down, as a 429 asks; the rate then
+ * recovers step by step.
  */
 export class Limiter {
-  readonly #interval: number;
+  readonly #baseInterval: number;
+  #interval: number;
   readonly #burst: number;
   readonly #maxInFlight: number;
   #inFlight = 0;
@@ -27,8 +31,10 @@ export class Limiter {
 
   /** Creates a limiter. */
   constructor(options: LimiterOptions) {
-    this.#interval = options.requestsPerMinute ? 60_000 / options.requestsPerMinute : 0;
-    this.#burst = Math.min(options.maxInFlight, 10);
+    const rpm = options.requestsPerMinute;
+    this.#burst = rpm ? Math.max(1, Math.min(options.maxInFlight, 10, Math.floor(rpm / 100))) : 10;
+    this.#baseInterval = rpm ? 60_000 / Math.max(1, rpm - this.#burst) : 0;
+    this.#interval = this.#baseInterval;
     this.#maxInFlight = options.maxInFlight;
   }
 
@@ -67,8 +73,16 @@ export class Limiter {
     }
   }
 
-  /** Holds new requests back for `ms` milliseconds (after a 429). */
+  /** Holds new requests back for `ms` milliseconds and slows the rate (after a 429). */
   pause(ms: number): void {
     this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + ms);
+    if (this.#baseInterval > 0) {
+      this.#interval = Math.min(this.#baseInterval * 4, this.#interval * 1.25);
+    }
+  }
+
+  /** Requests in flight now. */
+  get inFlight(): number {
+    return this.#inFlight;
   }
 }

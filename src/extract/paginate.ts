@@ -5,12 +5,26 @@
  */
 import type { Paginator } from "../spec/schema.ts";
 import { getPath } from "../plan/template.ts";
-import type { HttpClient, HttpResponse, RequestContext } from "./http.ts";
+import { type HttpClient, HttpError, type HttpResponse, type RequestContext } from "./http.ts";
 
 /** One page of a listing. */
 export interface Page {
   records: unknown[];
   response: HttpResponse;
+  /** True on the first page after the listing was restarted (records may repeat). */
+  restarted: boolean;
+}
+
+/** How often one listing may start again before its error fails the run. */
+export const MAX_RESTARTS = 5;
+
+function isRestart(paginator: Paginator, error: unknown): boolean {
+  if (paginator.type === "single" || !paginator.restart_on || !(error instanceof HttpError)) {
+    return false;
+  }
+  const rule = paginator.restart_on;
+  return error.status === rule.status &&
+    (rule.message === undefined || (error.apiMessage ?? "").includes(rule.message));
 }
 
 /** The records at `path` in a body: a list, or one object as a list of one. */
@@ -53,10 +67,28 @@ export async function* paginate(
     next.searchParams.set(paginator.limit_param, String(paginator.limit));
     next.searchParams.set(paginator.offset_param, "0");
   }
+  const first = new URL(next);
+  let restarts = 0;
+  let restarted = false;
   while (next) {
-    const response = await client.get(next, headers, context);
+    let response: HttpResponse;
+    try {
+      response = await client.get(next, headers, context);
+    } catch (e) {
+      // an expired page token: start again from the first page
+      if (next.href !== first.href && restarts < MAX_RESTARTS && isRestart(paginator, e)) {
+        restarts++;
+        restarted = true;
+        next = new URL(first);
+        page = paginator.type === "page_number" ? paginator.base_page : 0;
+        offset = 0;
+        continue;
+      }
+      throw e;
+    }
     const records = selectRecords(response.body, recordsPath, client.redact(next.toString()));
-    yield { records, response };
+    yield { records, response, restarted };
+    restarted = false;
     const current: URL = next;
     next = undefined;
     switch (paginator.type) {

@@ -17,6 +17,28 @@ export interface FakeAsanaOptions extends FakeDataOptions {
   offsetTtlMs?: number;
   /** Delay before each response, in milliseconds (default 0). */
   latencyMs?: number;
+  /** Uniform jitter added to the latency: ± this many milliseconds (default 0). */
+  jitterMs?: number;
+  /**
+   * Requests allowed per token in a sliding window, as Asana's per-minute quota (1,500 a
+   * minute on paid plans, 150 on free ones). Rejected requests count too. Default: none.
+   */
+  rateLimit?: { requests: number; windowMs?: number };
+  /** GETs in flight per token before a 429 (Asana: 50). Default: none. */
+  maxInFlight?: number;
+  /** Share of requests (0..1) answered with 500, 502, 503 or a dropped connection. */
+  faultRate?: number;
+}
+
+/** What the fake saw, for tests and benchmarks. */
+export interface FakeStats {
+  requests: number;
+  /** 429s sent (rate or concurrency). */
+  throttled: number;
+  /** Injected 5xx and dropped connections. */
+  faults: number;
+  /** The most requests in flight at once. */
+  peakInFlight: number;
 }
 
 /** A fault rule: requests whose path matches answer with this status. */
@@ -35,6 +57,8 @@ export interface FakeAsana {
   requests: Map<string, number>;
   /** Faults to inject; edit at will. */
   faults: FaultRule[];
+  /** Counters. */
+  stats: FakeStats;
   /** Row counts of the eight seed resources as a full load should find them. */
   groundTruth(): Record<string, number>;
   close(): Promise<void>;
@@ -331,14 +355,77 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
     (u, [g]) => single(u, "/custom_fields/{gid}", get(g, "custom_field", "custom_field")),
   );
 
-  const latency = options.latencyMs ?? 0;
-  const handle = async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
-    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
-    try {
-      if (req.headers.get("authorization") !== `Bearer ${token}`) {
-        throw new ApiError(401, "Not Authorized");
+  const stats: FakeStats = { requests: 0, throttled: 0, faults: 0, peakInFlight: 0 };
+  const window: number[] = [];
+  let inFlight = 0;
+  const throttle = (): Response | undefined => {
+    const now = Date.now();
+    const limit = options.rateLimit;
+    let wait = 0;
+    if (limit) {
+      const span = limit.windowMs ?? 60_000;
+      while (window.length > 0 && window[0] <= now - span) window.shift();
+      window.push(now); // rejected requests count against the quota too
+      if (window.length > limit.requests) {
+        wait = window[window.length - 1 - limit.requests] + span - now;
       }
+    }
+    if (options.maxInFlight !== undefined && inFlight > options.maxInFlight) {
+      wait = Math.max(wait, 1000);
+    }
+    if (wait <= 0) return undefined;
+    stats.throttled++;
+    return json(429, {
+      errors: [{
+        message:
+          "You've made too many requests and hit a rate limit. Please retry after the given amount of time.",
+      }],
+    }, { "retry-after": String(Math.max(1, Math.ceil(wait / 1000))) });
+  };
+  const fault = (): Response | undefined => {
+    if (!options.faultRate || Math.random() >= options.faultRate) return undefined;
+    stats.faults++;
+    const kind = Math.floor(Math.random() * 4);
+    if (kind < 3) {
+      const status = [500, 502, 503][kind];
+      return json(status, errorBody(status === 500 ? "Server Error" : "Bad Gateway", status));
+    }
+    // a dropped connection: headers, then half a body, then the stream breaks
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"data":[{"gid":'));
+        controller.error(new Error("connection reset"));
+      },
+    });
+    return new Response(body, { status: 200, headers: { "content-type": "application/json" } });
+  };
+  const delay = () => {
+    const ms = (options.latencyMs ?? 0) + (Math.random() * 2 - 1) * (options.jitterMs ?? 0);
+    return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+  };
+
+  const handle = async (req: Request): Promise<Response> => {
+    stats.requests++;
+    inFlight++;
+    stats.peakInFlight = Math.max(stats.peakInFlight, inFlight);
+    try {
+      return await respond(req);
+    } finally {
+      inFlight--;
+    }
+  };
+  const respond = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    if (req.headers.get("authorization") !== `Bearer ${token}`) {
+      await delay();
+      return json(401, errorBody("Not Authorized", 401));
+    }
+    const limited = throttle();
+    await delay();
+    if (limited) return limited;
+    const broken = fault();
+    if (broken) return broken;
+    try {
       if (req.method !== "GET") throw new ApiError(404, "No matching route for request");
       for (const fault of faults) {
         if (fault.match.test(url.pathname)) {
@@ -385,6 +472,7 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
           data,
           requests,
           faults,
+          stats,
           groundTruth,
           close: () => server.shutdown(),
         });

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import type { Paginator, ResourceSpec, Spec, WriteDisposition } from "../spec/schema.ts";
+import type {
+  Paginator,
+  ResourceSpec,
+  Spec,
+  StatusRules,
+  WriteDisposition,
+} from "../spec/schema.ts";
 import { didYouMean } from "../spec/suggest.ts";
 import { ancestors } from "./graph.ts";
 
@@ -32,6 +38,8 @@ export interface PlannedResource {
   columns: ColumnHints;
   records: string;
   paginator: Paginator;
+  /** Status rules: the source's, overridden by the resource's. */
+  onStatus: StatusRules;
   /** False for ancestors fetched only to fan out over (not in `--resources`). */
   load: boolean;
 }
@@ -135,6 +143,7 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     columns,
     records: r.records ?? spec.source.records,
     paginator: r.paginator ?? spec.source.paginator,
+    onStatus: { ...spec.source.on_status, ...r.on_status },
     load,
   };
 }

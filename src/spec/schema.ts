@@ -75,12 +75,25 @@ export const AuthSchema = v.variant("type", [
   v.strictObject({ type: v.literal("none") }),
 ], (issue) => `expected auth type bearer, api_key, basic or none, got ${issue.received}`);
 
+/**
+ * An error answer that means "start this listing again from its first page"
+ * (an expired pagination token); records already seen are not loaded twice.
+ */
+export const RestartOnSchema = v.strictObject({
+  status: v.pipe(v.number(), v.integer(), v.minValue(400), v.maxValue(599)),
+  /** Text the API's error message must contain. */
+  message: v.optional(v.string()),
+});
+
+const restartOn = v.optional(RestartOnSchema);
+
 /** Paginators: how to ask for the next page of a listing. */
 export const PaginatorSchema = v.variant(
   "type",
   [
     v.strictObject({
       type: v.literal("cursor"),
+      restart_on: restartOn,
       /** Dotted path of the next cursor in the response body. */
       cursor_path: v.optional(v.string(), "next_page.offset"),
       /** Query parameter that carries the cursor. */
@@ -88,11 +101,13 @@ export const PaginatorSchema = v.variant(
     }),
     v.strictObject({
       type: v.literal("next_url"),
+      restart_on: restartOn,
       /** Dotted path of the next page's absolute URL in the response body. */
       next_url_path: v.string(),
     }),
     v.strictObject({
       type: v.literal("offset"),
+      restart_on: restartOn,
       limit: positiveInt,
       offset_param: v.optional(v.string(), "offset"),
       limit_param: v.optional(v.string(), "limit"),
@@ -101,16 +116,27 @@ export const PaginatorSchema = v.variant(
     }),
     v.strictObject({
       type: v.literal("page_number"),
+      restart_on: restartOn,
       page_param: v.optional(v.string(), "page"),
       base_page: v.optional(v.number(), 1),
       /** Dotted path of the number of pages, when the API returns one. */
       total_pages_path: v.optional(v.string()),
     }),
-    v.strictObject({ type: v.literal("link_header"), rel: v.optional(v.string(), "next") }),
+    v.strictObject({
+      type: v.literal("link_header"),
+      restart_on: restartOn,
+      rel: v.optional(v.string(), "next"),
+    }),
     v.strictObject({ type: v.literal("single") }),
   ],
   (issue) =>
     `expected paginator type cursor, next_url, offset, page_number, link_header or single, got ${issue.received}`,
+);
+
+/** What to do with an error status: skip the request (counted), fail the run, or retry it. */
+export const StatusRulesSchema = v.record(
+  v.pipe(v.string(), v.regex(/^[45]\d\d$/, "expected an HTTP error status such as 404")),
+  picklist(["skip", "fail", "retry"]),
 );
 
 /** Client-side limits on the request rate (enforced by the HTTP client). */
@@ -154,6 +180,8 @@ export const SourceSchema = v.pipe(
     retry: v.optional(RetrySchema, { attempts: 5, timeout_seconds: 60, backoff_seconds: 1 }),
     /** Allow a plain http:// base URL to a host other than loopback. */
     allow_insecure_http: v.optional(v.boolean(), false),
+    /** Status rules for every resource, e.g. `{404: skip}`. */
+    on_status: v.optional(StatusRulesSchema, {}),
   }),
   v.forward(
     v.check(
@@ -211,6 +239,8 @@ export const ResourceSchema = v.strictObject({
   columns: v.optional(v.record(v.string(), ColumnHintSchema)),
   records: v.optional(v.string()),
   paginator: v.optional(PaginatorSchema),
+  /** Status rules for this resource, over the source's. */
+  on_status: v.optional(StatusRulesSchema),
   enabled: v.optional(v.boolean(), true),
 });
 
@@ -242,5 +272,7 @@ export type Paginator = v.InferOutput<typeof PaginatorSchema>;
 export type Auth = v.InferOutput<typeof AuthSchema>;
 /** One of replace, append or merge. */
 export type WriteDisposition = v.InferOutput<typeof WriteDispositionSchema>;
+/** Status rules: status code → skip, fail or retry. */
+export type StatusRules = v.InferOutput<typeof StatusRulesSchema>;
 /** A column type a hint may name. */
 export type ColumnType = v.InferOutput<typeof ColumnTypeSchema>;
