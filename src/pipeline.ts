@@ -86,15 +86,31 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     const normalizer = new Normalizer(schema, loadId);
     const loaded = [...plan.resources.values()].filter((r) => r.load);
     for (const r of loaded) normalizer.rootTable(r);
-    await dest.resetStaging(spec.dataset);
+    await dest.begin(spec.dataset, normalizer.schema);
 
-    const buffer = new StagingBuffer(dest, spec.dataset, normalizer, options.flushRows ?? 5000);
+    const buffer = new StagingBuffer(dest, normalizer, options.flushRows ?? 5000);
     let stats: Map<string, ResourceStats>;
+    let tables: Record<string, number>;
     try {
       stats = await extract(plan, client, (resource, records) => buffer.add(resource, records), {
         fieldsParam: spec.source.fields_param,
       });
       await buffer.flush();
+      const roots: RootWrite[] = loaded.map((r) => ({
+        table: normalizer.rootTable(r),
+        resource: r.name,
+        disposition: r.writeDisposition,
+        keyColumns: normalizer.keyColumns(r),
+      }));
+      tables = await dest.commit({
+        pipeline: spec.pipeline,
+        dataset: spec.dataset,
+        loadId,
+        startedAt: started,
+        schema: normalizer.schema,
+        roots,
+        state,
+      });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       await dest.recordFailure(
@@ -106,21 +122,6 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
       );
       throw new RunError(client.redact(message), { cause: e });
     }
-    const roots: RootWrite[] = loaded.map((r) => ({
-      table: normalizer.rootTable(r),
-      resource: r.name,
-      disposition: r.writeDisposition,
-      keyColumns: normalizer.keyColumns(r),
-    }));
-    const tables = await dest.commit({
-      pipeline: spec.pipeline,
-      dataset: spec.dataset,
-      loadId,
-      startedAt: started,
-      schema: normalizer.schema,
-      roots,
-      state,
-    });
     const resources: ResourceSummary[] = plan.order.map((name) => {
       const r = plan.resources.get(name)!;
       const s = stats.get(name)!;
@@ -158,13 +159,11 @@ class StagingBuffer {
   readonly #rows: TableRows = new Map();
   #count = 0;
   readonly #dest: PgliteDestination;
-  readonly #dataset: string;
   readonly #normalizer: NormalizerType;
   readonly #limit: number;
 
-  constructor(dest: PgliteDestination, dataset: string, normalizer: Normalizer, limit: number) {
+  constructor(dest: PgliteDestination, normalizer: Normalizer, limit: number) {
     this.#dest = dest;
-    this.#dataset = dataset;
     this.#normalizer = normalizer;
     this.#limit = limit;
   }
@@ -201,6 +200,6 @@ class StagingBuffer {
     const batches: [string, Row[]][] = [...this.#rows.entries()];
     this.#rows.clear();
     this.#count = 0;
-    for (const [table, rows] of batches) await this.#dest.stage(this.#dataset, table, rows);
+    for (const [table, rows] of batches) await this.#dest.stage(table, rows);
   }
 }

@@ -81,7 +81,9 @@ export function formatRunSummary(result: RunResult): string {
   }
   for (const r of result.resources) {
     for (const k of r.skipped) {
-      lines.push(`skipped ${k.count} ${r.resource} request(s) on HTTP ${k.status}, e.g. ${k.example}`);
+      lines.push(
+        `skipped ${k.count} ${r.resource} request(s) on HTTP ${k.status}, e.g. ${k.example}`,
+      );
     }
     if (r.restarts > 0) {
       lines.push(`${r.resource}: ${r.restarts} listing(s) restarted after an expired page token`);

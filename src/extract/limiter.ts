@@ -25,7 +25,8 @@ export class Limiter {
   readonly #burst: number;
   readonly #maxInFlight: number;
   #inFlight = 0;
-  #nextSlot = 0;
+  /** Theoretical arrival time of the next request (GCRA). */
+  #tat = 0;
   #pausedUntil = 0;
   readonly #waiting: (() => void)[] = [];
 
@@ -60,16 +61,19 @@ export class Limiter {
     return release;
   }
 
+  /** GCRA: a request may go when now ≥ TAT − (burst − 1) × interval; each one moves TAT on. */
   async #awaitRate(): Promise<void> {
     for (;;) {
       const now = Date.now();
-      const start = Math.max(this.#pausedUntil, this.#nextSlot - this.#interval * this.#burst, now);
-      if (start <= now) {
-        this.#nextSlot = Math.max(this.#nextSlot, now - this.#interval * this.#burst) +
-          this.#interval;
+      const tat = Math.max(this.#tat, now);
+      const at = Math.max(this.#pausedUntil, tat - this.#interval * (this.#burst - 1));
+      if (at <= now) {
+        this.#tat = tat + this.#interval;
+        // recover 2% of the way back to the configured rate with every request
+        this.#interval = Math.max(this.#baseInterval, this.#interval * 0.98);
         return;
       }
-      await new Promise((r) => setTimeout(r, start - now));
+      await new Promise((r) => setTimeout(r, at - now));
     }
   }
 

@@ -16,7 +16,7 @@ export interface Page {
 }
 
 /** How often one listing may start again before its error fails the run. */
-export const MAX_RESTARTS = 5;
+export const MAX_RESTARTS = 10;
 
 function isRestart(paginator: Paginator, error: unknown): boolean {
   if (paginator.type === "single" || !paginator.restart_on || !(error instanceof HttpError)) {

@@ -39,6 +39,8 @@ export interface FakeStats {
   faults: number;
   /** The most requests in flight at once. */
   peakInFlight: number;
+  /** Expired offset tokens refused. */
+  expired: number;
 }
 
 /** A fault rule: requests whose path matches answer with this status. */
@@ -355,7 +357,7 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
     (u, [g]) => single(u, "/custom_fields/{gid}", get(g, "custom_field", "custom_field")),
   );
 
-  const stats: FakeStats = { requests: 0, throttled: 0, faults: 0, peakInFlight: 0 };
+  const stats: FakeStats = { requests: 0, throttled: 0, faults: 0, peakInFlight: 0, expired: 0 };
   const window: number[] = [];
   let inFlight = 0;
   const throttle = (): Response | undefined => {
@@ -405,6 +407,9 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
   };
 
   const handle = async (req: Request): Promise<Response> => {
+    if (new URL(req.url).pathname === "/__fake/stats") {
+      return json(200, { ...stats, truth: groundTruth() });
+    }
     stats.requests++;
     inFlight++;
     stats.peakInFlight = Math.max(stats.peakInFlight, inFlight);

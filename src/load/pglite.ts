@@ -1,6 +1,7 @@
 /**
- * The PGlite destination: rows are staged while a run extracts, then every
- * table, the state and the load record are committed in one transaction.
+ * The PGlite destination. A run is one transaction: rows are written to their
+ * tables while it extracts, and at the end the dispositions, the schema, the state
+ * and the load record are applied and committed together.
  *
  * @module
  */
@@ -61,8 +62,9 @@ export interface LoadRecord {
 export class PgliteDestination {
   /** The underlying PGlite instance, for queries. */
   readonly db: PGlite;
-  readonly #staged = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
+  /** The open run: its dataset, live schema and the column count each table has now. */
+  #run: { dataset: string; schema: StoredSchema; columns: Map<string, number> } | undefined;
 
   private constructor(db: PGlite) {
     this.db = db;
@@ -75,15 +77,11 @@ export class PgliteDestination {
     return new PgliteDestination(db);
   }
 
-  /** Closes the database. */
+  /** Closes the database (rolling back a run left open). */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
+    if (this.#run) await this.db.exec("rollback").catch(() => {});
     await this.db.close();
-  }
-
-  /** The staging schema of a dataset. */
-  static stagingSchema(dataset: string): string {
-    return fitIdentifier(`${dataset}_staging`);
   }
 
   /** Does the dataset exist? */
@@ -127,29 +125,35 @@ export class PgliteDestination {
     return r.rows;
   }
 
-  /** Drops what a crashed run may have left in staging and starts afresh. */
-  async resetStaging(dataset: string): Promise<void> {
-    const staging = q(PgliteDestination.stagingSchema(dataset));
-    await this.#serial(() =>
-      this.db.exec(`drop schema if exists ${staging} cascade; create schema ${staging};`)
-    );
-    this.#staged.clear();
+  /**
+   * Opens the run's transaction. Rows written from now on land in their final tables
+   * but stay invisible and revocable until {@linkcode commit}: a failure rolls them
+   * back, and a killed process leaves nothing, since Postgres discards an uncommitted
+   * transaction when it recovers. `schema` is the live schema the normaliser grows.
+   */
+  begin(dataset: string, schema: StoredSchema): Promise<void> {
+    return this.#serial(async () => {
+      await this.db.exec("begin");
+      this.#run = { dataset, schema, columns: new Map() };
+      await ensureSystemTables(this.db, dataset);
+    });
   }
 
-  /** Appends rows to a table's staging area (writes are serialised). */
-  stage(dataset: string, table: string, rows: Row[]): Promise<void> {
+  /** Writes rows into a table of the open run, adding the table or its new columns first. */
+  stage(table: string, rows: Row[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
     const json = JSON.stringify(rows).replaceAll("\\u0000", "");
     return this.#serial(async () => {
-      const target = `${q(PgliteDestination.stagingSchema(dataset))}.${q(table)}`;
-      if (!this.#staged.has(table)) {
-        await this.db.exec(
-          `create table if not exists ${target} (seq bigserial, doc jsonb not null)`,
-        );
-        this.#staged.add(table);
+      const run = this.#run;
+      if (!run) throw new Error("stage() outside a run: call begin() first");
+      const want = Object.keys(run.schema.tables[table].columns).length;
+      if (run.columns.get(table) !== want) {
+        await ensureTable(this.db, run.dataset, table, run.schema);
+        run.columns.set(table, want);
       }
+      const target = `${q(run.dataset)}.${q(table)}`;
       await this.db.query(
-        `insert into ${target} (doc) select value from jsonb_array_elements($1::jsonb)`,
+        `insert into ${target} select * from jsonb_populate_recordset(null::${target}, $1::jsonb)`,
         [json],
       );
     });
@@ -161,42 +165,38 @@ export class PgliteDestination {
     return next;
   }
 
-  /** Applies every disposition, the schema, the state and the load record in one transaction. */
+  /** Applies every disposition, the schema, the state and the load record, and commits. */
   commit(job: CommitJob): Promise<CommitCounts> {
-    return this.#serial(() =>
-      this.db.transaction(async (tx) => {
-        await ensureSystemTables(tx, job.dataset);
-        const counts: CommitCounts = {};
-        for (const root of job.roots) {
-          const family = [root.table, ...descendants(job.schema, root.table)];
-          for (const t of family) await ensureTable(tx, job.dataset, t, job.schema);
-          Object.assign(counts, await writeFamily(tx, job, root, family, this.#staged));
-        }
-        const ds = q(job.dataset);
-        await tx.query(
-          `insert into ${ds}.${q(LOADS_TABLE)}
-             (load_id, pipeline_name, status, started_at, finished_at, rows)
-           values ($1, $2, 'completed', $3, now(), $4)`,
-          [job.loadId, job.pipeline, job.startedAt.toISOString(), JSON.stringify(counts)],
-        );
-        await tx.query(
-          `insert into ${ds}.${q(VERSION_TABLE)} (load_id, schema) values ($1, $2)`,
-          [job.loadId, JSON.stringify(job.schema)],
-        );
-        await tx.query(
-          `insert into ${ds}.${q(STATE_TABLE)} (load_id, pipeline_name, state) values ($1, $2, $3)`,
-          [job.loadId, job.pipeline, JSON.stringify(job.state)],
-        );
-        await tx.exec(
-          `drop schema if exists ${q(PgliteDestination.stagingSchema(job.dataset))} cascade`,
-        );
-        this.#staged.clear();
-        return counts;
-      })
-    );
+    return this.#serial(async () => {
+      const tx = this.db;
+      const counts: CommitCounts = {};
+      for (const root of job.roots) {
+        const family = [root.table, ...descendants(job.schema, root.table)];
+        for (const t of family) await ensureTable(tx, job.dataset, t, job.schema);
+        Object.assign(counts, await finishFamily(tx, job, root, family));
+      }
+      const ds = q(job.dataset);
+      await tx.query(
+        `insert into ${ds}.${q(LOADS_TABLE)}
+           (load_id, pipeline_name, status, started_at, finished_at, rows)
+         values ($1, $2, 'completed', $3, now(), $4)`,
+        [job.loadId, job.pipeline, job.startedAt.toISOString(), JSON.stringify(counts)],
+      );
+      await tx.query(
+        `insert into ${ds}.${q(VERSION_TABLE)} (load_id, schema) values ($1, $2)`,
+        [job.loadId, JSON.stringify(job.schema)],
+      );
+      await tx.query(
+        `insert into ${ds}.${q(STATE_TABLE)} (load_id, pipeline_name, state) values ($1, $2, $3)`,
+        [job.loadId, job.pipeline, JSON.stringify(job.state)],
+      );
+      await tx.exec("commit");
+      this.#run = undefined;
+      return counts;
+    });
   }
 
-  /** Records a failed run in the load history; the data stays as the last load left it. */
+  /** Rolls the run back and records the failure in the load history. */
   recordFailure(
     pipeline: string,
     dataset: string,
@@ -205,6 +205,10 @@ export class PgliteDestination {
     error: string,
   ): Promise<void> {
     return this.#serial(async () => {
+      if (this.#run) {
+        await this.db.exec("rollback");
+        this.#run = undefined;
+      }
       await this.db.transaction(async (tx) => {
         await ensureSystemTables(tx, dataset);
         await tx.query(
@@ -213,16 +217,15 @@ export class PgliteDestination {
            values ($1, $2, 'failed', $3, now(), '{}', $4)`,
           [loadId, pipeline, startedAt.toISOString(), error],
         );
-        await tx.exec(
-          `drop schema if exists ${q(PgliteDestination.stagingSchema(dataset))} cascade`,
-        );
       });
-      this.#staged.clear();
     });
   }
 }
 
-async function ensureSystemTables(tx: Transaction, dataset: string): Promise<void> {
+/** Something that runs SQL: the database or a transaction. */
+type Sql = Pick<Transaction, "query" | "exec">;
+
+async function ensureSystemTables(tx: Sql, dataset: string): Promise<void> {
   const ds = q(dataset);
   await tx.exec(`
     create schema if not exists ${ds};
@@ -241,7 +244,7 @@ async function ensureSystemTables(tx: Transaction, dataset: string): Promise<voi
 
 /** Creates the table, or adds the columns it lacks. */
 async function ensureTable(
-  tx: Transaction,
+  tx: Sql,
   dataset: string,
   table: string,
   schema: StoredSchema,
@@ -255,11 +258,6 @@ async function ensureTable(
   if (existing.rows.length === 0) {
     const defs = Object.entries(cols).map(([c, { type }]) => `${q(c)} ${type}`);
     await tx.exec(`create table ${target} (${defs.join(", ")})`);
-    const parent = schema.tables[table].parent;
-    const index = parent === null ? S.id : S.rootId;
-    await tx.exec(
-      `create index ${q(fitIdentifier(`${table}_${index}_idx`))} on ${target} (${q(index)})`,
-    );
     return;
   }
   const have = new Set(existing.rows.map((r) => r.column_name));
@@ -273,67 +271,74 @@ async function ensureTable(
   }
 }
 
-/** Writes one root table and its child tables according to the disposition. */
-async function writeFamily(
-  tx: Transaction,
+/**
+ * Finishes one root table and its child tables for the disposition. The run's rows
+ * are already in place (`_dlt_load_id` = this load); what remains is to drop the
+ * rows they replace and, on a primary key, all but the last record of each key.
+ */
+async function finishFamily(
+  tx: Sql,
   job: CommitJob,
   root: RootWrite,
   family: string[],
-  staged: Set<string>,
 ): Promise<CommitCounts> {
-  const ds = q(job.dataset);
-  const st = q(PgliteDestination.stagingSchema(job.dataset));
-  const final = (t: string) => `${ds}.${q(t)}`;
-  const source = (t: string) =>
-    staged.has(t)
-      ? `${st}.${q(t)}`
-      : `(select null::bigint as seq, null::jsonb as doc where false)`;
+  const final = (t: string) => `${q(job.dataset)}.${q(t)}`;
+  const id = q(S.id);
+  const load = q(S.loadId);
+  const current = quoteLiteral(job.loadId);
   const keys = root.keyColumns;
-  const keyList = keys.map((k) => `doc->>${quoteLiteral(k)}`).join(", ");
-  const counts: CommitCounts = {};
-
-  // The root rows of this load: deduplicated on the primary key (the last one seen wins).
-  const rootRows = keys.length > 0 && root.disposition !== "append"
-    ? `(select distinct on (${keyList}) doc from ${
-      source(root.table)
-    } order by ${keyList}, seq desc)`
-    : `(select doc from ${source(root.table)} order by seq)`;
-  await tx.exec(`create temp table _restpipe_new on commit drop as select doc from ${rootRows} s`);
-
+  const rootTable = final(root.table);
+  if (keys.length > 0) {
+    await tx.exec(
+      `create index if not exists ${q(fitIdentifier(`${root.table}_key_idx`))}
+       on ${rootTable} (${keys.map(q).join(", ")})`,
+    );
+  }
+  // ids of root rows to remove, with their child rows
+  await tx.exec(`create temp table _restpipe_gone (id text primary key) on commit drop`);
+  if (keys.length > 0 && root.disposition !== "append") {
+    const same = keys.map((k) => `a.${q(k)} = b.${q(k)}`).join(" and ");
+    // the same key twice in this load: the later record (higher _dlt_id) wins
+    await tx.exec(
+      `insert into _restpipe_gone
+       select a.${id} from ${rootTable} a join ${rootTable} b on ${same}
+       where a.${load} = ${current} and b.${load} = ${current}
+         and a.${id} collate "C" < b.${id} collate "C"
+       on conflict do nothing`,
+    );
+  }
   if (root.disposition === "replace") {
-    for (const t of family) await tx.exec(`delete from ${final(t)}`);
+    await tx.exec(
+      `insert into _restpipe_gone select ${id} from ${rootTable}
+       where ${load} is distinct from ${current} on conflict do nothing`,
+    );
   } else if (root.disposition === "merge" && keys.length > 0) {
-    const match = keys.map((k) => `r.${q(k)}::text = n.doc->>${quoteLiteral(k)}`).join(" and ");
+    const same = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
     await tx.exec(
-      `create temp table _restpipe_gone on commit drop as
-       select r.${q(S.id)} as id from ${final(root.table)} r join _restpipe_new n on ${match}`,
+      `insert into _restpipe_gone
+       select o.${id} from ${rootTable} o join ${rootTable} n on ${same}
+       where n.${load} = ${current} and o.${load} is distinct from ${current}
+       on conflict do nothing`,
     );
-    for (const t of family.slice(1)) {
-      await tx.exec(
-        `delete from ${final(t)} where ${q(S.rootId)} in (select id from _restpipe_gone)`,
-      );
-    }
-    await tx.exec(
-      `delete from ${final(root.table)} where ${q(S.id)} in (select id from _restpipe_gone)`,
-    );
-    await tx.exec(`drop table _restpipe_gone`);
   }
-  const inserted = await tx.query(
-    `insert into ${final(root.table)}
-     select (jsonb_populate_record(null::${final(root.table)}, doc)).* from _restpipe_new`,
-  );
-  counts[root.table] = inserted.affectedRows ?? 0;
   for (const t of family.slice(1)) {
-    const r = await tx.query(
-      `insert into ${final(t)}
-       select (jsonb_populate_record(null::${final(t)}, s.doc)).* from ${source(t)} s
-       where s.doc->>${quoteLiteral(S.rootId)} in (select doc->>${
-        quoteLiteral(S.id)
-      } from _restpipe_new)
-       order by s.seq`,
+    await tx.exec(
+      `delete from ${final(t)} where ${q(S.rootId)} in (select id from _restpipe_gone)`,
     );
-    counts[t] = r.affectedRows ?? 0;
   }
-  await tx.exec(`drop table _restpipe_new`);
+  await tx.exec(`delete from ${rootTable} where ${id} in (select id from _restpipe_gone)`);
+  await tx.exec(`drop table _restpipe_gone`);
+  const counts: CommitCounts = {};
+  const n = await tx.query<{ n: number }>(
+    `select count(*)::int as n from ${rootTable} where ${load} = ${current}`,
+  );
+  counts[root.table] = n.rows[0].n;
+  for (const t of family.slice(1)) {
+    const c = await tx.query<{ n: number }>(
+      `select count(*)::int as n from ${final(t)} c
+       where c.${q(S.rootId)} in (select ${id} from ${rootTable} where ${load} = ${current})`,
+    );
+    counts[t] = c.rows[0].n;
+  }
   return counts;
 }

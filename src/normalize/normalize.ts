@@ -88,8 +88,9 @@ export class Normalizer {
     }
   }
 
+  /** A row id: unique, and (fixed width) sorting in creation order within a load. */
   #id(): string {
-    return this.#idPrefix + (this.#nextId++).toString(36);
+    return this.#idPrefix + (this.#nextId++).toString(36).padStart(10, "0");
   }
 
   #flatten(

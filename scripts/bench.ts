@@ -1,0 +1,312 @@
+/**
+ * `deno task bench`: loads pipelines/asana.yaml from the fake Asana (its own process)
+ * at several scales, and micro-benchmarks the loader against a raw PGlite insert.
+ *
+ * Flags: --tasks 1000,10000 --latency 100 --jitter 20 --rpm 1500 --in-flight 50
+ *        --runs 1 --micro 50000 (records; 0 skips it) --skip-e2e
+ *
+ * Efficiency = achieved request rate ÷ min(rpm / 60, in-flight ÷ latency).
+ *
+ * @module
+ */
+import { parseArgs } from "../src/cli/main.ts";
+import { FakeData } from "../src/fake/data.ts";
+import { parseOptFields, Renderer } from "../src/fake/render.ts";
+import { PgliteDestination } from "../src/load/pglite.ts";
+import { quoteIdent as q } from "../src/normalize/naming.ts";
+import { Normalizer, type TableRows } from "../src/normalize/normalize.ts";
+import { emptySchema } from "../src/normalize/schema.ts";
+import { buildPlan } from "../src/plan/plan.ts";
+import { parseSpec } from "../src/spec/load.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const args = parseArgs(Deno.args, {
+  tasks: "value",
+  latency: "value",
+  jitter: "value",
+  rpm: "value",
+  "in-flight": "value",
+  runs: "value",
+  micro: "value",
+  "skip-e2e": "flag",
+});
+const str = (k: string, d: string) => {
+  const v = args.flags.get(k);
+  return typeof v === "string" ? v : d;
+};
+const scales = str("tasks", "1000,10000").split(",").map(Number);
+const latency = Number(str("latency", "100"));
+const jitter = Number(str("jitter", "20"));
+const rpm = Number(str("rpm", "1500"));
+const inFlight = Number(str("in-flight", "50"));
+const runs = Number(str("runs", "1"));
+const microRecords = Number(str("micro", "50000"));
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+interface E2E {
+  tasks: number;
+  requests: number;
+  wall: number;
+  rps: number;
+  efficiency: number;
+  throttled: number;
+  retries: number;
+  rowsPerSecond: number;
+  peakRssMb: number;
+  exact: boolean;
+}
+
+async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  return text.split("\n")[0];
+}
+
+async function peakRss(pid: number): Promise<number> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const m = status.match(/VmHWM:\s+(\d+) kB/);
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function e2e(tasks: number): Promise<E2E> {
+  const fake = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      `${ROOT}scripts/fake_server.ts`,
+      "--tasks",
+      String(tasks),
+      "--latency",
+      String(latency),
+      "--jitter",
+      String(jitter),
+      "--rpm",
+      String(rpm),
+      "--in-flight",
+      String(inFlight),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const info = JSON.parse(await readLine(fake.stdout)) as {
+    baseUrl: string;
+    token: string;
+    truth: Record<string, number>;
+  };
+  const dir = await Deno.makeTempDir({ prefix: "restpipe-bench-" });
+  try {
+    const spec = (await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`))
+      .replace(/requests_per_minute: \d+/, `requests_per_minute: ${rpm}`)
+      .replace(/max_in_flight: \d+/, `max_in_flight: ${inFlight}`);
+    await Deno.writeTextFile(`${dir}/asana.yaml`, spec);
+    const t0 = performance.now();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-net",
+        "--allow-sys",
+        `${ROOT}src/cli/main.ts`,
+        "run",
+        `${dir}/asana.yaml`,
+        "--db",
+        `${dir}/db`,
+      ],
+      env: { ASANA_BASE_URL: info.baseUrl, ASANA_ACCESS_TOKEN: info.token, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let rss = 0;
+    const poll = setInterval(async () => {
+      rss = Math.max(rss, await peakRss(child.pid));
+    }, 100);
+    const out = await child.output();
+    clearInterval(poll);
+    const wall = (performance.now() - t0) / 1000;
+    const stdout = new TextDecoder().decode(out.stdout);
+    if (!out.success) throw new Error(`run failed: ${new TextDecoder().decode(out.stderr)}`);
+    const stats = await (await fetch(info.baseUrl.replace("/api/1.0", "/__fake/stats"))).json() as {
+      requests: number;
+      throttled: number;
+    };
+    const retries = Number(stdout.match(/(\d+) retries/)?.[1] ?? 0);
+    let rows = 0;
+    const loaded: Record<string, number> = {};
+    for (const m of stdout.matchAll(/^(\w+)\s+(\d+)\s+(\d+)\s+[\d.]+$/gm)) {
+      rows += Number(m[2]);
+      loaded[m[1]] = Number(m[2]);
+    }
+    const bound = Math.min(rpm / 60, inFlight / (latency / 1000));
+    // the same counts as the truth for the root resources (extracted rows include duplicates
+    // of multi-homed tasks, so compare what the database holds)
+    const show = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}src/cli/main.ts`, "show", "--db", `${dir}/db`, "--json"],
+      stdout: "piped",
+    }).output();
+    const tables = (JSON.parse(new TextDecoder().decode(show.stdout)) as {
+      datasets: { tables: { name: string; rows: number }[] }[];
+    }).datasets[0].tables;
+    const exact = Object.entries(info.truth).every(([t, n]) =>
+      tables.find((x) => x.name === t)?.rows === n
+    );
+    return {
+      tasks,
+      requests: stats.requests,
+      wall,
+      rps: stats.requests / wall,
+      efficiency: stats.requests / wall / bound,
+      throttled: stats.throttled,
+      retries,
+      rowsPerSecond: rows / wall,
+      peakRssMb: rss,
+      exact,
+    };
+  } finally {
+    fake.kill("SIGTERM");
+    await fake.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function micro(records: number): Promise<{ loader: number; raw: number; rows: number }> {
+  // realistic task records: the fake's tasks, projected with asana.yaml's field list
+  const { spec } = parseSpec(
+    (await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`)).replace("${ASANA_ACCESS_TOKEN}", "x"),
+    "asana.yaml",
+    { configDir: "/x" },
+  );
+  const plan = buildPlan(spec, ["tasks"]);
+  const resource = plan.resources.get("tasks")!;
+  const data = new FakeData({
+    teams: 1,
+    projectsPerTeam: 10,
+    tasksPerProject: 100,
+    storiesPerTask: 0,
+  });
+  const renderer = new Renderer(data.objects);
+  const tree = parseOptFields(resource.fields!.join(","));
+  const base = data.all("task").map((t) => renderer.project(t, tree));
+  const make = () =>
+    Array.from(
+      { length: records },
+      (_, i) => ({ ...base[i % base.length], gid: String(9e15 + i) }),
+    );
+
+  // restpipe: normalise, stage, commit (merge)
+  const dest = await PgliteDestination.open();
+  let input = make();
+  const t0 = performance.now();
+  const normalizer = new Normalizer(emptySchema(), "1");
+  normalizer.rootTable(resource);
+  await dest.begin(spec.dataset, normalizer.schema);
+  let rows = 0;
+  for (let i = 0; i < input.length; i += 1000) {
+    const out: TableRows = new Map();
+    normalizer.normalize(resource, input.slice(i, i + 1000), out);
+    for (const [table, list] of out) {
+      rows += list.length;
+      await dest.stage(table, list);
+    }
+  }
+  await dest.commit({
+    pipeline: "bench",
+    dataset: spec.dataset,
+    loadId: "1",
+    startedAt: new Date(),
+    schema: normalizer.schema,
+    roots: [{
+      table: "tasks",
+      resource: "tasks",
+      disposition: "merge",
+      keyColumns: normalizer.keyColumns(resource),
+    }],
+    state: {},
+  });
+  const loaderSeconds = (performance.now() - t0) / 1000;
+  await dest.close();
+
+  // raw PGlite: the same rows, straight into tables of the same columns, in the same process
+  const raw = await PgliteDestination.open();
+  const schema = normalizer.schema;
+  await raw.db.exec(`create schema raw`);
+  for (const [name, t] of Object.entries(schema.tables)) {
+    const cols = Object.entries(t.columns).map(([c, { type }]) => `${q(c)} ${type}`).join(", ");
+    await raw.db.exec(`create table raw.${q(name)} (${cols})`);
+  }
+  input = make();
+  const n2 = new Normalizer(emptySchema(), "1");
+  const buffers: TableRows = new Map();
+  for (let i = 0; i < input.length; i += 1000) {
+    n2.normalize(resource, input.slice(i, i + 1000), buffers);
+  }
+  const t1 = performance.now();
+  for (const [table, list] of buffers) {
+    for (let i = 0; i < list.length; i += 5000) {
+      await raw.db.query(
+        `insert into raw.${q(table)} select * from jsonb_populate_recordset(null::raw.${
+          q(table)
+        }, $1::jsonb)`,
+        [JSON.stringify(list.slice(i, i + 5000))],
+      );
+    }
+  }
+  const rawSeconds = (performance.now() - t1) / 1000;
+  await raw.close();
+  return { loader: rows / loaderSeconds, raw: rows / rawSeconds, rows };
+}
+
+if (!args.flags.has("skip-e2e")) {
+  console.log(
+    `end to end: latency ${latency}±${jitter} ms, server and spec limits ${rpm}/min and ${inFlight} in flight, ` +
+      `bound ${
+        Math.min(rpm / 60, inFlight / (latency / 1000)).toFixed(1)
+      } req/s; median of ${runs} run(s)\n`,
+  );
+  console.log(
+    "| tasks | requests | wall s | req/s | efficiency | 429s | retries | rows/s | peak RSS MB | exact |",
+  );
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--:|");
+  for (const tasks of scales) {
+    const results: E2E[] = [];
+    for (let i = 0; i < runs; i++) results.push(await e2e(tasks));
+    const m = (f: (r: E2E) => number) => median(results.map(f));
+    console.log(
+      `| ${tasks} | ${m((r) => r.requests)} | ${m((r) => r.wall).toFixed(1)} | ${
+        m((r) => r.rps).toFixed(1)
+      } | ` +
+        `${m((r) => r.efficiency).toFixed(3)} | ${m((r) => r.throttled)} | ${
+          m((r) => r.retries)
+        } | ` +
+        `${m((r) => r.rowsPerSecond).toFixed(0)} | ${m((r) => r.peakRssMb).toFixed(0)} | ` +
+        `${results.every((r) => r.exact) ? "yes" : "NO"} |`,
+    );
+  }
+}
+if (microRecords > 0) {
+  const results = [];
+  for (let i = 0; i < Math.max(runs, 3); i++) results.push(await micro(microRecords));
+  const loader = median(results.map((r) => r.loader));
+  const raw = median(results.map((r) => r.raw));
+  console.log(
+    `\nloader micro-benchmark: ${microRecords} task records → ${
+      results[0].rows
+    } rows (root + child tables)`,
+  );
+  console.log(`| path | rows/s (median of ${results.length}) |\n|---|---:|`);
+  console.log(`| restpipe normalise + stage + commit (merge) | ${loader.toFixed(0)} |`);
+  console.log(`| raw PGlite insert (jsonb_populate_recordset) | ${raw.toFixed(0)} |`);
+  console.log(`ratios per run: ${results.map((r) => (r.loader / r.raw).toFixed(2)).join(", ")}`);
+}
