@@ -246,3 +246,10 @@ Deno.test("the CLI exits 2 on unknown options and unknown --resources names", as
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /--resources: unknown resource "taks"; did you mean "tasks"\?/);
 });
+
+Deno.test("show without a spec uses the one database under .data/, or says what to do", async () => {
+  await using dir = await tempDir();
+  const none = await runCli(["show"], {}, dir.path);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no database under \.data\/: run a pipeline first/);
+});

@@ -144,6 +144,26 @@ async function datasetsIn(dest: PgliteDestination): Promise<string[]> {
   return r.rows.map((x) => x.table_schema);
 }
 
+/** The one database under `.data/`, when there is exactly one. */
+async function onlyDatabase(): Promise<string> {
+  const found: string[] = [];
+  try {
+    for await (const e of Deno.readDir(".data")) {
+      if (!e.isDirectory) continue;
+      try {
+        await Deno.stat(`.data/${e.name}/PG_VERSION`);
+        found.push(`.data/${e.name}`);
+      } catch { /* not a database */ }
+    }
+  } catch { /* no .data */ }
+  if (found.length === 1) return found[0];
+  throw new UsageError(
+    found.length === 0
+      ? `no database under .data/: run a pipeline first, or name a spec file or --db DIR`
+      : `several databases (${found.sort().join(", ")}): name a spec file or --db DIR`,
+  );
+}
+
 async function show(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { db: "value", json: "flag" });
   if (args.positional.length > 1) {
@@ -156,9 +176,7 @@ async function show(argv: string[]): Promise<number> {
     if (typeof dbDir !== "string") dbDir = defaultDbDir(spec);
     datasets = [spec.dataset];
   }
-  if (typeof dbDir !== "string") {
-    throw new UsageError(`show needs a spec file or --db DIR\n${USAGE}`);
-  }
+  if (typeof dbDir !== "string") dbDir = await onlyDatabase();
   try {
     await Deno.stat(`${dbDir}/PG_VERSION`);
   } catch {
