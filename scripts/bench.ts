@@ -107,8 +107,8 @@ async function e2e(tasks: number): Promise<E2E> {
   const dir = await Deno.makeTempDir({ prefix: "restpipe-bench-" });
   try {
     const spec = (await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`))
-      .replace(/requests_per_minute: \d+/, `requests_per_minute: ${rpm}`)
-      .replace(/max_in_flight: \d+/, `max_in_flight: ${inFlight}`);
+      .replace(/^(\s+)requests_per_minute: \d+/m, `$1requests_per_minute: ${rpm}`)
+      .replace(/^(\s+)max_in_flight: \d+/m, `$1max_in_flight: ${inFlight}`);
     await Deno.writeTextFile(`${dir}/asana.yaml`, spec);
     const t0 = performance.now();
     const child = new Deno.Command(Deno.execPath(), {

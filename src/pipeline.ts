@@ -21,8 +21,10 @@ export interface RunOptions {
   resources?: string[];
   /** An open destination to use instead of opening `dbDir` (it is left open). */
   destination?: PgliteDestination;
-  /** Rows buffered before they are written to staging (default 5000). */
+  /** Rows buffered before they are written (default 5000). */
   flushRows?: number;
+  /** Ignore incremental state and rebuild every table from scratch (atomically). */
+  fullRefresh?: boolean;
 }
 
 /** What one resource did in a run. */
@@ -66,6 +68,15 @@ export function defaultDbDir(spec: Spec): string {
   return `.data/${spec.pipeline}`;
 }
 
+/** Stored cursors: resource → partition (parent key) → cursor value. */
+export type Cursors = Record<string, Record<string, string>>;
+
+/** The cursors kept in a pipeline's state. */
+export function cursorsOf(state: Record<string, unknown>): Cursors {
+  const value = state.incremental;
+  return typeof value === "object" && value !== null ? value as Cursors : {};
+}
+
 /** A load id in dlt's format: seconds since the epoch, with microseconds. */
 export function newLoadId(now = Date.now()): string {
   return (now / 1000).toFixed(6);
@@ -83,6 +94,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
   try {
     const schema = (await dest.readSchema(spec.dataset)) ?? emptySchema();
     const state = await dest.readState(spec.dataset);
+    const stored = options.fullRefresh ? {} : cursorsOf(state);
     const normalizer = new Normalizer(schema, loadId);
     const loaded = [...plan.resources.values()].filter((r) => r.load);
     for (const r of loaded) normalizer.rootTable(r);
@@ -92,16 +104,40 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     let stats: Map<string, ResourceStats>;
     let tables: Record<string, number>;
     try {
-      stats = await extract(plan, client, (resource, records) => buffer.add(resource, records), {
-        fieldsParam: spec.source.fields_param,
-      });
+      const extracted = await extract(
+        plan,
+        client,
+        (resource, records, parentKey) => buffer.add(resource, records, parentKey),
+        {
+          fieldsParam: spec.source.fields_param,
+          cursor: (resource, partition) => stored[resource]?.[partition],
+        },
+      );
+      stats = extracted.stats;
       await buffer.flush();
-      const roots: RootWrite[] = loaded.map((r) => ({
-        table: normalizer.rootTable(r),
-        resource: r.name,
-        disposition: r.writeDisposition,
-        keyColumns: normalizer.keyColumns(r),
-      }));
+      const roots: RootWrite[] = loaded.map((r) => {
+        const reconciled = extracted.reconciled.get(r.name);
+        const parent = r.parent === undefined ? undefined : plan.resources.get(r.parent)!;
+        return {
+          table: normalizer.rootTable(r),
+          resource: r.name,
+          disposition: r.writeDisposition,
+          keyColumns: normalizer.keyColumns(r),
+          parentTable: parent?.load ? normalizer.rootTable(parent) : undefined,
+          refreshedParents: r.partial ? [...extracted.refreshed.get(r.name)!] : undefined,
+          // deletions only from a complete key listing: nothing skipped on the way down
+          currentKeys: reconciled?.complete &&
+              [r.name, ...r.ancestors].every((a) => extracted.stats.get(a)!.skipped.size === 0)
+            ? [...reconciled.keys]
+            : undefined,
+        };
+      });
+      // cursors of loaded resources move on; the others keep theirs
+      const cursors: Record<string, Record<string, string>> = { ...stored };
+      for (const [name, partitions] of extracted.cursors) {
+        if (!plan.resources.get(name)!.load) continue;
+        cursors[name] = { ...cursors[name], ...Object.fromEntries(partitions) };
+      }
       tables = await dest.commit({
         pipeline: spec.pipeline,
         dataset: spec.dataset,
@@ -109,7 +145,8 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         startedAt: started,
         schema: normalizer.schema,
         roots,
-        state,
+        state: { ...state, incremental: cursors },
+        fullRefresh: options.fullRefresh,
       });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -168,7 +205,11 @@ class StagingBuffer {
     this.#limit = limit;
   }
 
-  async add(resource: PlannedResource, records: Record<string, unknown>[]): Promise<void> {
+  async add(
+    resource: PlannedResource,
+    records: Record<string, unknown>[],
+    parentKey: string,
+  ): Promise<void> {
     if (!resource.load) return;
     if (resource.primaryKey.length > 0 && resource.writeDisposition !== "append") {
       for (const record of records) {
@@ -185,7 +226,7 @@ class StagingBuffer {
       }
     }
     const before = this.#countRows();
-    this.#normalizer.normalize(resource, records, this.#rows);
+    this.#normalizer.normalize(resource, records, this.#rows, parentKey);
     this.#count += this.#countRows() - before;
     if (this.#count >= this.#limit) await this.flush();
   }

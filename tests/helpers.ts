@@ -5,6 +5,11 @@
  * @module
  */
 
+import { parseSpec } from "../src/spec/load.ts";
+import type { Spec } from "../src/spec/schema.ts";
+import type { PgliteDestination } from "../src/load/pglite.ts";
+import { describeDataset } from "../src/show.ts";
+
 /** A fresh temporary folder, removed by the returned function. */
 export async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
   const path = await Deno.makeTempDir({ prefix: "restpipe-test-" });
@@ -74,4 +79,32 @@ export async function writeSpec(dir: string, text: string, name = "spec.yaml"): 
   const path = `${dir}/${name}`;
   await Deno.writeTextFile(path, text);
   return path;
+}
+
+/** pipelines/asana.yaml pointed at a server, with an optional edit of its text. */
+export async function asanaSpec(
+  baseUrl: string,
+  token: string,
+  edit: (s: string) => string = (s) => s,
+): Promise<Spec> {
+  const text = edit(await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`))
+    .replace("${ASANA_BASE_URL:-https://app.asana.com/api/1.0}", baseUrl)
+    .replace("${ASANA_ACCESS_TOKEN}", token);
+  return parseSpec(text, "asana.yaml", { configDir: "/x" }).spec;
+}
+
+/** Every row of every asana_data table (system columns left out), as sorted text. */
+export async function tableContents(dest: PgliteDestination): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  const summary = await describeDataset(dest, "asana_data");
+  for (const t of summary.tables) {
+    // rows as JSON without nulls and system columns: column order and all-null columns don't matter
+    const rows = await dest.db.query<{ r: string }>(
+      `select (select jsonb_object_agg(key, value) from jsonb_each(jsonb_strip_nulls(to_jsonb(x)))
+               where key not like '\\_dlt%')::text as r
+       from asana_data."${t.name}" x order by 1`,
+    );
+    out[t.name] = rows.rows.map((r) => r.r);
+  }
+  return out;
 }

@@ -113,10 +113,11 @@ Deno.test("a type conflict goes to a variant column: no failure, no lost value",
     v: true,
   }]);
   const rows = out.get("items")!;
-  assert.equal(schema.tables.items.columns.v.type, "bigint");
   assert.equal(rows[0].v, 1);
   assert.equal(rows[1].v__v_text, "one");
-  assert.equal(rows[2].v__v_double, 2.5);
+  // a fraction widens the bigint column instead (whatever order the values come in)
+  assert.equal(schema.tables.items.columns.v.type, "double precision");
+  assert.equal(rows[2].v, 2.5);
   assert.equal(rows[3].v__x, 1);
   assert.equal(rows[4].v__v_bool, true);
 });

@@ -5,33 +5,7 @@ import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { Limiter } from "../src/extract/limiter.ts";
 import { retryAfterMs } from "../src/extract/http.ts";
-import { describeDataset } from "../src/show.ts";
-import { ROOT, serveJson } from "./helpers.ts";
-
-async function asanaSpec(baseUrl: string, token: string, edit: (s: string) => string = (s) => s) {
-  const text = edit(await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`))
-    .replace("${ASANA_BASE_URL:-https://app.asana.com/api/1.0}", baseUrl)
-    .replace("${ASANA_ACCESS_TOKEN}", token);
-  return parseSpec(text, "asana.yaml", { configDir: "/x" }).spec;
-}
-
-async function tableContents(dest: PgliteDestination): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  const summary = await describeDataset(dest, "asana_data");
-  for (const t of summary.tables) {
-    const cols = await dest.db.query<{ column_name: string }>(
-      `select column_name from information_schema.columns where table_schema = 'asana_data'
-       and table_name = $1 and column_name not like '\\_dlt%' order by column_name`,
-      [t.name],
-    );
-    const list = cols.rows.map((c) => `"${c.column_name}"`).join(", ");
-    const rows = await dest.db.query<{ r: string }>(
-      `select row(${list})::text as r from asana_data."${t.name}" order by 1`,
-    );
-    out[t.name] = rows.rows.map((r) => r.r);
-  }
-  return out;
-}
+import { asanaSpec, serveJson, tableContents } from "./helpers.ts";
 
 Deno.test("5% faults, short-lived page tokens and a tight rate limit: exactly the ground truth", async () => {
   const options = { seed: 11, tasksPerProject: 12 };

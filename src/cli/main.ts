@@ -56,7 +56,7 @@ export function parseArgs(argv: string[], known: Record<string, "value" | "flag"
 }
 
 const USAGE = `usage:
-  restpipe run <spec.yaml> [--db DIR] [--resources a,b]
+  restpipe run <spec.yaml> [--db DIR] [--resources a,b] [--full-refresh]
   restpipe show [<spec.yaml>] [--db DIR] [--json]`;
 
 function pad(s: string | number, n: number, right = false): string {
@@ -122,13 +122,14 @@ export function formatDataset(summary: DatasetSummary): string {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { db: "value", resources: "value" });
+  const args = parseArgs(argv, { db: "value", resources: "value", "full-refresh": "flag" });
   if (args.positional.length !== 1) throw new UsageError(`run needs one spec file\n${USAGE}`);
   const { spec } = await loadSpec(args.positional[0]);
   const db = args.flags.get("db");
   const resources = args.flags.get("resources");
   const result = await runPipeline(spec, {
     dbDir: typeof db === "string" ? db : defaultDbDir(spec),
+    fullRefresh: args.flags.has("full-refresh"),
     resources: typeof resources === "string"
       ? resources.split(",").map((s) => s.trim()).filter(Boolean)
       : undefined,

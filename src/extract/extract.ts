@@ -6,6 +6,7 @@
  */
 import type { Plan, PlannedResource } from "../plan/plan.ts";
 import { getPath, render } from "../plan/template.ts";
+import { INCREMENTAL } from "../plan/graph.ts";
 import { type HttpClient, HttpError } from "./http.ts";
 import { paginate } from "./paginate.ts";
 
@@ -30,12 +31,26 @@ export interface ResourceStats {
   skipped: Map<number, { count: number; example: string }>;
 }
 
-/** Receives each page; awaiting it applies backpressure to the extractor. */
+/**
+ * Receives each page with the key of the parent record it was fetched for (`""` for
+ * a root resource); awaiting it applies backpressure to the extractor.
+ */
 export type PageSink = (
   resource: PlannedResource,
   records: ApiRecord[],
-  ancestry: Ancestry,
+  parentKey: string,
 ) => Promise<void>;
+
+/** What a run learnt for incremental loading and deletions. */
+export interface ExtractResult {
+  stats: Map<string, ResourceStats>;
+  /** New cursor per incremental resource and partition (parent key). */
+  cursors: Map<string, Map<string, string>>;
+  /** Parent keys each partial resource was fetched for (its rows are replaced within them). */
+  refreshed: Map<string, Set<string>>;
+  /** Keys the API holds now, per reconciled resource; `complete` is false if a listing was skipped. */
+  reconciled: Map<string, { keys: Set<string>; complete: boolean }>;
+}
 
 /** Options for {@linkcode extract}. */
 export interface ExtractOptions {
@@ -43,6 +58,21 @@ export interface ExtractOptions {
   fieldsParam?: string;
   /** Chains of one resource waiting or running at once before parents wait (default 256). */
   pendingChains?: number;
+  /** The stored cursor of an incremental resource's partition, if any. */
+  cursor?: (resource: string, partition: string) => string | undefined;
+}
+
+/** Orders two cursor values: as instants when both are dates, else as strings. */
+export function compareCursors(a: string, b: string): number {
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  if (!Number.isNaN(ta) && !Number.isNaN(tb)) return ta - tb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A record's primary key as text: the key values joined by "/" (also a child's parent key). */
+export function keyOf(resource: PlannedResource, record: ApiRecord): string {
+  return resource.primaryKey.map((k) => String(getPath(record, k))).join("/");
 }
 
 /** A runtime problem not tied to one HTTP response (a missing placeholder value…). */
@@ -81,8 +111,20 @@ export async function extract(
   client: HttpClient,
   sink: PageSink,
   options: ExtractOptions = {},
-): Promise<Map<string, ResourceStats>> {
+): Promise<ExtractResult> {
   const stats = new Map<string, ResourceStats>();
+  const result: ExtractResult = {
+    stats,
+    cursors: new Map(),
+    refreshed: new Map(),
+    reconciled: new Map(),
+  };
+  for (const name of plan.order) {
+    const r = plan.resources.get(name)!;
+    if (r.incremental) result.cursors.set(name, new Map());
+    if (r.partial) result.refreshed.set(name, new Set());
+    if (r.reconcile) result.reconciled.set(name, { keys: new Set(), complete: true });
+  }
   const gates = new Map<string, Gate>();
   for (const name of plan.order) {
     stats.set(name, {
@@ -102,7 +144,10 @@ export async function extract(
   const spawn = async (resource: PlannedResource, ancestry: Ancestry) => {
     const gate = gates.get(resource.name)!;
     await gate.enter();
-    const task = runChain(resource, ancestry)
+    const chains = [runChain(resource, ancestry)];
+    if (resource.reconcile) chains.push(listKeys(resource, ancestry));
+    const task = Promise.all(chains)
+      .then(() => {})
       .catch((e) => {
         failure ??= e;
       })
@@ -118,7 +163,16 @@ export async function extract(
     const s = stats.get(resource.name)!;
     s.chains++;
     if (s.startedAt === 0) s.startedAt = performance.now();
-    const { url, parentKey } = buildRequest(client, plan, resource, ancestry, options.fieldsParam);
+    const partition = ancestry.length === 0
+      ? ""
+      : keyOf(plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
+    const stored = resource.incremental
+      ? options.cursor?.(resource.name, partition) ?? resource.incremental.initial
+      : undefined;
+    const { url, parentKey } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
+      start: stored === undefined ? undefined : lagged(stored, resource.incremental!.lag_seconds),
+    });
+    let cursor = stored;
     const children = resource.children.map((c) => plan.resources.get(c)!);
     const retryStatuses = new Set(
       Object.entries(resource.onStatus).filter(([, a]) => a === "retry").map(([c]) => Number(c)),
@@ -151,7 +205,18 @@ export async function extract(
         }
         s.pages++;
         s.rows += records.length;
-        await sink(resource, records, ancestry);
+        if (resource.incremental) {
+          for (const r of records) {
+            const value = getPath(r, resource.incremental.cursor);
+            if (
+              typeof value === "string" &&
+              (cursor === undefined || compareCursors(value, cursor) > 0)
+            ) {
+              cursor = value;
+            }
+          }
+        }
+        await sink(resource, records, partition);
         s.finishedAt = performance.now();
         for (const child of children) {
           for (const record of records) {
@@ -160,11 +225,42 @@ export async function extract(
           }
         }
       }
+      // the chain completed: its partition's cursor moves on, its parent was refreshed
+      if (cursor !== undefined) result.cursors.get(resource.name)!.set(partition, cursor);
+      result.refreshed.get(resource.name)?.add(partition);
     } catch (e) {
-      if (!(e instanceof HttpError) || resource.onStatus[String(e.status)] !== "skip") throw e;
-      const entry = s.skipped.get(e.status) ?? { count: 0, example: e.message };
-      entry.count++;
-      s.skipped.set(e.status, entry);
+      skipOrThrow(resource, s, e);
+    }
+  };
+
+  /** A key-only listing of a reconciled resource (no incremental filter). */
+  const listKeys = async (resource: PlannedResource, ancestry: Ancestry) => {
+    if (failure !== undefined) return;
+    const s = stats.get(resource.name)!;
+    const { url, parentKey } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
+      keysOnly: true,
+    });
+    const into = result.reconciled.get(resource.name)!;
+    try {
+      for await (
+        const page of paginate(
+          client,
+          resource.paginator,
+          resource.records,
+          url,
+          resource.headers,
+          {
+            resource: resource.name,
+            parentKey,
+          },
+        )
+      ) {
+        if (failure !== undefined) return;
+        for (const r of page.records) into.keys.add(keyOf(resource, r as ApiRecord));
+      }
+    } catch (e) {
+      into.complete = false;
+      skipOrThrow(resource, s, e);
     }
   };
 
@@ -174,7 +270,22 @@ export async function extract(
   }
   while (running.size > 0) await Promise.all([...running]);
   if (failure !== undefined) throw failure;
-  return stats;
+  return result;
+}
+
+function skipOrThrow(resource: PlannedResource, s: ResourceStats, e: unknown): void {
+  if (!(e instanceof HttpError) || resource.onStatus[String(e.status)] !== "skip") throw e;
+  const entry = s.skipped.get(e.status) ?? { count: 0, example: e.message };
+  entry.count++;
+  s.skipped.set(e.status, entry);
+}
+
+/** The cursor less the lag, when it is an instant. */
+function lagged(cursor: string, lagSeconds: number): string {
+  const t = Date.parse(cursor);
+  return lagSeconds === 0 || Number.isNaN(t)
+    ? cursor
+    : new Date(t - lagSeconds * 1000).toISOString();
 }
 
 function recordKey(resource: PlannedResource, record: ApiRecord): string {
@@ -200,6 +311,7 @@ export function buildRequest(
   resource: PlannedResource,
   ancestry: Ancestry,
   fieldsParam: string | undefined,
+  incremental: { start?: string; keysOnly?: boolean } = {},
 ): { url: URL; parentKey: string | undefined } {
   const parent = ancestry[0];
   const parentPlan = parent ? plan.resources.get(parent.resource) : undefined;
@@ -207,6 +319,7 @@ export function buildRequest(
     ? parentPlan.primaryKey.map((k) => String(getPath(parent.record, k))).join("/")
     : undefined;
   const resolve = (name: string, field: string): string => {
+    if (name === INCREMENTAL && incremental.start !== undefined) return incremental.start;
     const source = name === "parent" ? parent : ancestry.find((a) => a.resource === name);
     const value = source ? getPath(source.record, field) : undefined;
     if (value === undefined || value === null || typeof value === "object") {
@@ -223,10 +336,14 @@ export function buildRequest(
   };
   const url = client.resolve(render(resource.path, resolve, encodeURIComponent));
   for (const [k, value] of Object.entries(resource.params)) {
-    url.searchParams.set(k, typeof value === "string" ? render(value, resolve) : String(value));
+    if (typeof value !== "string") url.searchParams.set(k, String(value));
+    else if (!(incremental.keysOnly && value.includes(`{${INCREMENTAL}.`))) {
+      url.searchParams.set(k, render(value, resolve));
+    }
   }
-  if (fieldsParam && resource.fields && resource.fields.length > 0) {
-    url.searchParams.set(fieldsParam, resource.fields.join(","));
+  const fields = incremental.keysOnly ? resource.primaryKey : resource.fields;
+  if (fieldsParam && fields && fields.length > 0) {
+    url.searchParams.set(fieldsParam, fields.join(","));
   }
   return { url, parentKey };
 }

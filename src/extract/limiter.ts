@@ -42,15 +42,18 @@ export class Limiter {
   /** Waits for a slot; call the returned function when the request is done. */
   async acquire(): Promise<() => void> {
     if (this.#inFlight >= this.#maxInFlight) {
+      // a releasing request hands its slot over: the count never passes the cap
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else {
+      this.#inFlight++;
     }
-    this.#inFlight++;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      this.#inFlight--;
-      this.#waiting.shift()?.();
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#inFlight--;
     };
     try {
       await this.#awaitRate();

@@ -19,6 +19,21 @@ export class Ref {
 /** A stored Asana object: gid, resource_type and its full fields (references as {@linkcode Ref}). */
 export type AsanaObject = { gid: string; resource_type: string } & Record<string, unknown>;
 
+/** One change, as the events API reports it, with the projects it bubbles up to. */
+export interface FakeEvent {
+  seq: number;
+  projects: string[];
+  body: Record<string, unknown>;
+}
+
+/** What {@linkcode FakeData.mutate} changed. */
+export interface Mutations {
+  touched: string[];
+  added: string[];
+  deleted: string[];
+  storiesAddedTo: string[];
+}
+
 /** The size of the generated organisation. */
 export interface FakeDataOptions {
   /** PRNG seed. */
@@ -75,6 +90,8 @@ export class FakeData {
   readonly subtasksOf = new Map<string, string[]>();
   /** Tasks of each project, in project order. */
   readonly tasksOf = new Map<string, string[]>();
+  /** Everything that changed after generation, for the events endpoint. */
+  readonly events: FakeEvent[] = [];
   #next = 1_200_000_000_000_000;
   #clock = Date.parse("2024-01-01T09:00:00.000Z");
   readonly #random: () => number;
@@ -261,6 +278,125 @@ export class FakeData {
       }
       previous = project;
     }
+  }
+
+  #event(
+    task: AsanaObject,
+    action: string,
+    resource: AsanaObject,
+    parent: AsanaObject | null = null,
+  ) {
+    const projects = (task.projects as Ref[]).map((r) => r.gid);
+    this.events.push({
+      seq: this.events.length + 1,
+      projects,
+      body: {
+        user: null,
+        resource: {
+          gid: resource.gid,
+          resource_type: resource.resource_type,
+          name: resource.name ?? null,
+        },
+        type: resource.resource_type,
+        action,
+        parent: parent
+          ? { gid: parent.gid, resource_type: parent.resource_type, name: parent.name }
+          : null,
+        created_at: new Date(this.#clock).toISOString(),
+        change: action === "changed"
+          ? { field: "name", action: "changed", new_value: resource.name }
+          : null,
+      },
+    });
+  }
+
+  /** Edits a task (its name and completion) and moves its modified_at on. */
+  touchTask(gid: string): void {
+    const task = this.objects.get(gid)!;
+    task.name = `${task.name} (edited)`;
+    task.completed = !task.completed;
+    task.completed_at = task.completed ? this.tick() : null;
+    task.modified_at = this.tick();
+    this.#event(task, "changed", task);
+  }
+
+  /** Adds a task (with two stories) to a project's first section. */
+  addTask(projectGid: string): AsanaObject {
+    const project = this.objects.get(projectGid)!;
+    const section = this.all("section").find((s) => (s.project as Ref).gid === projectGid)!;
+    const users = this.all("user").map((u) => new Ref(u.gid));
+    const task = this.#task((project.workspace as Ref).gid, project, section, users, [], [], 7, 2);
+    this.tasksOf.get(projectGid)!.push(task.gid);
+    this.#event(task, "added", task, project);
+    return task;
+  }
+
+  /** Deletes a task, its subtasks and its stories. */
+  deleteTask(gid: string): void {
+    const task = this.objects.get(gid);
+    if (!task) return;
+    for (const sub of this.subtasksOf.get(gid) ?? []) this.deleteTask(sub);
+    this.#event(task, "deleted", task);
+    for (const list of this.tasksOf.values()) {
+      for (let i = list.indexOf(gid); i >= 0; i = list.indexOf(gid)) list.splice(i, 1);
+    }
+    for (const story of this.storiesOf.get(gid) ?? []) this.#remove(story);
+    this.storiesOf.delete(gid);
+    const parent = task.parent instanceof Ref ? task.parent.gid : undefined;
+    if (parent) {
+      const subs = this.subtasksOf.get(parent) ?? [];
+      subs.splice(subs.indexOf(gid), 1);
+    }
+    this.#remove(gid);
+  }
+
+  #remove(gid: string): void {
+    const obj = this.objects.get(gid);
+    if (!obj) return;
+    this.objects.delete(gid);
+    const list = this.byType.get(obj.resource_type)!;
+    list.splice(list.indexOf(gid), 1);
+  }
+
+  /** Adds a comment to a task, which (as in Asana) modifies the task. */
+  addStoryTo(gid: string): AsanaObject {
+    const task = this.objects.get(gid)!;
+    const story = this.addStory(task, "comment", this.all("user").map((u) => new Ref(u.gid)));
+    task.modified_at = this.tick();
+    this.#event(task, "added", story, task);
+    return story;
+  }
+
+  /**
+   * Changes a share of the listed tasks, deterministically: touches `touch` (a
+   * fraction), adds `add` tasks, deletes `remove` tasks and comments on `stories` tasks.
+   */
+  mutate(o: { touch?: number; add?: number; remove?: number; stories?: number }): Mutations {
+    const listed = [...new Set([...this.tasksOf.values()].flat())];
+    const pickMany = (n: number) => {
+      const out = new Set<string>();
+      while (out.size < Math.min(n, listed.length)) out.add(this.#pick(listed));
+      return [...out];
+    };
+    const m: Mutations = { touched: [], added: [], deleted: [], storiesAddedTo: [] };
+    for (const gid of pickMany(Math.round(listed.length * (o.touch ?? 0)))) {
+      this.touchTask(gid);
+      m.touched.push(gid);
+    }
+    const survivors = () => listed.filter((g) => this.objects.has(g) && !m.touched.includes(g));
+    for (let i = 0; i < (o.stories ?? 0); i++) {
+      const gid = this.#pick(survivors());
+      this.addStoryTo(gid);
+      m.storiesAddedTo.push(gid);
+    }
+    for (let i = 0; i < (o.remove ?? 0); i++) {
+      const gid = this.#pick(survivors());
+      this.deleteTask(gid);
+      m.deleted.push(gid);
+    }
+    const projects = [...this.tasksOf.keys()];
+    for (let i = 0; i < (o.add ?? 0); i++) m.added.push(this.addTask(this.#pick(projects)).gid);
+    return m;
   }
 
   #addMembership(task: AsanaObject, project: AsanaObject, section: AsanaObject): void {

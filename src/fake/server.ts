@@ -351,6 +351,37 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       (data.subtasksOf.get(g) ?? []).map((s) => data.objects.get(s)!),
     );
   });
+  route("/events", (u) => {
+    const resource = u.searchParams.get("resource");
+    if (resource === null) throw new ApiError(400, "resource: Missing input");
+    const target = data.objects.get(resource);
+    if (!target) throw new ApiError(404, `resource: Unknown object: ${resource}`);
+    const syncText = u.searchParams.get("sync");
+    const parsed = syncText?.match(/^([0-9a-f]{8}):(\d+)$/);
+    const fresh = `${secret.slice(0, 8)}:${data.events.length}`;
+    if (!parsed || parsed[1] !== secret.slice(0, 8) || Number(parsed[2]) > data.events.length) {
+      requests.set("/events", (requests.get("/events") ?? 0) + 1);
+      return json(412, {
+        errors: [{
+          message:
+            "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full dataset for this query now and use the new sync token for the next sync.",
+        }],
+        sync: fresh,
+      });
+    }
+    const relevant = data.events.filter((e) =>
+      e.seq > Number(parsed[2]) &&
+      (e.projects.includes(resource) || (e.body.resource as { gid: string }).gid === resource)
+    );
+    const page = relevant.slice(0, 100);
+    const last = page.length === 100 ? page[99].seq : data.events.length;
+    requests.set("/events", (requests.get("/events") ?? 0) + 1);
+    return json(200, {
+      data: page.map((e) => e.body),
+      sync: `${secret.slice(0, 8)}:${last}`,
+      has_more: relevant.length > 100,
+    });
+  });
   route("/stories/{gid}", (u, [g]) => single(u, "/stories/{gid}", get(g, "story", "story")));
   route(
     "/custom_fields/{gid}",

@@ -31,6 +31,15 @@ export interface RootWrite {
   disposition: WriteDisposition;
   /** Primary key columns (replace and merge deduplicate on them; merge upserts). */
   keyColumns: string[];
+  /** The root table of the parent resource, for a child resource. */
+  parentTable?: string;
+  /**
+   * For a resource fetched only for some parents (an incremental ancestor): the parent
+   * keys it was fetched for. Its earlier rows of those parents are replaced.
+   */
+  refreshedParents?: string[];
+  /** For a reconciled resource: every key the API holds; other rows are deleted. */
+  currentKeys?: string[];
 }
 
 /** Everything the final transaction needs. */
@@ -43,6 +52,8 @@ export interface CommitJob {
   roots: RootWrite[];
   /** Pipeline state to store with the load. */
   state: Record<string, unknown>;
+  /** Rebuild: every table becomes exactly this run's rows, whatever its disposition. */
+  fullRefresh?: boolean;
 }
 
 /** What a commit wrote: rows per table. */
@@ -64,7 +75,7 @@ export class PgliteDestination {
   readonly db: PGlite;
   #queue: Promise<unknown> = Promise.resolve();
   /** The open run: its dataset, live schema and the column count each table has now. */
-  #run: { dataset: string; schema: StoredSchema; columns: Map<string, number> } | undefined;
+  #run: { dataset: string; schema: StoredSchema; columns: Map<string, string> } | undefined;
 
   private constructor(db: PGlite) {
     this.db = db;
@@ -146,7 +157,7 @@ export class PgliteDestination {
     return this.#serial(async () => {
       const run = this.#run;
       if (!run) throw new Error("stage() outside a run: call begin() first");
-      const want = Object.keys(run.schema.tables[table].columns).length;
+      const want = Object.values(run.schema.tables[table].columns).map((c) => c.type).join();
       if (run.columns.get(table) !== want) {
         await ensureTable(this.db, run.dataset, table, run.schema);
         run.columns.set(table, want);
@@ -170,10 +181,11 @@ export class PgliteDestination {
     return this.#serial(async () => {
       const tx = this.db;
       const counts: CommitCounts = {};
-      for (const root of job.roots) {
+      const deleted = new Map<string, string>();
+      for (const [i, root] of job.roots.entries()) {
         const family = [root.table, ...descendants(job.schema, root.table)];
         for (const t of family) await ensureTable(tx, job.dataset, t, job.schema);
-        Object.assign(counts, await finishFamily(tx, job, root, family));
+        Object.assign(counts, await finishFamily(tx, job, root, family, i, deleted));
       }
       const ds = q(job.dataset);
       await tx.query(
@@ -250,8 +262,9 @@ async function ensureTable(
   schema: StoredSchema,
 ): Promise<void> {
   const cols = schema.tables[table].columns;
-  const existing = await tx.query<{ column_name: string }>(
-    `select column_name from information_schema.columns where table_schema = $1 and table_name = $2`,
+  const existing = await tx.query<{ column_name: string; data_type: string }>(
+    `select column_name, data_type from information_schema.columns
+     where table_schema = $1 and table_name = $2`,
     [dataset, table],
   );
   const target = `${q(dataset)}.${q(table)}`;
@@ -260,8 +273,14 @@ async function ensureTable(
     await tx.exec(`create table ${target} (${defs.join(", ")})`);
     return;
   }
-  const have = new Set(existing.rows.map((r) => r.column_name));
+  const have = new Map(existing.rows.map((r) => [r.column_name, r.data_type]));
   const missing = Object.entries(cols).filter(([c]) => !have.has(c));
+  // a bigint column that met a fraction is widened (lossless for the integers it holds)
+  for (const [c, { type }] of Object.entries(cols)) {
+    if (type === "double precision" && have.get(c) === "bigint") {
+      await tx.exec(`alter table ${target} alter column ${q(c)} type double precision`);
+    }
+  }
   if (missing.length > 0) {
     await tx.exec(
       `alter table ${target} ${
@@ -271,16 +290,38 @@ async function ensureTable(
   }
 }
 
+/** `k1` or `concat_ws('/', k1, k2)`: a row's key as text, as the extractor writes parent keys. */
+function keyText(alias: string, keys: string[]): string {
+  const parts = keys.map((k) => `${alias}.${q(k)}::text`);
+  return parts.length === 1 ? parts[0] : `concat_ws('/', ${parts.join(", ")})`;
+}
+
+/** A temp table of text values, filled from a list. */
+async function textTable(tx: Sql, name: string, values: string[]): Promise<void> {
+  await tx.exec(`create temp table ${name} (v text primary key) on commit drop`);
+  if (values.length > 0) {
+    await tx.query(
+      `insert into ${name} select distinct value from jsonb_array_elements_text($1::jsonb)`,
+      [JSON.stringify(values)],
+    );
+  }
+}
+
 /**
- * Finishes one root table and its child tables for the disposition. The run's rows
- * are already in place (`_dlt_load_id` = this load); what remains is to drop the
- * rows they replace and, on a primary key, all but the last record of each key.
+ * Finishes one root table and its child tables. The run's rows are already in place
+ * (`_dlt_load_id` = this load); what remains is to remove the rows they replace: older
+ * rows of the same key (merge) or all older rows (replace), all but the last record of a
+ * key seen twice, rows of refreshed parents (a partial resource), rows whose key the API
+ * no longer lists (reconcile), and rows whose parent was deleted. The keys deleted here
+ * are kept in a temp table (named in `deleted`) for the child resources that follow.
  */
 async function finishFamily(
   tx: Sql,
   job: CommitJob,
   root: RootWrite,
   family: string[],
+  index: number,
+  deleted: Map<string, string>,
 ): Promise<CommitCounts> {
   const final = (t: string) => `${q(job.dataset)}.${q(t)}`;
   const id = q(S.id);
@@ -288,46 +329,76 @@ async function finishFamily(
   const current = quoteLiteral(job.loadId);
   const keys = root.keyColumns;
   const rootTable = final(root.table);
+  const disposition = job.fullRefresh ? "replace" : root.disposition;
   if (keys.length > 0) {
     await tx.exec(
       `create index if not exists ${q(fitIdentifier(`${root.table}_key_idx`))}
        on ${rootTable} (${keys.map(q).join(", ")})`,
     );
   }
-  // ids of root rows to remove, with their child rows
-  await tx.exec(`create temp table _restpipe_gone (id text primary key) on commit drop`);
-  if (keys.length > 0 && root.disposition !== "append") {
+  const gone = `_restpipe_gone_${index}`;
+  const insertGone = (select: string) =>
+    tx.exec(`insert into ${gone} ${select} on conflict do nothing`);
+  await tx.exec(`create temp table ${gone} (id text primary key) on commit drop`);
+  if (keys.length > 0 && disposition !== "append") {
     const same = keys.map((k) => `a.${q(k)} = b.${q(k)}`).join(" and ");
     // the same key twice in this load: the later record (higher _dlt_id) wins
-    await tx.exec(
-      `insert into _restpipe_gone
-       select a.${id} from ${rootTable} a join ${rootTable} b on ${same}
+    await insertGone(
+      `select a.${id} from ${rootTable} a join ${rootTable} b on ${same}
        where a.${load} = ${current} and b.${load} = ${current}
-         and a.${id} collate "C" < b.${id} collate "C"
-       on conflict do nothing`,
+         and a.${id} collate "C" < b.${id} collate "C"`,
     );
   }
-  if (root.disposition === "replace") {
-    await tx.exec(
-      `insert into _restpipe_gone select ${id} from ${rootTable}
-       where ${load} is distinct from ${current} on conflict do nothing`,
-    );
-  } else if (root.disposition === "merge" && keys.length > 0) {
+  if (disposition === "replace" && (!root.refreshedParents || job.fullRefresh)) {
+    await insertGone(`select ${id} from ${rootTable} where ${load} is distinct from ${current}`);
+  } else if (disposition === "merge" && keys.length > 0) {
     const same = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
+    await insertGone(
+      `select o.${id} from ${rootTable} o join ${rootTable} n on ${same}
+       where n.${load} = ${current} and o.${load} is distinct from ${current}`,
+    );
+  }
+  const older = `${load} is distinct from ${current}`;
+  if (root.refreshedParents && !job.fullRefresh) {
+    await textTable(tx, `_restpipe_parents_${index}`, root.refreshedParents);
+    await insertGone(
+      `select ${id} from ${rootTable} where ${older}
+       and ${q(S.parentKey)} in (select v from _restpipe_parents_${index})`,
+    );
+  }
+  if (root.currentKeys && keys.length > 0) {
+    await textTable(tx, `_restpipe_current_${index}`, root.currentKeys);
+    await insertGone(
+      `select r.${id} from ${rootTable} r where r.${older}
+       and ${keyText("r", keys)} not in (select v from _restpipe_current_${index})`,
+    );
+  }
+  const parentDeleted = root.parentTable === undefined ? undefined : deleted.get(root.parentTable);
+  if (parentDeleted) {
+    await insertGone(
+      `select ${id} from ${rootTable} where ${q(S.parentKey)} in (select v from ${parentDeleted})`,
+    );
+  }
+  // keys of the rows about to go, to tell deleted keys (no row left) from replaced ones
+  const goneKeys = `_restpipe_gone_keys_${index}`;
+  if (keys.length > 0) {
     await tx.exec(
-      `insert into _restpipe_gone
-       select o.${id} from ${rootTable} o join ${rootTable} n on ${same}
-       where n.${load} = ${current} and o.${load} is distinct from ${current}
-       on conflict do nothing`,
+      `create temp table ${goneKeys} on commit drop as
+       select distinct ${keyText("r", keys)} as v from ${rootTable} r
+       where r.${id} in (select id from ${gone})`,
     );
   }
   for (const t of family.slice(1)) {
-    await tx.exec(
-      `delete from ${final(t)} where ${q(S.rootId)} in (select id from _restpipe_gone)`,
-    );
+    await tx.exec(`delete from ${final(t)} where ${q(S.rootId)} in (select id from ${gone})`);
   }
-  await tx.exec(`delete from ${rootTable} where ${id} in (select id from _restpipe_gone)`);
-  await tx.exec(`drop table _restpipe_gone`);
+  await tx.exec(`delete from ${rootTable} where ${id} in (select id from ${gone})`);
+  if (keys.length > 0) {
+    await tx.exec(
+      `delete from ${goneKeys} g where exists
+         (select 1 from ${rootTable} r where ${keyText("r", keys)} = g.v)`,
+    );
+    deleted.set(root.table, goneKeys);
+  }
   const counts: CommitCounts = {};
   const n = await tx.query<{ n: number }>(
     `select count(*)::int as n from ${rootTable} where ${load} = ${current}`,

@@ -40,7 +40,10 @@ export class Normalizer {
   /** The root table of a resource, created on first use. */
   rootTable(resource: PlannedResource): string {
     for (const [name, t] of Object.entries(this.schema.tables)) {
-      if (t.resource === resource.name && t.parent === null) return name;
+      if (t.resource === resource.name && t.parent === null) {
+        if (resource.parent !== undefined) t.columns[S.parentKey] ??= { type: "text" };
+        return name;
+      }
     }
     const name = uniqueName(
       fitIdentifier(snakeCase(resource.table)),
@@ -61,6 +64,7 @@ export class Normalizer {
     }
     table.columns[S.id] = { type: "text" };
     table.columns[S.loadId] = { type: "text" };
+    if (resource.parent !== undefined) table.columns[S.parentKey] = { type: "text" };
     return name;
   }
 
@@ -70,13 +74,22 @@ export class Normalizer {
     return resource.primaryKey.map((k) => this.#column(table, k.split("."), null));
   }
 
-  /** Normalises one page of a resource's records into rows of its tables. */
-  normalize(resource: PlannedResource, records: readonly unknown[], out: TableRows): void {
+  /**
+   * Normalises one page of a resource's records into rows of its tables; `parentKey`
+   * (the parent record's key) is kept on the rows of a child resource.
+   */
+  normalize(
+    resource: PlannedResource,
+    records: readonly unknown[],
+    out: TableRows,
+    parentKey = "",
+  ): void {
     const tableName = this.rootTable(resource);
     const table = this.schema.tables[tableName];
     for (const record of records) {
       const id = this.#id();
       const row: Row = { [S.id]: id, [S.loadId]: this.#loadId };
+      if (resource.parent !== undefined) row[S.parentKey] = parentKey;
       const rowsOf = (t: string) => {
         let list = out.get(t);
         if (!list) out.set(t, list = []);
@@ -155,6 +168,10 @@ export class Normalizer {
   /** Stores a value in its column, or in a variant column when the types conflict. */
   #assign(table: TableSchema, row: Row, path: string[], value: unknown, type: DataType): void {
     const column = this.#column(table, path, type);
+    // numbers widen: a bigint column that meets a fraction becomes double precision
+    if (type === "double precision" && table.columns[column].type === "bigint") {
+      table.columns[column].type = "double precision";
+    }
     const fitted = fit(table.columns[column].type, value);
     if (fitted !== NO_FIT) {
       row[column] = fitted;

@@ -45,6 +45,8 @@ export const SYSTEM_COLUMNS = {
   parentId: "_dlt_parent_id",
   listIndex: "_dlt_list_idx",
   rootId: "_dlt_root_id",
+  /** On a child resource's rows: the key of the parent record they were fetched for. */
+  parentKey: "_dlt_parent_key",
 } as const;
 
 /** The tables below `table` (children, grandchildren…), nearest first. */

@@ -7,6 +7,10 @@ import type { KeyPath } from "../spec/errors.ts";
 import { didYouMean } from "../spec/suggest.ts";
 import { placeholders } from "./template.ts";
 
+/** The placeholder namespace of a resource's own incremental cursor: `{incremental.start}`. */
+export const INCREMENTAL = "incremental";
+const INCREMENTAL_FIELDS = ["start"];
+
 /** A graph problem at a key path of the spec. */
 export interface GraphIssue {
   path: KeyPath;
@@ -68,6 +72,13 @@ export function checkGraph(doc: unknown): GraphIssue[] {
         }
       }
     }
+    if (r.reconcile === true && !isRecord(r.incremental)) {
+      issues.push({
+        path: at("reconcile"),
+        message:
+          "reconcile lists keys to notice deletions of an incremental resource; add incremental:",
+      });
+    }
     // an unknown parent is reported once; its placeholders cannot be checked
     if (typeof r.parent === "string" && !(r.parent in resources)) continue;
     const chain = ancestors(name, parentOf);
@@ -83,7 +94,21 @@ export function checkGraph(doc: unknown): GraphIssue[] {
     for (const [path, template] of templates) {
       for (const p of placeholders(template)) {
         const target = p.resource === "parent" ? chain[0] : p.resource;
-        if (target === undefined) {
+        if (p.resource === INCREMENTAL) {
+          if (!isRecord(r.incremental)) {
+            issues.push({
+              path,
+              message: `placeholder ${p.text} needs an incremental: section on ${name}`,
+            });
+          } else if (!INCREMENTAL_FIELDS.includes(p.field)) {
+            issues.push({
+              path,
+              message: `placeholder ${p.text}: expected {incremental.start}${
+                didYouMean(p.field, INCREMENTAL_FIELDS)
+              }`,
+            });
+          }
+        } else if (target === undefined) {
           issues.push({
             path,
             message: `placeholder ${p.text} needs a parent, but ${name} has none`,

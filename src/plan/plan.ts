@@ -4,6 +4,7 @@
  * @module
  */
 import type {
+  Incremental,
   Paginator,
   ResourceSpec,
   Spec,
@@ -40,6 +41,15 @@ export interface PlannedResource {
   paginator: Paginator;
   /** Status rules: the source's, overridden by the resource's. */
   onStatus: StatusRules;
+  /** Cursor settings, when the resource loads incrementally. */
+  incremental: Incremental | undefined;
+  /** List keys each run and delete what the API no longer has. */
+  reconcile: boolean;
+  /**
+   * True when an ancestor loads incrementally: this resource is fetched only for the
+   * parents returned in a run, and its rows are replaced within each of them.
+   */
+  partial: boolean;
   /** False for ancestors fetched only to fan out over (not in `--resources`). */
   load: boolean;
 }
@@ -144,6 +154,11 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     records: r.records ?? spec.source.records,
     paginator: r.paginator ?? spec.source.paginator,
     onStatus: { ...spec.source.on_status, ...r.on_status },
+    incremental: r.incremental,
+    reconcile: r.reconcile,
+    partial: ancestors(name, (n) => spec.resources[n]?.parent).some((a) =>
+      spec.resources[a].incremental !== undefined
+    ),
     load,
   };
 }

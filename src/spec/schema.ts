@@ -210,6 +210,21 @@ export const ColumnHintSchema = v.union([
   v.strictObject({ type: ColumnTypeSchema }),
 ]);
 
+/**
+ * Cursor-based incremental loading: each request chain (one per parent record, a
+ * partition) keeps its own cursor, the greatest `cursor` value it has seen. The
+ * `{incremental.start}` placeholder sends it (less `lag_seconds`) to the API; the
+ * lower bound is inclusive and the primary key deduplicates.
+ */
+export const IncrementalSchema = v.strictObject({
+  /** Dotted path of the cursor field in each record, e.g. `modified_at`. */
+  cursor: v.string(),
+  /** The start value before any state exists. */
+  initial: v.string(),
+  /** Seconds subtracted from the stored cursor (for clock skew between API servers). */
+  lag_seconds: v.optional(v.pipe(v.number(), v.minValue(0)), 0),
+});
+
 /** Settings every resource inherits unless it sets its own. */
 export const DefaultsSchema = v.strictObject({
   write_disposition: v.optional(WriteDispositionSchema),
@@ -242,6 +257,12 @@ export const ResourceSchema = v.strictObject({
   /** Status rules for this resource, over the source's. */
   on_status: v.optional(StatusRulesSchema),
   enabled: v.optional(v.boolean(), true),
+  incremental: v.optional(IncrementalSchema),
+  /**
+   * List the keys of this incremental resource in every run (one key-only listing per
+   * parent) and delete the rows, and their children, that the API no longer has.
+   */
+  reconcile: v.optional(v.boolean(), false),
 });
 
 /** A whole pipeline spec file. */
@@ -272,6 +293,8 @@ export type Paginator = v.InferOutput<typeof PaginatorSchema>;
 export type Auth = v.InferOutput<typeof AuthSchema>;
 /** One of replace, append or merge. */
 export type WriteDisposition = v.InferOutput<typeof WriteDispositionSchema>;
+/** An incremental configuration. */
+export type Incremental = v.InferOutput<typeof IncrementalSchema>;
 /** Status rules: status code → skip, fail or retry. */
 export type StatusRules = v.InferOutput<typeof StatusRulesSchema>;
 /** A column type a hint may name. */

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { startFakeAsana } from "../src/fake/server.ts";
+import { runPipeline } from "../src/pipeline.ts";
+import { PgliteDestination } from "../src/load/pglite.ts";
+import { asanaSpec, tableContents, tempDir } from "./helpers.ts";
+
+const SIZE = { seed: 5, tasksPerProject: 20 };
+
+async function freshLoad(baseUrl: string, token: string) {
+  const dest = await PgliteDestination.open();
+  await runPipeline(await asanaSpec(baseUrl, token), { destination: dest });
+  const contents = await tableContents(dest);
+  await dest.close();
+  return contents;
+}
+
+Deno.test("after changes, an incremental run leaves every table exactly as a fresh full load", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    const first = await runPipeline(spec, { destination: dest });
+
+    const m = fake.data.mutate({ touch: 0.05, add: 3, remove: 3, stories: 4 });
+    assert.equal(m.deleted.length, 3);
+    const deletedStories = m.deleted.flatMap((g) => fake.data.storiesOf.get(g) ?? []);
+    const second = await runPipeline(spec, { destination: dest });
+
+    const got = await tableContents(dest);
+    assert.deepEqual(got, await freshLoad(fake.baseUrl, fake.token));
+    for (const [t, n] of Object.entries(fake.groundTruth())) assert.equal(got[t].length, n, t);
+    // deleted tasks took their stories and child rows with them
+    const left = await dest.db.query<{ n: number }>(
+      `select count(*)::int as n from asana_data.stories where task_gid = any($1)`,
+      [m.deleted],
+    );
+    assert.equal(left.rows[0].n, 0);
+    assert.equal(deletedStories.length, 0); // the fake removed them too
+    const orphans = await dest.db.query<{ n: number }>(
+      `select count(*)::int as n from asana_data.tasks__memberships c
+       where not exists (select 1 from asana_data.tasks t where t._dlt_id = c._dlt_root_id)`,
+    );
+    assert.equal(orphans.rows[0].n, 0);
+    // stories were fetched only for the tasks that changed
+    const stories1 = first.resources.find((r) => r.resource === "stories")!.requests;
+    const stories2 = second.resources.find((r) => r.resource === "stories")!.requests;
+    assert.equal(stories2 < stories1 / 4, true, `${stories2} story requests after ${stories1}`);
+    assert.equal(second.requests < first.requests / 2, true);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("cursors are kept per parent: a change older than another project's cursor is found", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const spec = await asanaSpec(
+      fake.baseUrl,
+      fake.token,
+      (s) => s.replace("lag_seconds: 60", "lag_seconds: 0"),
+    );
+    const dest = await PgliteDestination.open();
+    await runPipeline(spec, { destination: dest });
+    const state = await dest.readState("asana_data");
+    const cursors = (state.incremental as Record<string, Record<string, string>>).tasks;
+    const projects = Object.keys(cursors).sort((a, b) => cursors[a].localeCompare(cursors[b]));
+    const [early, late] = [projects[0], projects[projects.length - 1]];
+    assert.equal(cursors[early] < cursors[late], true);
+    // a task changed exactly at the early project's cursor: older than the late project's
+    const task = fake.data.objects.get(fake.data.tasksOf.get(early)!.at(-1)!)!;
+    task.name = "changed at the cursor";
+    task.modified_at = cursors[early];
+    await runPipeline(spec, { destination: dest });
+    const r = await dest.db.query<{ name: string }>(
+      `select name from asana_data.tasks where gid = $1`,
+      [task.gid],
+    );
+    assert.equal(r.rows[0].name, "changed at the cursor");
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("state lives in the database: a copied database directory continues incrementally", async () => {
+  await using dir = await tempDir();
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const first = await runPipeline(spec, { dbDir: `${dir.path}/a` });
+    const cp = await new Deno.Command("cp", { args: ["-r", `${dir.path}/a`, `${dir.path}/b`] })
+      .output();
+    assert.equal(cp.success, true);
+    fake.data.mutate({ touch: 0.02, add: 1 });
+    const second = await runPipeline(spec, { dbDir: `${dir.path}/b` });
+    assert.equal(second.requests < first.requests / 2, true);
+    const dest = await PgliteDestination.open(`${dir.path}/b`);
+    assert.deepEqual(await tableContents(dest), await freshLoad(fake.baseUrl, fake.token));
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("--full-refresh rebuilds every table from scratch, in one commit", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    const first = await runPipeline(spec, { destination: dest });
+    fake.data.mutate({ touch: 0.05, remove: 2, stories: 2 });
+    const full = await runPipeline(spec, { destination: dest, fullRefresh: true });
+    assert.equal(full.requests >= first.requests - 10, true);
+    assert.deepEqual(await tableContents(dest), await freshLoad(fake.baseUrl, fake.token));
+    const loads = await dest.loads("asana_data");
+    assert.deepEqual(loads.map((l) => l.status), ["completed", "completed"]);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("fake events: 412 with a fresh sync token, then the changes of a project", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const project = [...fake.data.tasksOf.keys()][0];
+    const get = async (q: string) => {
+      const r = await fetch(`${fake.baseUrl}/events?${q}`, {
+        headers: { authorization: `Bearer ${fake.token}` },
+      });
+      return [r.status, await r.json()] as const;
+    };
+    const [s1, b1] = await get(`resource=${project}`);
+    assert.equal(s1, 412);
+    assert.match(b1.errors[0].message, /^Sync token invalid or too old/);
+    const task = fake.data.tasksOf.get(project)![0];
+    fake.data.touchTask(task);
+    fake.data.deleteTask(fake.data.tasksOf.get(project)![1]);
+    const [s2, b2] = await get(`resource=${project}&sync=${b1.sync}`);
+    assert.equal(s2, 200);
+    assert.deepEqual(b2.data.map((e: { action: string }) => e.action), ["changed", "deleted"]);
+    assert.equal(b2.has_more, false);
+    const [s3, b3] = await get(`resource=${project}&sync=${b2.sync}`);
+    assert.deepEqual([s3, b3.data.length], [200, 0]);
+  } finally {
+    await fake.close();
+  }
+});
