@@ -85,3 +85,24 @@ Deno.test("the README's example error message is what restpipe prints", async ()
     assert.equal(e.message, shown);
   }
 });
+
+Deno.test("docs/spec.schema.json is what the valibot schemas generate (deno task schema)", async () => {
+  const { specJsonSchemaText } = await import("../src/spec/json_schema.ts");
+  assert.equal(await Deno.readTextFile(`${ROOT}docs/spec.schema.json`), specJsonSchemaText());
+});
+
+Deno.test("pipelines/asana.yaml points editors at the JSON Schema, and validates against it", async () => {
+  const text = await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`);
+  assert.match(text, /^# yaml-language-server: \$schema=\.\.\/docs\/spec\.schema\.json$/m);
+  const schema = JSON.parse(await Deno.readTextFile(`${ROOT}docs/spec.schema.json`));
+  assert.deepEqual(Object.keys(schema.properties).sort(), [
+    "$schema",
+    "config_sections",
+    "dataset",
+    "defaults",
+    "pipeline",
+    "resources",
+    "source",
+  ]);
+  assert.equal(schema.additionalProperties, false);
+});
