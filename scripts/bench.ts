@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { parseArgs } from "../src/cli/main.ts";
+import { parseArgs } from "../src/cli/args.ts";
 import { FakeData } from "../src/fake/data.ts";
 import { parseOptFields, Renderer } from "../src/fake/render.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";

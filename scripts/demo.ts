@@ -7,7 +7,7 @@
 import { startFakeAsana } from "../src/fake/server.ts";
 import { loadSpec } from "../src/spec/load.ts";
 import { runPipeline } from "../src/pipeline.ts";
-import { formatDataset, formatRunSummary } from "../src/cli/main.ts";
+import { formatDataset, formatRunSummary } from "../src/cli/format.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { describeDataset } from "../src/show.ts";
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { parseArgs } from "../src/cli/main.ts";
+import { parseArgs } from "../src/cli/args.ts";
 import { startFakeAsana } from "../src/fake/server.ts";
 
 const args = parseArgs(Deno.args, {

@@ -25,6 +25,21 @@ export interface RunOptions {
   flushRows?: number;
   /** Ignore incremental state and rebuild every table from scratch (atomically). */
   fullRefresh?: boolean;
+  /** Receives a progress snapshot every `progressIntervalMs` while the run extracts. */
+  onProgress?: (progress: Progress) => void;
+  /** Milliseconds between progress snapshots (default 1000). */
+  progressIntervalMs?: number;
+}
+
+/** How far a run has got. */
+export interface Progress {
+  seconds: number;
+  requests: number;
+  retries: number;
+  throttled: number;
+  /** The configured requests-per-minute limit, if any. */
+  requestsPerMinute: number | undefined;
+  resources: { resource: string; rows: number; pages: number; requests: number; chains: number }[];
 }
 
 /** What one resource did in a run. */
@@ -104,6 +119,24 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     let stats: Map<string, ResourceStats>;
     let tables: Record<string, number>;
     try {
+      let live: Map<string, ResourceStats> | undefined;
+      const snapshot = (): Progress => ({
+        seconds: (performance.now() - t0) / 1000,
+        requests: client.stats.requests,
+        retries: client.stats.retries,
+        throttled: client.stats.throttled,
+        requestsPerMinute: spec.source.limits.requests_per_minute,
+        resources: plan.order.map((name) => ({
+          resource: name,
+          rows: live?.get(name)?.rows ?? 0,
+          pages: live?.get(name)?.pages ?? 0,
+          requests: client.stats.byResource.get(name) ?? 0,
+          chains: live?.get(name)?.chains ?? 0,
+        })),
+      });
+      const timer = options.onProgress
+        ? setInterval(() => options.onProgress!(snapshot()), options.progressIntervalMs ?? 1000)
+        : undefined;
       const extracted = await extract(
         plan,
         client,
@@ -111,8 +144,9 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         {
           fieldsParam: spec.source.fields_param,
           cursor: (resource, partition) => stored[resource]?.[partition],
+          onStart: (result) => live = result.stats,
         },
-      );
+      ).finally(() => clearInterval(timer));
       stats = extracted.stats;
       await buffer.flush();
       const roots: RootWrite[] = loaded.map((r) => {
@@ -147,6 +181,14 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         roots,
         state: { ...state, incremental: cursors },
         fullRefresh: options.fullRefresh,
+        resources: Object.fromEntries(plan.order.map((name) => {
+          const s = extracted.stats.get(name)!;
+          return [name, {
+            rows: s.rows,
+            requests: client.stats.byResource.get(name) ?? 0,
+            chains: s.chains,
+          }];
+        })),
       });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);

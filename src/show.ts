@@ -114,3 +114,43 @@ export function depthOf(table: TableSummary, all: TableSummary[]): number {
   }
   return depth;
 }
+
+/** One table's columns (with types) and a few sample rows. */
+export interface TableDetail {
+  dataset: string;
+  table: string;
+  parent: string | null;
+  rows: number;
+  columns: { name: string; type: string }[];
+  sample: Record<string, unknown>[];
+}
+
+/** Describes one table; undefined when the dataset has no such table. */
+export async function describeTable(
+  dest: PgliteDestination,
+  dataset: string,
+  table: string,
+  sampleRows = 5,
+): Promise<TableDetail | undefined> {
+  const cols = await dest.db.query<{ column_name: string; data_type: string }>(
+    `select column_name, data_type from information_schema.columns
+     where table_schema = $1 and table_name = $2 order by ordinal_position`,
+    [dataset, table],
+  );
+  if (cols.rows.length === 0) return undefined;
+  const target = `${q(dataset)}.${q(table)}`;
+  const count = await dest.db.query<{ n: number }>(`select count(*)::int as n from ${target}`);
+  const sample = await dest.db.query<Record<string, unknown>>(
+    `select * from ${target} limit $1`,
+    [sampleRows],
+  );
+  const schema = await dest.readSchema(dataset);
+  return {
+    dataset,
+    table,
+    parent: schema?.tables[table]?.parent ?? null,
+    rows: count.rows[0].n,
+    columns: cols.rows.map((c) => ({ name: c.column_name, type: c.data_type })),
+    sample: sample.rows,
+  };
+}

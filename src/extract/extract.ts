@@ -60,6 +60,8 @@ export interface ExtractOptions {
   pendingChains?: number;
   /** The stored cursor of an incremental resource's partition, if any. */
   cursor?: (resource: string, partition: string) => string | undefined;
+  /** Called once at the start with the live result, whose stats grow as the run goes. */
+  onStart?: (live: ExtractResult) => void;
 }
 
 /** Orders two cursor values: as instants when both are dates, else as strings. */
@@ -125,6 +127,7 @@ export async function extract(
     if (r.partial) result.refreshed.set(name, new Set());
     if (r.reconcile) result.reconciled.set(name, { keys: new Set(), complete: true });
   }
+  options.onStart?.(result);
   const gates = new Map<string, Gate>();
   for (const name of plan.order) {
     stats.set(name, {

@@ -54,6 +54,15 @@ export interface CommitJob {
   state: Record<string, unknown>;
   /** Rebuild: every table becomes exactly this run's rows, whatever its disposition. */
   fullRefresh?: boolean;
+  /** What each resource extracted (records, requests, request chains), for later plans. */
+  resources?: Record<string, ResourceFigures>;
+}
+
+/** One resource's figures in a load. */
+export interface ResourceFigures {
+  rows: number;
+  requests: number;
+  chains: number;
 }
 
 /** What a commit wrote: rows per table. */
@@ -67,6 +76,7 @@ export interface LoadRecord {
   finished_at: Date;
   rows: Record<string, number>;
   error: string | null;
+  resources: Record<string, ResourceFigures> | null;
 }
 
 /** An embedded Postgres database directory (or memory) holding datasets. */
@@ -129,8 +139,9 @@ export class PgliteDestination {
   async loads(dataset: string, limit = 20): Promise<LoadRecord[]> {
     if (!(await this.hasDataset(dataset))) return [];
     const r = await this.db.query<LoadRecord>(
-      `select load_id, status, started_at, finished_at, rows, error
-       from ${q(dataset)}.${q(LOADS_TABLE)} order by started_at desc limit $1`,
+      `select load_id, status, started_at, finished_at, rows, error,
+         to_jsonb(l) -> 'resources' as resources
+       from ${q(dataset)}.${q(LOADS_TABLE)} l order by started_at desc limit $1`,
       [limit],
     );
     return r.rows;
@@ -190,9 +201,15 @@ export class PgliteDestination {
       const ds = q(job.dataset);
       await tx.query(
         `insert into ${ds}.${q(LOADS_TABLE)}
-           (load_id, pipeline_name, status, started_at, finished_at, rows)
-         values ($1, $2, 'completed', $3, now(), $4)`,
-        [job.loadId, job.pipeline, job.startedAt.toISOString(), JSON.stringify(counts)],
+           (load_id, pipeline_name, status, started_at, finished_at, rows, resources)
+         values ($1, $2, 'completed', $3, now(), $4, $5)`,
+        [
+          job.loadId,
+          job.pipeline,
+          job.startedAt.toISOString(),
+          JSON.stringify(counts),
+          JSON.stringify(job.resources ?? {}),
+        ],
       );
       await tx.query(
         `insert into ${ds}.${q(VERSION_TABLE)} (load_id, schema) values ($1, $2)`,
@@ -244,7 +261,8 @@ async function ensureSystemTables(tx: Sql, dataset: string): Promise<void> {
     create table if not exists ${ds}.${q(LOADS_TABLE)} (
       load_id text primary key, pipeline_name text not null, status text not null,
       started_at timestamptz not null, finished_at timestamptz not null,
-      rows jsonb not null, error text);
+      rows jsonb not null, error text, resources jsonb);
+    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists resources jsonb;
     create table if not exists ${ds}.${q(VERSION_TABLE)} (
       version bigserial primary key, load_id text not null, schema jsonb not null,
       inserted_at timestamptz not null default now());

@@ -17,6 +17,12 @@ export interface SecretSources {
   pipeline: string;
 }
 
+/** A variable that was resolved, and where from (never its value). */
+export interface ResolvedVariable {
+  variable: string;
+  from: "environment" | ".dlt/secrets.toml" | ".dlt/config.toml" | "default";
+}
+
 /** A variable that could not be resolved, where it was used and where it was looked for. */
 export interface MissingVariable {
   path: KeyPath;
@@ -52,16 +58,21 @@ export function tomlKeysFor(variable: string, pipeline: string): string[] {
   return lower.startsWith(prefix) ? [lower, lower.slice(prefix.length)] : [lower];
 }
 
-function lookupToml(variable: string, src: SecretSources): string | undefined {
+function lookupToml(
+  variable: string,
+  src: SecretSources,
+): { value: string; file: string } | undefined {
   const keys = tomlKeysFor(variable, src.pipeline);
-  for (const { data } of src.tomls) {
+  for (const { data, file } of src.tomls) {
     const sources = isRecord(data.sources) ? data.sources : {};
     const scopes: unknown[] = [...src.sections.map((s) => sources[s]), sources, data];
     for (const scope of scopes) {
       if (!isRecord(scope)) continue;
       for (const key of keys) {
         const value = scope[key];
-        if (typeof value === "string" || typeof value === "number") return String(value);
+        if (typeof value === "string" || typeof value === "number") {
+          return { value: String(value), file };
+        }
       }
     }
   }
@@ -100,20 +111,36 @@ export function interpolate(
   src: SecretSources,
   missing: MissingVariable[],
   path: KeyPath = [],
+  resolved: ResolvedVariable[] = [],
 ): unknown {
   if (typeof value === "string") {
     return value.replace(VAR, (_m, variable: string, fallback: string | undefined) => {
-      const found = lookupEnv(variable, src) ?? lookupToml(variable, src);
-      if (found !== undefined && found !== "") return found;
-      if (fallback !== undefined) return fallback;
+      const env = lookupEnv(variable, src);
+      if (env !== undefined && env !== "") {
+        resolved.push({ variable, from: "environment" });
+        return env;
+      }
+      const toml = lookupToml(variable, src);
+      if (toml !== undefined && toml.value !== "") {
+        resolved.push({ variable, from: toml.file as ResolvedVariable["from"] });
+        return toml.value;
+      }
+      if (fallback !== undefined) {
+        resolved.push({ variable, from: "default" });
+        return fallback;
+      }
       missing.push({ path, variable, lookedIn: describeLookup(variable, src) });
       return "";
     });
   }
-  if (Array.isArray(value)) return value.map((x, i) => interpolate(x, src, missing, [...path, i]));
+  if (Array.isArray(value)) {
+    return value.map((x, i) => interpolate(x, src, missing, [...path, i], resolved));
+  }
   if (isRecord(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(value)) out[k] = interpolate(x, src, missing, [...path, k]);
+    for (const [k, x] of Object.entries(value)) {
+      out[k] = interpolate(x, src, missing, [...path, k], resolved);
+    }
     return out;
   }
   return value;

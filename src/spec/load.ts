@@ -11,6 +11,7 @@ import {
   interpolate,
   type MissingVariable,
   readDltTomls,
+  type ResolvedVariable,
   type SecretSources,
 } from "./interpolate.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
@@ -30,6 +31,8 @@ export interface LoadedSpec {
   spec: Spec;
   /** The file, as the user named it. */
   file: string;
+  /** The `${VAR}`s it uses and where each was found (never the values). */
+  variables: ResolvedVariable[];
 }
 
 /** Reads, interpolates and validates a spec file. Throws {@linkcode SpecError} listing every problem. */
@@ -84,7 +87,8 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
     pipeline,
   };
   const missing: MissingVariable[] = [];
-  const data = interpolate(raw, src, missing);
+  const variables: ResolvedVariable[] = [];
+  const data = interpolate(raw, src, missing, [], variables);
 
   const issues: SpecIssue[] = [];
   if (options.requireVariables ?? true) {
@@ -98,7 +102,7 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
   }
   for (const g of checkGraph(data)) issues.push(at(g.path, g.message));
   if (issues.length > 0 || !result.success) throw new SpecError(file, dedupe(issues));
-  return { spec: result.output, file };
+  return { spec: result.output, file, variables };
 }
 
 function dedupe(issues: SpecIssue[]): SpecIssue[] {

@@ -1,0 +1,213 @@
+/**
+ * Text output for people: the run summary, dataset tables, load history, columns.
+ *
+ * @module
+ */
+import type { RunResult } from "../pipeline.ts";
+import type { Plan } from "../plan/plan.ts";
+import type { RunEstimate } from "../plan/estimate.ts";
+import type { Spec } from "../spec/schema.ts";
+import type { ResolvedVariable } from "../spec/interpolate.ts";
+import { type DatasetSummary, depthOf, type TableDetail } from "../show.ts";
+
+export function pad(s: string | number, n: number, right = false): string {
+  const text = String(s);
+  return right ? text.padStart(n) : text.padEnd(n);
+}
+
+/** The end-of-run summary, one line per resource. */
+export function formatRunSummary(result: RunResult): string {
+  const w = Math.max(8, ...result.resources.map((r) => r.resource.length));
+  const lines = [
+    `${pad("resource", w)}  ${pad("rows", 8, true)}  ${pad("requests", 8, true)}  ${
+      pad("seconds", 8, true)
+    }`,
+  ];
+  for (const r of result.resources) {
+    lines.push(
+      `${pad(r.resource, w)}  ${pad(r.rows, 8, true)}  ${pad(r.requests, 8, true)}  ${
+        pad(r.seconds.toFixed(2), 8, true)
+      }${r.loaded ? "" : "  (fetched for fan-out, not loaded)"}`,
+    );
+  }
+  for (const r of result.resources) {
+    for (const k of r.skipped) {
+      lines.push(
+        `skipped ${k.count} ${r.resource} request(s) on HTTP ${k.status}, e.g. ${k.example}`,
+      );
+    }
+    if (r.restarts > 0) {
+      lines.push(`${r.resource}: ${r.restarts} listing(s) restarted after an expired page token`);
+    }
+  }
+  const tables = Object.keys(result.tables).length;
+  lines.push(
+    `load ${result.loadId}: ${tables} tables committed in ${result.seconds.toFixed(2)} s; ` +
+      `${result.requests} requests, ${result.retries} retries, ${result.throttled} throttled (429)`,
+  );
+  return lines.join("\n");
+}
+
+/** The `show` table for people. */
+export function formatDataset(summary: DatasetSummary): string {
+  if (summary.tables.length === 0) return `dataset ${summary.dataset}: no tables loaded yet`;
+  const names = summary.tables.map((t) => "  ".repeat(depthOf(t, summary.tables)) + t.name);
+  const w = Math.max(5, ...names.map((n) => n.length));
+  const lines = [
+    `dataset ${summary.dataset}`,
+    `${pad("table", w)}  ${pad("rows", 8, true)}  ${pad("columns", 7, true)}  last load`,
+  ];
+  summary.tables.forEach((t, i) => {
+    const last = t.lastLoad ? `${t.lastLoad.finishedAt} (${t.lastLoad.rows} rows)` : "-";
+    lines.push(`${pad(names[i], w)}  ${pad(t.rows, 8, true)}  ${pad(t.columns, 7, true)}  ${last}`);
+  });
+  const latest = summary.loads[0];
+  if (latest) {
+    lines.push(
+      `last load ${latest.loadId}: ${latest.status} at ${latest.finishedAt}${
+        latest.error ? ` — ${latest.error}` : ""
+      }`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** A plain text table; `right` names the columns aligned right. */
+export function formatTable(
+  headers: string[],
+  rows: unknown[][],
+  right: Set<number> = new Set(),
+): string {
+  const cell = (v: unknown): string => {
+    if (v === null || v === undefined) return "";
+    if (v instanceof Date) return v.toISOString();
+    const text = typeof v === "object" ? JSON.stringify(v) : String(v);
+    const oneLine = text.replace(/\s+/g, " ");
+    return oneLine.length > 60 ? oneLine.slice(0, 57) + "..." : oneLine;
+  };
+  const cells = rows.map((r) => r.map(cell));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
+  const line = (r: string[]) =>
+    r.map((c, i) => pad(c, widths[i], right.has(i))).join("  ").trimEnd();
+  return [line(headers), ...cells.map(line)].join("\n");
+}
+
+/** `deno task check`: the spec is valid, where its variables came from, the resource tree. */
+export function formatCheck(
+  file: string,
+  spec: Spec,
+  plan: Plan,
+  variables: ResolvedVariable[],
+): string {
+  const lines = [`${file}: valid (pipeline ${spec.pipeline}, dataset ${spec.dataset})`];
+  const seen = new Set<string>();
+  for (const v of variables) {
+    if (seen.has(v.variable)) continue;
+    seen.add(v.variable);
+    lines.push(`  \${${v.variable}}: found (${v.from})`);
+  }
+  lines.push("", "resources (run order; children under their parents):");
+  const visit = (name: string, depth: number) => {
+    const r = plan.resources.get(name)!;
+    const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join("&");
+    const bits = [
+      r.writeDisposition,
+      r.primaryKey.length ? `key ${r.primaryKey.join("+")}` : "no key",
+      r.incremental
+        ? `incremental on ${r.incremental.cursor} from ${r.incremental.initial}` +
+          (r.incremental.lag_seconds ? ` (lag ${r.incremental.lag_seconds} s)` : "")
+        : "",
+      r.reconcile ? "reconciled (deletions)" : "",
+      r.partial ? "replaced within changed parents" : "",
+      r.load ? "" : "not loaded",
+    ].filter(Boolean);
+    lines.push(
+      `${"  ".repeat(depth + 1)}${depth ? "└ " : ""}${name} → ${r.table}: GET ${r.path}${
+        params ? `?${params}` : ""
+      }`,
+      `${"  ".repeat(depth + 2)}${depth ? "  " : ""}${bits.join(", ")}`,
+    );
+    for (const c of r.children) visit(c, depth + 1);
+  };
+  for (const name of plan.order) if (plan.resources.get(name)!.parent === undefined) visit(name, 0);
+  const disabled = Object.entries(spec.resources).filter(([n]) => !plan.resources.has(n));
+  if (disabled.length) {
+    lines.push("", `disabled: ${disabled.map(([n]) => n).join(", ")} (enabled: false)`);
+  }
+  return lines.join("\n");
+}
+
+/** `deno task plan`: resources in run order, requests per parent, totals and time. */
+export function formatEstimate(spec: Spec, e: RunEstimate, basedOn: string | undefined): string {
+  const num = (n: number | undefined, digits = 0) => n === undefined ? "?" : n.toFixed(digits);
+  const rows = e.resources.map((r, i) => [
+    i + 1,
+    r.resource,
+    r.parent ?? "-",
+    num(r.requestsPerChain, 1),
+    num(r.chains),
+    num(r.requests),
+    r.basis,
+  ]);
+  const lines = [
+    `plan for ${spec.pipeline}` +
+    (basedOn
+      ? ` (figures from load ${basedOn})`
+      : " (no load yet: one request per parent assumed)"),
+    formatTable(
+      ["#", "resource", "parent", "requests/parent", "parents", "requests", "basis"],
+      rows,
+      new Set([0, 3, 4, 5]),
+    ),
+  ];
+  const rpm = spec.source.limits.requests_per_minute;
+  if (e.requests === undefined) {
+    lines.push(
+      "total: unknown until the parents have been listed once (run once, then plan again)",
+    );
+  } else {
+    const time = e.seconds === undefined
+      ? "no rate limit configured"
+      : `about ${formatDuration(e.seconds)} at ${rpm} requests a minute`;
+    lines.push(`total: about ${e.requests} requests; ${time}`);
+  }
+  return lines.join("\n");
+}
+
+/** `1 h 2 min`, `3 min 20 s`, `12 s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/** `show --loads`: the load history, newest first. */
+export function formatLoads(summary: DatasetSummary): string {
+  if (summary.loads.length === 0) return `dataset ${summary.dataset}: no loads yet`;
+  return `dataset ${summary.dataset}: loads, newest first\n` + formatTable(
+    ["load", "status", "started", "seconds", "error"],
+    summary.loads.map((l) => [
+      l.loadId,
+      l.status,
+      l.startedAt,
+      ((Date.parse(l.finishedAt) - Date.parse(l.startedAt)) / 1000).toFixed(1),
+      l.error ?? "",
+    ]),
+    new Set([3]),
+  );
+}
+
+/** `show <table>`: columns with types, then a few sample rows. */
+export function formatTableDetail(d: TableDetail): string {
+  const lines = [
+    `${d.dataset}.${d.table}: ${d.rows} rows${d.parent ? `, child of ${d.parent}` : ""}`,
+    formatTable(["column", "type"], d.columns.map((c) => [c.name, c.type])),
+  ];
+  if (d.sample.length > 0) {
+    const names = d.columns.map((c) => c.name).filter((n) => !n.startsWith("_dlt")).slice(0, 8);
+    lines.push("", `sample (${d.sample.length} rows, first ${names.length} columns):`);
+    lines.push(formatTable(names, d.sample.map((r) => names.map((n) => r[n]))));
+  }
+  return lines.join("\n");
+}

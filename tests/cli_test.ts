@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { startFakeAsana } from "../src/fake/server.ts";
+import { formatProgress, formatProgressLine, ProgressReporter } from "../src/cli/progress.ts";
+import type { Progress } from "../src/pipeline.ts";
+import { ROOT, runCli, tempDir } from "./helpers.ts";
+
+const SPEC = `${ROOT}pipelines/asana.yaml`;
+
+Deno.test("check validates, says where each variable was found, and prints the resource tree", async () => {
+  const r = await runCli(["check", SPEC], { ASANA_ACCESS_TOKEN: "tok-123456" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /pipelines\/asana\.yaml: valid \(pipeline asana, dataset asana_data\)/);
+  assert.match(r.stdout, /\$\{ASANA_ACCESS_TOKEN\}: found \(environment\)/);
+  assert.match(
+    r.stdout,
+    /└ tasks → tasks: GET \/tasks\?limit=100&project=\{projects\.gid\}&modified_since=\{incremental\.start\}/,
+  );
+  assert.match(
+    r.stdout,
+    /incremental on modified_at from 2010-01-01T00:00:00\.000Z \(lag 60 s\), reconciled/,
+  );
+  assert.doesNotMatch(r.stdout, /tok-123456/);
+  const missing = await runCli(["check", SPEC]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /ASANA_ACCESS_TOKEN\} is not set/);
+});
+
+Deno.test("plan and run --dry-run estimate requests, from the last load once there is one", async () => {
+  await using dir = await tempDir();
+  const fake = await startFakeAsana({ tasksPerProject: 4 });
+  try {
+    const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
+    const db = `${dir.path}/db`;
+    const before = await runCli(["plan", SPEC, "--db", db], env);
+    assert.equal(before.code, 0, before.stderr);
+    assert.match(before.stdout, /no load yet: one request per parent assumed/);
+    assert.match(before.stdout, /total: unknown until the parents have been listed once/);
+    const run = await runCli(["run", SPEC, "--db", db, "--quiet"], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^load [\d.]+: \d+ rows in [\d.]+ s$/m);
+    assert.equal(run.stderr, "");
+    const after = await runCli(["run", SPEC, "--db", db, "--dry-run", "--json"], env);
+    assert.equal(after.code, 0, after.stderr);
+    const plan = JSON.parse(after.stdout);
+    assert.match(plan.basedOnLoad, /^\d+\.\d+$/);
+    const stories = plan.resources.find((r: { resource: string }) => r.resource === "stories");
+    assert.equal(stories.chains, fake.groundTruth().tasks + 3); // multi-homed tasks listed twice
+    assert.equal(typeof plan.requests, "number");
+    const requested = [...fake.requests.values()].reduce((a, b) => a + b, 0);
+    assert.equal(
+      Math.abs(plan.requests - requested) <= 2,
+      true,
+      `${plan.requests} vs ${requested}`,
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("off a terminal, --verbose logs a progress line every second on stderr", async () => {
+  await using dir = await tempDir();
+  const fake = await startFakeAsana({ tasksPerProject: 6, latencyMs: 60 });
+  try {
+    const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
+    const r = await runCli(["run", SPEC, "--db", `${dir.path}/db`, "--verbose"], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /^\[\d+\.\d s\] \d+ requests \([\d.]+\/s of 25\.0\/s\), \d+ retries, \d+ throttled; rows: /m,
+    );
+    assert.doesNotMatch(r.stderr, /\x1b\[/); // no terminal escapes when piped
+  } finally {
+    await fake.close();
+  }
+});
+
+const SNAPSHOT: Progress = {
+  seconds: 12,
+  requests: 300,
+  retries: 2,
+  throttled: 1,
+  requestsPerMinute: 1500,
+  resources: [
+    { resource: "tasks", rows: 1200, pages: 12, requests: 12, chains: 10 },
+    { resource: "stories", rows: 3000, pages: 280, requests: 288, chains: 280 },
+  ],
+};
+
+Deno.test("on a terminal, progress redraws one table in place", () => {
+  const written: string[] = [];
+  const out = {
+    writeSync: (p: Uint8Array) => (written.push(new TextDecoder().decode(p)), p.length),
+  };
+  const reporter = new ProgressReporter("normal", true, 5, out);
+  reporter.update(SNAPSHOT);
+  reporter.update({ ...SNAPSHOT, seconds: 13 });
+  reporter.done();
+  const lines = formatProgress(SNAPSHOT);
+  assert.equal(lines[0], "12.0 s  300 requests (25.0/s of 25.0/s)  2 retries  1 throttled (429)");
+  assert.match(lines[3], /^stories\s+3000\s+280\s+288$/);
+  assert.equal(written[0], lines.join("\n") + "\n");
+  assert.equal(written[1].startsWith(`\x1b[${lines.length}F\x1b[J`), true);
+  assert.equal(written[2], `\x1b[${lines.length}F\x1b[J`);
+  assert.equal(
+    formatProgressLine(SNAPSHOT),
+    "[12.0 s] 300 requests (25.0/s of 25.0/s), 2 retries, 1 throttled; rows: tasks 1200, stories 3000",
+  );
+});
+
+Deno.test("show --loads, show <table>, sql and serve (psql connects)", async () => {
+  await using dir = await tempDir();
+  const fake = await startFakeAsana({ tasksPerProject: 3 });
+  try {
+    const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
+    const db = `${dir.path}/db`;
+    assert.equal((await runCli(["run", SPEC, "--db", db, "--quiet"], env)).code, 0);
+    const loads = await runCli(["show", "--db", db, "--loads"]);
+    assert.match(loads.stdout, /^\d+\.\d+\s+completed\s+\S+Z\s+[\d.]+$/m);
+    const table = await runCli(["show", "tasks", "--db", db]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^asana_data\.tasks: \d+ rows$/m);
+    assert.match(table.stdout, /^created_at\s+timestamp with time zone$/m);
+    assert.match(table.stdout, /^sample \(\d rows, first 8 columns\):$/m);
+    const json = JSON.parse(
+      (await runCli(["show", "tasks__memberships", "--db", db, "--json"])).stdout,
+    );
+    assert.equal(json.parent, "tasks");
+    const missing = await runCli(["show", "taks", "--db", db]);
+    assert.equal(missing.code, 2);
+    const q = await runCli([
+      "sql",
+      "select count(*)::int as n from asana_data.workspaces",
+      "--db",
+      db,
+      "--json",
+    ]);
+    assert.deepEqual(JSON.parse(q.stdout), [{ n: 2 }]);
+    const bad = await runCli(["sql", "select nope", "--db", db]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /sql: column "nope" does not exist/);
+
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    const server = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}src/cli/main.ts`, "serve", "--db", db, "--port", String(port)],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assert.match((await reader.read()).value ?? "", /^serving /);
+    const psql = await new Deno.Command("psql", {
+      args: [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-U",
+        "postgres",
+        "-tAc",
+        "select count(*) from asana_data.users",
+      ],
+      env: { PGSSLMODE: "disable" },
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(psql.stdout).trim(), String(fake.groundTruth().users));
+    server.kill("SIGTERM");
+    await server.status;
+    reader.releaseLock();
+  } finally {
+    await fake.close();
+  }
+});
