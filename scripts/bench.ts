@@ -15,6 +15,7 @@ import { parseOptFields, Renderer } from "../src/fake/render.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { quoteIdent as q } from "../src/normalize/naming.ts";
 import { Normalizer, type TableRows } from "../src/normalize/normalize.ts";
+import { DEFAULT_FLUSH_ROWS, StagingBuffer } from "../src/pipeline.ts";
 import { emptySchema } from "../src/normalize/schema.ts";
 import { buildPlan } from "../src/plan/plan.ts";
 import { parseSpec } from "../src/spec/load.ts";
@@ -237,15 +238,12 @@ async function micro(records: number): Promise<{ loader: number; raw: number; ro
   const normalizer = new Normalizer(emptySchema(), "1");
   normalizer.rootTable(resource);
   await dest.begin(spec.dataset, normalizer.schema);
-  let rows = 0;
-  for (let i = 0; i < input.length; i += 1000) {
-    const out: TableRows = new Map();
-    normalizer.normalize(resource, input.slice(i, i + 1000), out);
-    for (const [table, list] of out) {
-      rows += list.length;
-      await dest.stage(table, list);
-    }
+  // the pipeline's own path: pages of 100 records into the staging buffer
+  const buffer = new StagingBuffer(dest, normalizer, DEFAULT_FLUSH_ROWS);
+  for (let i = 0; i < input.length; i += 100) {
+    await buffer.add(resource, input.slice(i, i + 100), "p");
   }
+  await buffer.flush();
   await dest.commit({
     pipeline: "bench",
     dataset: spec.dataset,
@@ -277,6 +275,8 @@ async function micro(records: number): Promise<{ loader: number; raw: number; ro
   for (let i = 0; i < input.length; i += 1000) {
     n2.normalize(resource, input.slice(i, i + 1000), buffers);
   }
+  let rows = 0;
+  for (const list of buffers.values()) rows += list.length;
   const t1 = performance.now();
   for (const [table, list] of buffers) {
     for (let i = 0; i < list.length; i += 5000) {

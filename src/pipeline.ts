@@ -21,7 +21,7 @@ export interface RunOptions {
   resources?: string[];
   /** An open destination to use instead of opening `dbDir` (it is left open). */
   destination?: PgliteDestination;
-  /** Rows buffered before they are written (default 5000). */
+  /** Rows buffered before they are written (default 20000). */
   flushRows?: number;
   /** Ignore incremental state and rebuild every table from scratch (atomically). */
   fullRefresh?: boolean;
@@ -115,7 +115,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     for (const r of loaded) normalizer.rootTable(r);
     await dest.begin(spec.dataset, normalizer.schema);
 
-    const buffer = new StagingBuffer(dest, normalizer, options.flushRows ?? 5000);
+    const buffer = new StagingBuffer(dest, normalizer, options.flushRows ?? DEFAULT_FLUSH_ROWS);
     let stats: Map<string, ResourceStats>;
     let tables: Record<string, number>;
     try {
@@ -233,20 +233,25 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
   }
 }
 
-/** Normalises pages and writes their rows to staging in batches. */
-class StagingBuffer {
+/** Rows buffered before a write: bigger batches are cheaper per row in PGlite. */
+export const DEFAULT_FLUSH_ROWS = 20_000;
+
+/** Normalises pages and writes their rows in batches (one insert per table per flush). */
+export class StagingBuffer {
   readonly #rows: TableRows = new Map();
   #count = 0;
   readonly #dest: PgliteDestination;
   readonly #normalizer: NormalizerType;
   readonly #limit: number;
 
+  /** Creates the buffer. */
   constructor(dest: PgliteDestination, normalizer: Normalizer, limit: number) {
     this.#dest = dest;
     this.#normalizer = normalizer;
     this.#limit = limit;
   }
 
+  /** Normalises a page (checking primary keys) and flushes when the buffer is full. */
   async add(
     resource: PlannedResource,
     records: Record<string, unknown>[],
@@ -279,6 +284,7 @@ class StagingBuffer {
     return n;
   }
 
+  /** Writes every buffered row. */
   async flush(): Promise<void> {
     const batches: [string, Row[]][] = [...this.#rows.entries()];
     this.#rows.clear();

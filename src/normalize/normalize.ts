@@ -71,7 +71,7 @@ export class Normalizer {
   /** The column names of a resource's primary key in its root table. */
   keyColumns(resource: PlannedResource): string[] {
     const table = this.schema.tables[this.rootTable(resource)];
-    return resource.primaryKey.map((k) => this.#column(table, k.split("."), null));
+    return resource.primaryKey.map((k) => this.#column(table, k.split(".").join(SEP), null));
   }
 
   /**
@@ -97,7 +97,7 @@ export class Normalizer {
       };
       rowsOf(tableName).push(row);
       const obj = isPlainObject(record) ? record : { value: record };
-      this.#flatten(obj, tableName, table, row, [], 0, resource.maxNesting, id, rowsOf);
+      this.#flatten(obj, tableName, table, row, "", 0, resource.maxNesting, id, rowsOf);
     }
   }
 
@@ -111,7 +111,7 @@ export class Normalizer {
     tableName: string,
     table: TableSchema,
     row: Row,
-    prefix: string[],
+    prefix: string,
     depth: number,
     maxNesting: number,
     rootId: string,
@@ -120,7 +120,8 @@ export class Normalizer {
     for (const key in obj) {
       const value = obj[key];
       if (value === null || value === undefined) continue;
-      const path = [...prefix, key];
+      // the source path, segments joined by SEP (arrays only when a column is created)
+      const path = prefix === "" ? key : prefix + SEP + key;
       if (Array.isArray(value) || isPlainObject(value)) {
         const asJson = depth + 1 > maxNesting || this.#isJsonColumn(table, path);
         if (asJson) {
@@ -146,7 +147,7 @@ export class Normalizer {
               childName,
               child,
               childRow,
-              [],
+              "",
               depth + 1,
               maxNesting,
               rootId,
@@ -160,14 +161,19 @@ export class Normalizer {
     }
   }
 
-  #isJsonColumn(table: TableSchema, path: string[]): boolean {
-    const col = table.sources[path.join(SEP)];
+  #isJsonColumn(table: TableSchema, path: string): boolean {
+    const col = table.sources[path];
     return col !== undefined && table.columns[col]?.type === "jsonb";
   }
 
   /** Stores a value in its column, or in a variant column when the types conflict. */
-  #assign(table: TableSchema, row: Row, path: string[], value: unknown, type: DataType): void {
+  #assign(table: TableSchema, row: Row, path: string, value: unknown, type: DataType): void {
     const column = this.#column(table, path, type);
+    const have = table.columns[column].type;
+    if (have === type) { // inferType already checked the value: the common, fast case
+      row[column] = value;
+      return;
+    }
     // numbers widen: a bigint column that meets a fraction becomes double precision
     if (type === "double precision" && table.columns[column].type === "bigint") {
       table.columns[column].type = "double precision";
@@ -185,13 +191,14 @@ export class Normalizer {
    * The column for a source path, created with `type` when new (`null`: look up only).
    * A `variant` names the column that holds values of another type (`due__v_text`).
    */
-  #column(table: TableSchema, path: string[], type: DataType | null, variant?: string): string {
-    const key = variant === undefined ? path.join(SEP) : `${path.join(SEP)}${SEP}${SEP}${variant}`;
+  #column(table: TableSchema, path: string, type: DataType | null, variant?: string): string {
+    const key = variant === undefined ? path : `${path}${SEP}${SEP}${variant}`;
     const existing = table.sources[key];
     if (existing !== undefined) return existing;
+    const segments = path.split(SEP);
     const base = variant === undefined
-      ? joinPath(path)
-      : fitIdentifier(`${joinPath(path)}${PATH_SEPARATOR}${variant}`);
+      ? joinPath(segments)
+      : fitIdentifier(`${joinPath(segments)}${PATH_SEPARATOR}${variant}`);
     const name = uniqueName(base, (n) => n in table.columns);
     if (type === null) return name;
     table.sources[key] = name;
@@ -199,12 +206,11 @@ export class Normalizer {
     return name;
   }
 
-  #childTable(parentName: string, parent: TableSchema, path: string[]): string {
-    const key = path.join(SEP);
+  #childTable(parentName: string, parent: TableSchema, key: string): string {
     const existing = parent.children[key];
     if (existing !== undefined) return existing;
     const name = uniqueName(
-      fitIdentifier(`${parentName}${PATH_SEPARATOR}${joinPath(path)}`),
+      fitIdentifier(`${parentName}${PATH_SEPARATOR}${joinPath(key.split(SEP))}`),
       (n) => n in this.schema.tables,
     );
     parent.children[key] = name;
