@@ -151,13 +151,13 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
       await buffer.flush();
       const roots: RootWrite[] = loaded.map((r) => {
         const reconciled = extracted.reconciled.get(r.name);
-        const parent = r.parent === undefined ? undefined : plan.resources.get(r.parent)!;
         return {
           table: normalizer.rootTable(r),
           resource: r.name,
           disposition: r.writeDisposition,
           keyColumns: normalizer.keyColumns(r),
-          parentTable: parent?.load ? normalizer.rootTable(parent) : undefined,
+          parentTables: r.parents.map((p) => plan.resources.get(p)!).filter((p) => p.load)
+            .map((p) => normalizer.rootTable(p)),
           refreshedParents: r.partial ? [...extracted.refreshed.get(r.name)!] : undefined,
           // deletions only from a complete key listing: nothing skipped on the way down
           currentKeys: reconciled?.complete &&

@@ -122,7 +122,7 @@ resources:
 `;
   const errors = errorsOf(text);
   assert.deepEqual(errors, [
-    "spec.yaml:8:5 resources.a.parent: parent cycle: a → b → a",
+    "spec.yaml:8:5 resources.a.parent: parent cycle: a → b → a (only a resource that names itself among its parents may recurse)",
     'spec.yaml:14:5 resources.c.parent: unknown parent resource "workspace"',
     'spec.yaml:16:5 resources.d.path: placeholder {users.id} names unknown resource "users"',
     "spec.yaml:19:15 resources.e.params.x: placeholder {parent.gid} needs a parent, but e has none",

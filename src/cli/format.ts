@@ -107,7 +107,10 @@ export function formatCheck(
     lines.push(`  \${${v.variable}}: found (${v.from})`);
   }
   lines.push("", "resources (run order; children under their parents):");
+  // a union resource is shown under its first parent
+  const shown = new Set<string>();
   const visit = (name: string, depth: number) => {
+    shown.add(name);
     const r = plan.resources.get(name)!;
     const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join("&");
     const bits = [
@@ -120,6 +123,11 @@ export function formatCheck(
       r.reconcile ? "reconciled (deletions)" : "",
       r.partial ? "replaced within changed parents" : "",
       r.load ? "" : "not loaded",
+      r.parents.includes(name) ? "recursive" : "",
+      r.parents.length > 1 ? `union of ${r.parents.filter((p) => p !== name).join(", ")}` : "",
+      r.forEach
+        ? `for each ${"values" in r.forEach ? r.forEach.values.join(", ") : r.forEach.from}`
+        : "",
     ].filter(Boolean);
     lines.push(
       `${"  ".repeat(depth + 1)}${depth ? "└ " : ""}${name} → ${r.table}: GET ${r.path}${
@@ -127,9 +135,11 @@ export function formatCheck(
       }`,
       `${"  ".repeat(depth + 2)}${depth ? "  " : ""}${bits.join(", ")}`,
     );
-    for (const c of r.children) visit(c, depth + 1);
+    for (const c of r.children) if (c !== name && !shown.has(c)) visit(c, depth + 1);
   };
-  for (const name of plan.order) if (plan.resources.get(name)!.parent === undefined) visit(name, 0);
+  for (const name of plan.order) {
+    if (plan.resources.get(name)!.parents.length === 0) visit(name, 0);
+  }
   const disabled = Object.entries(spec.resources).filter(([n]) => !plan.resources.has(n));
   if (disabled.length) {
     lines.push("", `disabled: ${disabled.map(([n]) => n).join(", ")} (enabled: false)`);

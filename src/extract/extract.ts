@@ -5,8 +5,8 @@
  * @module
  */
 import type { Plan, PlannedResource } from "../plan/plan.ts";
-import { getPath, render } from "../plan/template.ts";
-import { INCREMENTAL } from "../plan/graph.ts";
+import { getPath, placeholders, render } from "../plan/template.ts";
+import { INCREMENTAL, ITEM } from "../plan/graph.ts";
 import { type HttpClient, HttpError } from "./http.ts";
 import { paginate } from "./paginate.ts";
 
@@ -100,11 +100,40 @@ class Gate {
     }
     await new Promise<void>((r) => this.#waiting.push(r));
   }
+  /** Enters without waiting (a recursive resource spawning itself must not wait on itself). */
+  enterNow(): void {
+    this.#free--;
+  }
   leave(): void {
+    if (this.#free < 0) {
+      this.#free++;
+      return;
+    }
     const next = this.#waiting.shift();
     if (next) next();
     else this.#free++;
   }
+}
+
+/** The key of the record a chain fans out from (`""` for a root resource). */
+function parentKeyOf(plan: Plan, ancestry: Ancestry): string {
+  return ancestry.length === 0
+    ? ""
+    : keyOf(plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
+}
+
+/** The `for_each` elements of a chain (one `undefined` when the resource has none). */
+function itemsOf(resource: PlannedResource, ancestry: Ancestry): unknown[] {
+  const each = resource.forEach;
+  if (each === undefined) return [undefined];
+  if ("values" in each) return each.values;
+  const ref = placeholders(each.from)[0];
+  const source = ref.resource === "parent"
+    ? ancestry[0]
+    : ancestry.find((a) => a.resource === ref.resource);
+  const value = source ? getPath(source.record, ref.field) : undefined;
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
 }
 
 /** Runs the plan's requests; resolves with per-resource stats, or rejects with the first failure. */
@@ -144,36 +173,42 @@ export async function extract(
   const running = new Set<Promise<void>>();
   let failure: unknown;
 
-  const spawn = async (resource: PlannedResource, ancestry: Ancestry) => {
+  const spawn = async (resource: PlannedResource, ancestry: Ancestry, recursive = false) => {
     const gate = gates.get(resource.name)!;
-    await gate.enter();
-    const chains = [runChain(resource, ancestry)];
-    if (resource.reconcile) chains.push(listKeys(resource, ancestry));
-    const task = Promise.all(chains)
-      .then(() => {})
-      .catch((e) => {
-        failure ??= e;
-      })
-      .finally(() => {
-        gate.leave();
-        running.delete(task);
-      });
-    running.add(task);
+    for (const item of itemsOf(resource, ancestry)) {
+      if (failure !== undefined) return;
+      if (recursive) gate.enterNow();
+      else await gate.enter();
+      const chains = [runChain(resource, ancestry, item)];
+      if (resource.reconcile) chains.push(listKeys(resource, ancestry, item));
+      const task: Promise<void> = Promise.all(chains)
+        .then(() => {})
+        .catch((e) => {
+          failure ??= e;
+        })
+        .finally(() => {
+          gate.leave();
+          running.delete(task);
+        });
+      running.add(task);
+    }
   };
 
-  const runChain = async (resource: PlannedResource, ancestry: Ancestry) => {
+  const runChain = async (resource: PlannedResource, ancestry: Ancestry, item: unknown) => {
     if (failure !== undefined) return;
     const s = stats.get(resource.name)!;
     s.chains++;
     if (s.startedAt === 0) s.startedAt = performance.now();
-    const partition = ancestry.length === 0
-      ? ""
-      : keyOf(plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
+    const parentKey = parentKeyOf(plan, ancestry);
+    const partition = item === undefined
+      ? parentKey
+      : `${parentKey}#${typeof item === "object" ? JSON.stringify(item) : String(item)}`;
     const stored = resource.incremental
       ? options.cursor?.(resource.name, partition) ?? resource.incremental.initial
       : undefined;
-    const { url, parentKey } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
+    const { url } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
       start: stored === undefined ? undefined : lagged(stored, resource.incremental!.lag_seconds),
+      item,
     });
     let cursor = stored;
     const children = resource.children.map((c) => plan.resources.get(c)!);
@@ -219,29 +254,31 @@ export async function extract(
             }
           }
         }
-        await sink(resource, records, partition);
+        await sink(resource, records, parentKey);
         s.finishedAt = performance.now();
         for (const child of children) {
           for (const record of records) {
             if (failure !== undefined) return;
-            await spawn(child, [{ resource: resource.name, record }, ...ancestry]);
+            const next = [{ resource: resource.name, record }, ...ancestry];
+            await spawn(child, next, child === resource);
           }
         }
       }
       // the chain completed: its partition's cursor moves on, its parent was refreshed
       if (cursor !== undefined) result.cursors.get(resource.name)!.set(partition, cursor);
-      result.refreshed.get(resource.name)?.add(partition);
+      result.refreshed.get(resource.name)?.add(parentKey);
     } catch (e) {
       skipOrThrow(resource, s, e);
     }
   };
 
   /** A key-only listing of a reconciled resource (no incremental filter). */
-  const listKeys = async (resource: PlannedResource, ancestry: Ancestry) => {
+  const listKeys = async (resource: PlannedResource, ancestry: Ancestry, item: unknown) => {
     if (failure !== undefined) return;
     const s = stats.get(resource.name)!;
     const { url, parentKey } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
       keysOnly: true,
+      item,
     });
     const into = result.reconciled.get(resource.name)!;
     try {
@@ -269,7 +306,7 @@ export async function extract(
 
   for (const name of plan.order) {
     const r = plan.resources.get(name)!;
-    if (r.parent === undefined) await spawn(r, []);
+    if (r.parents.length === 0) await spawn(r, []);
   }
   while (running.size > 0) await Promise.all([...running]);
   if (failure !== undefined) throw failure;
@@ -314,7 +351,7 @@ export function buildRequest(
   resource: PlannedResource,
   ancestry: Ancestry,
   fieldsParam: string | undefined,
-  incremental: { start?: string; keysOnly?: boolean } = {},
+  incremental: { start?: string; keysOnly?: boolean; item?: unknown } = {},
 ): { url: URL; parentKey: string | undefined } {
   const parent = ancestry[0];
   const parentPlan = parent ? plan.resources.get(parent.resource) : undefined;
@@ -323,14 +360,18 @@ export function buildRequest(
     : undefined;
   const resolve = (name: string, field: string): string => {
     if (name === INCREMENTAL && incremental.start !== undefined) return incremental.start;
-    const source = name === "parent" ? parent : ancestry.find((a) => a.resource === name);
+    const source = name === ITEM
+      ? { resource: ITEM, record: incremental.item }
+      : name === "parent"
+      ? parent
+      : ancestry.find((a) => a.resource === name);
     const value = source ? getPath(source.record, field) : undefined;
     if (value === undefined || value === null || typeof value === "object") {
       const who = parentKey === undefined
         ? resource.name
         : `${resource.name} (parent ${parentKey})`;
       throw new ExtractError(
-        `${who}: placeholder {${name}.${field}} has no ${
+        `${who}: placeholder {${name}${field ? `.${field}` : ""}} has no ${
           value === undefined || value === null ? "value" : "scalar value"
         } in the ${source?.resource ?? name} record`,
       );

@@ -31,8 +31,8 @@ export interface RootWrite {
   disposition: WriteDisposition;
   /** Primary key columns (replace and merge deduplicate on them; merge upserts). */
   keyColumns: string[];
-  /** The root table of the parent resource, for a child resource. */
-  parentTable?: string;
+  /** The root tables of the parent resources (loaded in this run), for a child resource. */
+  parentTables?: string[];
   /**
    * For a resource fetched only for some parents (an incremental ancestor): the parent
    * keys it was fetched for. Its earlier rows of those parents are replaced.
@@ -391,11 +391,17 @@ async function finishFamily(
        and ${keyText("r", keys)} not in (select v from _restpipe_current_${index})`,
     );
   }
-  const parentDeleted = root.parentTable === undefined ? undefined : deleted.get(root.parentTable);
-  if (parentDeleted) {
-    await insertGone(
-      `select ${id} from ${rootTable} where ${q(S.parentKey)} in (select v from ${parentDeleted})`,
-    );
+  // rows whose parent record was deleted (a recursive resource's own deletions cascade
+  // once more below, as its parent is then itself)
+  for (const parentTable of root.parentTables ?? []) {
+    const parentDeleted = deleted.get(parentTable);
+    if (parentDeleted) {
+      await insertGone(
+        `select ${id} from ${rootTable} where ${
+          q(S.parentKey)
+        } in (select v from ${parentDeleted})`,
+      );
+    }
   }
   // keys of the rows about to go, to tell deleted keys (no row left) from replaced ones
   const goneKeys = `_restpipe_gone_keys_${index}`;

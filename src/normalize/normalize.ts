@@ -41,7 +41,7 @@ export class Normalizer {
   rootTable(resource: PlannedResource): string {
     for (const [name, t] of Object.entries(this.schema.tables)) {
       if (t.resource === resource.name && t.parent === null) {
-        if (resource.parent !== undefined) t.columns[S.parentKey] ??= { type: "text" };
+        if (resource.parents.length > 0) t.columns[S.parentKey] ??= { type: "text" };
         return name;
       }
     }
@@ -64,7 +64,7 @@ export class Normalizer {
     }
     table.columns[S.id] = { type: "text" };
     table.columns[S.loadId] = { type: "text" };
-    if (resource.parent !== undefined) table.columns[S.parentKey] = { type: "text" };
+    if (resource.parents.length > 0) table.columns[S.parentKey] = { type: "text" };
     return name;
   }
 
@@ -89,7 +89,7 @@ export class Normalizer {
     for (const record of records) {
       const id = this.#id();
       const row: Row = { [S.id]: id, [S.loadId]: this.#loadId };
-      if (resource.parent !== undefined) row[S.parentKey] = parentKey;
+      if (resource.parents.length > 0) row[S.parentKey] = parentKey;
       const rowsOf = (t: string) => {
         let list = out.get(t);
         if (!list) out.set(t, list = []);

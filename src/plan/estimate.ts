@@ -10,6 +10,7 @@ import type { Plan } from "./plan.ts";
 /** One resource's share of a planned run. */
 export interface ResourceEstimate {
   resource: string;
+  /** The parents, joined by " + " (a union), or undefined for a root resource. */
   parent: string | undefined;
   /** Request chains: one per parent record (1 for a root resource); undefined when unknown. */
   chains: number | undefined;
@@ -43,13 +44,20 @@ export function estimateRun(
   for (const name of plan.order) {
     const r = plan.resources.get(name)!;
     const seen = last?.[name];
-    const chains = r.parent === undefined ? 1 : rows.get(r.parent);
+    const items = r.forEach && "values" in r.forEach ? r.forEach.values.length : 1;
+    const fromParents = r.parents.length === 0
+      ? items
+      : r.parents.some((p) => p === name || rows.get(p) === undefined || r.forEach !== undefined)
+      ? undefined
+      : r.parents.reduce((n, p) => n + rows.get(p)! * items, 0);
+    // the last load knows best (recursion, for_each lists in records, incremental parents)
+    const chains = seen ? seen.chains : fromParents;
     const perChain = seen && seen.chains > 0 ? seen.requests / seen.chains : (r.reconcile ? 2 : 1);
     const expectedRows = seen?.rows;
     rows.set(name, expectedRows);
     resources.push({
       resource: name,
-      parent: r.parent,
+      parent: r.parents.length ? r.parents.join(" + ") : undefined,
       chains,
       requestsPerChain: perChain,
       requests: chains === undefined ? undefined : Math.ceil(chains * perChain),

@@ -1,5 +1,6 @@
 /**
- * The resource graph: parents, cycles and placeholders, checked before any request.
+ * The resource graph: parents (one, several, or the resource itself for recursion),
+ * cycles, `for_each` and placeholders, checked before any request.
  *
  * @module
  */
@@ -11,6 +12,9 @@ import { placeholders } from "./template.ts";
 export const INCREMENTAL = "incremental";
 const INCREMENTAL_FIELDS = ["start"];
 
+/** The placeholder namespace of the current `for_each` element: `{item}` or `{item.gid}`. */
+export const ITEM = "item";
+
 /** A graph problem at a key path of the spec. */
 export interface GraphIssue {
   path: KeyPath;
@@ -21,32 +25,42 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-/** The chain of ancestors of `name`, nearest first; stops at a cycle or an unknown parent. */
-export function ancestors(name: string, parentOf: (n: string) => string | undefined): string[] {
+/** A `parent:` value as a list: a name, a list of names, or nothing. */
+export function parentList(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  return Array.isArray(value) ? value.filter((p): p is string => typeof p === "string") : [];
+}
+
+/**
+ * Every ancestor of `name` (through all of its parents), nearest first, without `name`
+ * itself: a resource that lists itself as a parent is recursive, not its own ancestor.
+ */
+export function ancestors(name: string, parentsOf: (n: string) => string[]): string[] {
   const out: string[] = [];
-  let cur = parentOf(name);
-  while (cur !== undefined && !out.includes(cur) && cur !== name) {
+  const queue = parentsOf(name).filter((p) => p !== name);
+  while (queue.length > 0) {
+    const cur = queue.shift()!;
+    if (out.includes(cur) || cur === name) continue;
     out.push(cur);
-    cur = parentOf(cur);
+    queue.push(...parentsOf(cur));
   }
   return out;
 }
 
 /**
  * Checks the resources of a (possibly not yet valid) spec document: unknown parents,
- * cycles, and placeholders naming a missing resource, a non-ancestor or a field the
- * named resource does not request.
+ * cycles (a resource may be its own parent: recursion), and placeholders naming a missing
+ * resource, a non-ancestor or a field the named resource does not request.
  */
 export function checkGraph(doc: unknown): GraphIssue[] {
   if (!isRecord(doc) || !isRecord(doc.resources)) return [];
   const resources = doc.resources;
   const names = Object.keys(resources);
-  const parentOf = (n: string): string | undefined => {
+  const declared = (n: string): string[] => {
     const r = resources[n];
-    return isRecord(r) && typeof r.parent === "string" && r.parent in resources
-      ? r.parent
-      : undefined;
+    return isRecord(r) ? parentList(r.parent) : [];
   };
+  const parentsOf = (n: string): string[] => declared(n).filter((p) => p in resources);
   const defaultKey = isRecord(doc.defaults) ? doc.defaults.primary_key : undefined;
   const issues: GraphIssue[] = [];
   const inCycle = new Set<string>();
@@ -55,21 +69,27 @@ export function checkGraph(doc: unknown): GraphIssue[] {
     const r = resources[name];
     if (!isRecord(r)) continue;
     const at = (...path: (string | number)[]): KeyPath => ["resources", name, ...path];
-    if (typeof r.parent === "string") {
-      if (!(r.parent in resources)) {
+    const parentPath = (i: number) => Array.isArray(r.parent) ? at("parent", i) : at("parent");
+    const ps = declared(name);
+    let unknownParent = false;
+    ps.forEach((p, i) => {
+      if (!(p in resources)) {
+        unknownParent = true;
+        issues.push({
+          path: parentPath(i),
+          message: `unknown parent resource "${p}"${didYouMean(p, names)}`,
+        });
+      }
+    });
+    if (!unknownParent && !inCycle.has(name)) {
+      const cycle = findCycle(name, parentsOf);
+      if (cycle) {
+        cycle.forEach((n) => inCycle.add(n));
         issues.push({
           path: at("parent"),
-          message: `unknown parent resource "${r.parent}"${didYouMean(r.parent, names)}`,
+          message: `parent cycle: ${[...cycle, cycle[0]].join(" → ")} ` +
+            `(only a resource that names itself among its parents may recurse)`,
         });
-      } else if (!inCycle.has(name)) {
-        const cycle = findCycle(name, parentOf);
-        if (cycle) {
-          cycle.forEach((n) => inCycle.add(n));
-          issues.push({
-            path: at("parent"),
-            message: `parent cycle: ${[...cycle, cycle[0]].join(" → ")}`,
-          });
-        }
       }
     }
     if (r.reconcile === true && !isRecord(r.incremental)) {
@@ -80,8 +100,9 @@ export function checkGraph(doc: unknown): GraphIssue[] {
       });
     }
     // an unknown parent is reported once; its placeholders cannot be checked
-    if (typeof r.parent === "string" && !(r.parent in resources)) continue;
-    const chain = ancestors(name, parentOf);
+    if (unknownParent) continue;
+    const direct = ps.filter((p) => p !== name);
+    const recursive = ps.includes(name);
     const templates: [KeyPath, string][] = [];
     if (typeof r.path === "string") templates.push([at("path"), r.path]);
     for (const key of ["params", "headers"] as const) {
@@ -91,68 +112,112 @@ export function checkGraph(doc: unknown): GraphIssue[] {
         if (typeof value === "string") templates.push([at(key, k), value]);
       }
     }
+    const forEachPath = typeof r.for_each === "string" && r.for_each.startsWith("{");
+    if (forEachPath) templates.push([at("for_each"), r.for_each as string]);
     for (const [path, template] of templates) {
       for (const p of placeholders(template)) {
-        const target = p.resource === "parent" ? chain[0] : p.resource;
-        if (p.resource === INCREMENTAL) {
-          if (!isRecord(r.incremental)) {
-            issues.push({
-              path,
-              message: `placeholder ${p.text} needs an incremental: section on ${name}`,
-            });
-          } else if (!INCREMENTAL_FIELDS.includes(p.field)) {
-            issues.push({
-              path,
-              message: `placeholder ${p.text}: expected {incremental.start}${
-                didYouMean(p.field, INCREMENTAL_FIELDS)
-              }`,
-            });
-          }
-        } else if (target === undefined) {
-          issues.push({
-            path,
-            message: `placeholder ${p.text} needs a parent, but ${name} has none`,
-          });
-        } else if (!(target in resources)) {
-          issues.push({
-            path,
-            message: `placeholder ${p.text} names unknown resource "${p.resource}"${
-              didYouMean(p.resource, names)
-            }`,
-          });
-        } else if (!chain.includes(target)) {
-          issues.push({
-            path,
-            message: `placeholder ${p.text} names ${target}, which is not an ancestor of ${name}` +
-              (chain.length ? ` (its parents: ${chain.join(" → ")})` : ""),
-          });
-        } else {
-          const missing = missingField(resources[target], p.field, defaultKey);
-          if (missing) {
-            issues.push({
-              path,
-              message: `placeholder ${p.text}: ${target} does not request field "${p.field}"${
-                didYouMean(p.field, missing)
-              }`,
-            });
-          }
-        }
+        const problem = checkPlaceholder(p, {
+          name,
+          resource: r,
+          parents: recursive ? [...direct, name] : direct,
+          ancestorsOf: (n) => ancestors(n, parentsOf),
+          lookup: (n) => resources[n],
+          hasItems: r.for_each !== undefined && path[path.length - 1] !== "for_each",
+          defaultKey,
+          names,
+        });
+        if (problem) issues.push({ path, message: problem });
       }
     }
   }
   return issues;
 }
 
-function findCycle(start: string, parentOf: (n: string) => string | undefined): string[] | null {
-  const seen: string[] = [start];
-  let cur = parentOf(start);
-  while (cur !== undefined) {
-    const i = seen.indexOf(cur);
-    if (i >= 0) return i === 0 ? seen : null;
-    seen.push(cur);
-    cur = parentOf(cur);
+interface PlaceholderContext {
+  name: string;
+  resource: Record<string, unknown>;
+  /** The parents every request chain of this resource may come from. */
+  parents: string[];
+  ancestorsOf: (n: string) => string[];
+  lookup: (n: string) => unknown;
+  hasItems: boolean;
+  defaultKey: unknown;
+  names: string[];
+}
+
+function checkPlaceholder(
+  p: { text: string; resource: string; field: string },
+  c: PlaceholderContext,
+): string | undefined {
+  if (p.resource === INCREMENTAL) {
+    if (!isRecord(c.resource.incremental)) {
+      return `placeholder ${p.text} needs an incremental: section on ${c.name}`;
+    }
+    if (!INCREMENTAL_FIELDS.includes(p.field)) {
+      return `placeholder ${p.text}: expected {incremental.start}${
+        didYouMean(p.field, INCREMENTAL_FIELDS)
+      }`;
+    }
+    return undefined;
   }
-  return null;
+  if (p.resource === ITEM) {
+    return c.hasItems ? undefined : `placeholder ${p.text} needs for_each: on ${c.name}`;
+  }
+  if (p.resource === "parent") {
+    if (c.parents.length === 0) {
+      return `placeholder ${p.text} needs a parent, but ${c.name} has none`;
+    }
+    for (const parent of c.parents) {
+      const missing = missingField(c.lookup(parent), p.field, c.defaultKey);
+      if (missing) {
+        return `placeholder ${p.text}: ${parent} does not request field "${p.field}"${
+          didYouMean(p.field, missing)
+        }`;
+      }
+    }
+    return undefined;
+  }
+  if (!c.names.includes(p.resource)) {
+    return `placeholder ${p.text} names unknown resource "${p.resource}"${
+      didYouMean(p.resource, c.names)
+    }`;
+  }
+  // the named resource must be reachable from every parent a chain can come from
+  for (const parent of c.parents) {
+    if (parent !== p.resource && !c.ancestorsOf(parent).includes(p.resource)) {
+      const all = [...new Set(c.parents.flatMap((x) => [x, ...c.ancestorsOf(x)]))];
+      return `placeholder ${p.text} names ${p.resource}, which is not an ancestor of ${c.name}` +
+        (c.parents.length > 1 ? ` through its parent ${parent}` : "") +
+        (all.length ? ` (its parents: ${all.join(" → ")})` : "");
+    }
+  }
+  if (c.parents.length === 0) {
+    return `placeholder ${p.text} names ${p.resource}, which is not an ancestor of ${c.name}`;
+  }
+  const missing = missingField(c.lookup(p.resource), p.field, c.defaultKey);
+  return missing
+    ? `placeholder ${p.text}: ${p.resource} does not request field "${p.field}"${
+      didYouMean(p.field, missing)
+    }`
+    : undefined;
+}
+
+/** A cycle through `start` made of other resources (self-reference is recursion, not a cycle). */
+function findCycle(start: string, parentsOf: (n: string) => string[]): string[] | null {
+  const path: string[] = [];
+  const visit = (n: string): string[] | null => {
+    for (const p of parentsOf(n)) {
+      if (p === n) continue;
+      if (p === start) return [...path, n];
+      if (path.includes(p) || p === n) continue;
+      path.push(n);
+      const found = visit(p);
+      path.pop();
+      if (found) return found;
+    }
+    return null;
+  };
+  return visit(start);
 }
 
 /** The resource's declared fields when `field` is not among them, else `null`. */

@@ -12,7 +12,7 @@ import type {
   WriteDisposition,
 } from "../spec/schema.ts";
 import { didYouMean } from "../spec/suggest.ts";
-import { ancestors } from "./graph.ts";
+import { ancestors, parentList } from "./graph.ts";
 
 /** Column type hints of a resource, by column name. */
 export type ColumnHints = Record<string, string>;
@@ -23,7 +23,10 @@ export interface PlannedResource {
   /** The root table this resource fills. */
   table: string;
   path: string;
-  parent: string | undefined;
+  /** Parents that the plan runs; the resource itself among them when it is recursive. */
+  parents: string[];
+  /** One request chain per element: static values, or a placeholder naming a list. */
+  forEach: { values: (string | number | boolean)[] } | { from: string } | undefined;
   /** Ancestors, nearest first. */
   ancestors: string[];
   /** Children that the plan runs, in spec order. */
@@ -80,7 +83,7 @@ export const UNLIMITED_NESTING = 1000;
  */
 export function buildPlan(spec: Spec, only?: string[]): Plan {
   const specs = spec.resources;
-  const parentOf = (n: string) => specs[n]?.parent;
+  const parentsOf = (n: string) => parentList(specs[n]?.parent);
   let selected: Set<string>;
   if (only && only.length > 0) {
     for (const n of only) {
@@ -95,20 +98,19 @@ export function buildPlan(spec: Spec, only?: string[]): Plan {
   } else {
     selected = new Set(
       Object.keys(specs).filter((n) =>
-        specs[n].enabled && ancestors(n, parentOf).every((a) => specs[a].enabled)
+        specs[n].enabled && ancestors(n, parentsOf).every((a) => specs[a].enabled)
       ),
     );
   }
   const running = new Set<string>();
   for (const n of selected) {
     running.add(n);
-    for (const a of ancestors(n, parentOf)) running.add(a);
+    for (const a of ancestors(n, parentsOf)) running.add(a);
   }
   const order: string[] = [];
   const visit = (n: string) => {
     if (order.includes(n)) return;
-    const p = parentOf(n);
-    if (p !== undefined) visit(p);
+    for (const p of parentsOf(n)) if (p !== n) visit(p);
     order.push(n);
   };
   for (const n of Object.keys(specs)) if (running.has(n)) visit(n);
@@ -118,7 +120,8 @@ export function buildPlan(spec: Spec, only?: string[]): Plan {
     resources.set(name, planResource(spec, name, selected.has(name)));
   }
   for (const r of resources.values()) {
-    if (r.parent !== undefined) resources.get(r.parent)?.children.push(r.name);
+    r.parents = r.parents.filter((p) => resources.has(p));
+    for (const p of r.parents) resources.get(p)!.children.push(r.name);
   }
   return { resources, order };
 }
@@ -127,11 +130,14 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
   const r = spec.resources[name];
   const d = spec.defaults;
   const pk = r.primary_key ?? d.primary_key;
-  const parent = r.parent;
+  const parents = parentList(r.parent);
+  const prefix = parents.length === 1 ? parents[0] : "parent";
   const include = r.include_from_parent ?? [];
   const includeFromParent: Record<string, string> = Array.isArray(include)
-    ? Object.fromEntries(include.map((f) => [`_${parent}_${f.replaceAll(".", "_")}`, f]))
+    ? Object.fromEntries(include.map((f) => [`_${prefix}_${f.replaceAll(".", "_")}`, f]))
     : include;
+  const ancestry = ancestors(name, (n) => parentList(spec.resources[n]?.parent));
+  const each = r.for_each;
   const columns: ColumnHints = {};
   for (const [col, hint] of Object.entries(r.columns ?? {})) {
     columns[col] = typeof hint === "string" ? hint : hint.type;
@@ -140,8 +146,17 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     name,
     table: r.table ?? name,
     path: r.path,
-    parent,
-    ancestors: ancestors(name, (n) => spec.resources[n]?.parent),
+    parents,
+    forEach: each === undefined
+      ? undefined
+      : typeof each === "string" && each.trim().startsWith("{")
+      ? { from: each.trim() }
+      : {
+        values: typeof each === "string"
+          ? each.split(",").map((x) => x.trim()).filter(Boolean)
+          : each,
+      },
+    ancestors: ancestry,
     children: [],
     params: { ...spec.source.params, ...d.params, ...r.params },
     headers: { ...spec.source.headers, ...d.headers, ...r.headers },
@@ -156,9 +171,7 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     onStatus: { ...spec.source.on_status, ...r.on_status },
     incremental: r.incremental,
     reconcile: r.reconcile,
-    partial: ancestors(name, (n) => spec.resources[n]?.parent).some((a) =>
-      spec.resources[a].incremental !== undefined
-    ),
+    partial: ancestry.some((a) => spec.resources[a].incremental !== undefined),
     load,
   };
 }

@@ -14,14 +14,14 @@ export interface Placeholder {
   field: string;
 }
 
-const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_.]+)\}/g;
+const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_.]+))?\}/g;
 
 /** The placeholders in a template string. */
 export function placeholders(template: string): Placeholder[] {
   return [...template.matchAll(PLACEHOLDER)].map((m) => ({
     text: m[0],
     resource: m[1],
-    field: m[2],
+    field: m[2] ?? "",
   }));
 }
 

@@ -238,8 +238,23 @@ export const DefaultsSchema = v.strictObject({
 export const ResourceSchema = v.strictObject({
   /** Path below the base URL; may hold `{resource.field}` placeholders. */
   path: v.string(),
-  /** The resource whose records this one fans out over: one request chain per parent record. */
-  parent: v.optional(name),
+  /**
+   * The resource(s) whose records this one fans out over: one request chain per parent
+   * record. Several parents make a union; naming the resource itself makes it recursive.
+   */
+  parent: v.optional(v.union(
+    [name, v.pipe(v.array(name), v.minLength(1))],
+    "expected a resource name or a list of resource names",
+  )),
+  /**
+   * One request chain per element, as `{item}` / `{item.field}`: a list of values, a
+   * comma-separated string (e.g. from `${VAR}`), or a placeholder naming a list in an
+   * ancestor record (`"{users.workspaces}"`).
+   */
+  for_each: v.optional(v.union(
+    [v.array(scalar), v.string()],
+    "expected a list of values, a comma-separated string or a placeholder such as {users.workspaces}",
+  )),
   params: v.optional(ParamsSchema),
   headers: v.optional(HeadersSchema),
   /** Fields to request through the source's `fields_param`. */
