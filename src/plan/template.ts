@@ -47,6 +47,6 @@ export function render(
 ): string {
   return template.replace(
     PLACEHOLDER,
-    (_m, resource: string, field: string) => encode(resolve(resource, field)),
+    (_m, resource: string, field: string | undefined) => encode(resolve(resource, field ?? "")),
   );
 }
