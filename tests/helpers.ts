@@ -7,6 +7,7 @@
 
 import { parseSpec } from "../src/spec/load.ts";
 import type { Spec } from "../src/spec/schema.ts";
+import { buildPlan } from "../src/plan/plan.ts";
 import type { PgliteDestination } from "../src/load/pglite.ts";
 import { describeDataset } from "../src/show.ts";
 
@@ -107,4 +108,15 @@ export async function tableContents(dest: PgliteDestination): Promise<Record<str
     out[t.name] = rows.rows.map((r) => r.r);
   }
   return out;
+}
+
+/** The tables a spec's run loads (enabled resources' root tables). */
+export function loadedTables(spec: Spec): string[] {
+  return [...buildPlan(spec).resources.values()].filter((r) => r.load).map((r) => r.table);
+}
+
+/** The fake's ground truth for the tables a spec loads. */
+export function truthFor(spec: Spec, truth: Record<string, number>): Record<string, number> {
+  const tables = loadedTables(spec);
+  return Object.fromEntries(Object.entries(truth).filter(([t]) => tables.includes(t)));
 }

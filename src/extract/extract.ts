@@ -217,7 +217,7 @@ export async function extract(
     );
     const pages = paginate(client, resource.paginator, resource.records, url, resource.headers, {
       resource: resource.name,
-      parentKey,
+      parentKey: parentKey === "" ? undefined : parentKey,
       retryStatuses,
     });
     // after a restart, records already seen in this listing are dropped

@@ -137,7 +137,7 @@ export class FakeData {
   }
 
   #some<T>(list: readonly T[], max: number): T[] {
-    const n = Math.floor(this.#random() * (max + 1));
+    const n = list.length === 0 ? 0 : Math.floor(this.#random() * (max + 1));
     const out = new Set<T>();
     for (let i = 0; i < n; i++) out.add(this.#pick(list));
     return [...out];
@@ -278,6 +278,149 @@ export class FakeData {
       }
       previous = project;
     }
+    this.#generateMore(org, users, teams, projects);
+  }
+
+  /** Memberships, attachments, deeper subtasks, dependencies, portfolios, goals, updates, time. */
+  #generateMore(
+    org: AsanaObject,
+    users: AsanaObject[],
+    teams: AsanaObject[],
+    projects: AsanaObject[],
+  ) {
+    const ref = (o: AsanaObject) => new Ref(o.gid);
+    for (const ws of this.all("workspace")) {
+      for (const u of users.filter((u) => (u.workspaces as Ref[]).some((r) => r.gid === ws.gid))) {
+        this.add("workspace_membership", {
+          user: ref(u),
+          workspace: ref(ws),
+          is_active: true,
+          is_admin: u === users[0],
+          is_guest: false,
+          is_view_only: false,
+          created_at: this.tick(),
+        });
+      }
+    }
+    teams.forEach((team, i) => {
+      users.forEach((u, j) => {
+        if (j === 0 || j % teams.length === i) {
+          this.add("team_membership", {
+            user: ref(u),
+            team: ref(team),
+            is_guest: false,
+            is_limited_access: j === users.length - 1,
+            is_admin: j === 0,
+          });
+        }
+      });
+    });
+    for (const project of projects) {
+      for (const [i, member] of (project.members as Ref[]).entries()) {
+        this.add("project_membership", {
+          parent: ref(project),
+          member,
+          access_level: i === 0 ? "admin" : "editor",
+        });
+      }
+      this.add("attachment", this.#attachment(project));
+    }
+    const listed = [...new Set([...this.tasksOf.values()].flat())].map((g) => this.objects.get(g)!);
+    listed.forEach((task, i) => {
+      if (i % 4 === 1) this.add("attachment", this.#attachment(task));
+      if (i % 6 === 0) {
+        this.add("time_tracking_entry", {
+          duration_minutes: 30 + i,
+          entered_on: "2024-05-01",
+          attributable_to: (task.projects as Ref[])[0] ?? null,
+          created_by: users[0] ? ref(users[0]) : null,
+          task: ref(task),
+          created_at: this.tick(),
+          approval_status: "DRAFT",
+          billable_status: "billable",
+          description: "pairing ⏱",
+        });
+      }
+      // a dependency chain: every seventh task waits for the one before it
+      if (i % 7 === 6 && i > 0) {
+        const before = listed[i - 1];
+        if ((before.workspace as Ref).gid === (task.workspace as Ref).gid) {
+          (task.dependencies as Ref[]).push(ref(before));
+          (before.dependents as Ref[]).push(ref(task));
+        }
+      }
+    });
+    // a subtask of a subtask, so that subtasks go deeper than one level
+    for (const [parentGid, subs] of [...this.subtasksOf.entries()].slice(0, 3)) {
+      const sub = this.objects.get(subs[subs.length - 1])!;
+      const ws = (sub.workspace as Ref).gid;
+      this.#task(ws, null, null, users.map(ref), [], [], 9, 1, sub);
+      void parentGid;
+    }
+    const orgProjects = projects.filter((p) => (p.workspace as Ref).gid === org.gid);
+    const portfolios = [0, 1].map((i) =>
+      this.add("portfolio", {
+        name: i === 0 ? "Company bets 🎯" : "Platform",
+        color: "light-green",
+        created_at: this.tick(),
+        created_by: ref(users[0]),
+        owner: ref(users[0]),
+        members: users.slice(0, 2).map(ref),
+        public: i === 0,
+        workspace: ref(org),
+        items: orgProjects.slice(i, i + 3).map(ref),
+        permalink_url: `https://app.asana.com/0/portfolio/${i}`,
+      })
+    );
+    const goals = [0, 1, 2].map((i) =>
+      this.add("goal", {
+        name: `Goal ${i + 1}: ${this.#phrase(2)}`,
+        owner: users[i % users.length] ? ref(users[i % users.length]) : null,
+        workspace: ref(org),
+        team: i === 0 ? null : ref(teams[0]),
+        is_workspace_level: i === 0,
+        due_on: "2025-12-31",
+        start_on: "2025-01-01",
+        status: ["green", "yellow", "red"][i],
+        notes: "Measured quarterly",
+        followers: users.slice(0, 1).map(ref),
+      })
+    );
+    for (const parent of [...orgProjects, ...portfolios, ...goals]) {
+      const kind = parent.resource_type;
+      this.add("status_update", {
+        title: `Status of ${parent.name}`,
+        resource_subtype: `${kind}_status_update`,
+        text: "On track ✅",
+        status_type: "on_track",
+        author: ref(users[0]),
+        created_by: ref(users[0]),
+        created_at: this.tick(),
+        modified_at: this.tick(),
+        parent: ref(parent),
+      });
+    }
+    for (const u of users) {
+      for (const ws of u.workspaces as Ref[]) {
+        this.add("user_task_list", { name: "My Tasks", owner: ref(u), workspace: ws });
+      }
+    }
+  }
+
+  #attachment(parent: AsanaObject): Record<string, unknown> {
+    const asana = this.#random() < 0.5;
+    return {
+      name: asana ? "spec 📄.pdf" : "design link",
+      resource_subtype: asana ? "asana" : "external",
+      created_at: this.tick(),
+      download_url: asana ? "https://files.example/tmp/x" : null,
+      permanent_url: "https://app.asana.com/app/asana/-/get_asset?asset_id=1",
+      view_url: "https://files.example/view",
+      host: asana ? "asana" : "external",
+      parent: new Ref(parent.gid),
+      size: asana ? 1024 : null,
+      connected_to_app: false,
+    };
   }
 
   #event(
@@ -337,6 +480,17 @@ export class FakeData {
     if (!task) return;
     for (const sub of this.subtasksOf.get(gid) ?? []) this.deleteTask(sub);
     this.#event(task, "deleted", task);
+    // tasks that depended on it, or that it blocked, lose that link (and so change)
+    for (const other of this.all("task")) {
+      for (const field of ["dependencies", "dependents"] as const) {
+        const refs = other[field] as Ref[];
+        const i = refs.findIndex((r) => r.gid === gid);
+        if (i >= 0) {
+          refs.splice(i, 1);
+          other.modified_at = this.tick();
+        }
+      }
+    }
     for (const list of this.tasksOf.values()) {
       for (let i = list.indexOf(gid); i >= 0; i = list.indexOf(gid)) list.splice(i, 1);
     }

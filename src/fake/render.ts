@@ -14,6 +14,29 @@ export const COMPACT_FIELDS: Record<string, string[]> = {
   task: ["gid", "resource_type", "name", "resource_subtype"],
   story: ["gid", "resource_type", "created_at", "created_by", "resource_subtype", "text"],
   custom_field_setting: ["gid", "resource_type"],
+  attachment: ["gid", "resource_type", "name", "resource_subtype"],
+  goal: ["gid", "resource_type", "name", "owner"],
+  status_update: ["gid", "resource_type", "title", "resource_subtype"],
+  team_membership: [
+    "gid",
+    "resource_type",
+    "user",
+    "team",
+    "is_guest",
+    "is_limited_access",
+    "is_admin",
+  ],
+  workspace_membership: ["gid", "resource_type", "user", "workspace"],
+  project_membership: ["gid", "resource_type", "parent", "member", "access_level"],
+  time_tracking_entry: [
+    "gid",
+    "resource_type",
+    "duration_minutes",
+    "entered_on",
+    "attributable_to",
+    "created_by",
+  ],
+  user_task_list: ["gid", "resource_type", "name", "owner", "workspace"],
 };
 
 const DEFAULT_COMPACT = ["gid", "resource_type", "name"];

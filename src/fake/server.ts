@@ -28,6 +28,8 @@ export interface FakeAsanaOptions extends FakeDataOptions {
   maxInFlight?: number;
   /** Share of requests (0..1) answered with 500, 502, 503 or a dropped connection. */
   faultRate?: number;
+  /** A premium (paid) organisation: goals, portfolios and dependencies answer; else 402. */
+  premium?: boolean;
 }
 
 /** What the fake saw, for tests and benchmarks. */
@@ -382,6 +384,112 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       has_more: relevant.length > 100,
     });
   });
+  const premium = options.premium ?? true;
+  const paid = (feature: string) => {
+    if (!premium) throw new ApiError(402, `${feature} are only available to premium users.`);
+  };
+  const required = (u: URL, param: string): string => {
+    const value = u.searchParams.get(param);
+    if (value === null || value === "") throw new ApiError(400, `${param}: Missing input`);
+    return value;
+  };
+  const byRef = (type: string, field: string, gid: string) =>
+    data.all(type).filter((o) => refIs(o[field], gid));
+  route("/attachments", (u) => {
+    const parent = required(u, "parent");
+    const target = data.objects.get(parent);
+    if (!target) throw new ApiError(404, `parent: Unknown object: ${parent}`);
+    return list(u, "/attachments", byRef("attachment", "parent", parent));
+  });
+  route("/projects/{gid}/custom_field_settings", (u, [g]) => {
+    const p = get(g, "project", "project");
+    return list(
+      u,
+      "/projects/{gid}/custom_field_settings",
+      (p.custom_field_settings as Ref[]).map((r) => data.objects.get(r.gid)!),
+    );
+  });
+  route("/projects/{gid}/project_memberships", (u, [g]) => {
+    get(g, "project", "project");
+    return list(u, "/projects/{gid}/project_memberships", byRef("project_membership", "parent", g));
+  });
+  route("/teams/{gid}/team_memberships", (u, [g]) => {
+    get(g, "team", "team");
+    return list(u, "/teams/{gid}/team_memberships", byRef("team_membership", "team", g));
+  });
+  route("/workspaces/{gid}/workspace_memberships", (u, [g]) => {
+    get(g, "workspace", "workspace");
+    return list(
+      u,
+      "/workspaces/{gid}/workspace_memberships",
+      byRef("workspace_membership", "workspace", g),
+    );
+  });
+  route("/portfolios", (u) => {
+    const ws = get(required(u, "workspace"), "workspace", "workspace");
+    paid("Portfolios");
+    const owner = u.searchParams.get("owner");
+    const me = data.all("user")[0].gid;
+    // a personal access token sees only the portfolios its user owns
+    const who = owner === null || owner === "me" ? me : owner;
+    return list(
+      u,
+      "/portfolios",
+      byRef("portfolio", "workspace", ws.gid).filter((p) => refIs(p.owner, who)),
+    );
+  });
+  route("/portfolios/{gid}/items", (u, [g]) => {
+    const p = get(g, "portfolio", "portfolio");
+    paid("Portfolios");
+    return list(
+      u,
+      "/portfolios/{gid}/items",
+      (p.items as Ref[]).map((r) => data.objects.get(r.gid)!),
+    );
+  });
+  route("/goals", (u) => {
+    paid("Goals");
+    const ws = u.searchParams.get("workspace");
+    const goals = ws === null ? data.all("goal") : byRef("goal", "workspace", ws);
+    return list(u, "/goals", goals);
+  });
+  route("/status_updates", (u) => {
+    const parent = required(u, "parent");
+    if (!data.objects.get(parent)) throw new ApiError(404, `parent: Unknown object: ${parent}`);
+    return list(u, "/status_updates", byRef("status_update", "parent", parent));
+  });
+  route("/tasks/{gid}/tags", (u, [g]) => {
+    const t = get(g, "task", "task");
+    return list(u, "/tasks/{gid}/tags", (t.tags as Ref[]).map((r) => data.objects.get(r.gid)!));
+  });
+  route("/tasks/{gid}/time_tracking_entries", (u, [g]) => {
+    get(g, "task", "task");
+    return list(u, "/tasks/{gid}/time_tracking_entries", byRef("time_tracking_entry", "task", g));
+  });
+  for (const kind of ["dependencies", "dependents"] as const) {
+    route(`/tasks/{gid}/${kind}`, (u, [g]) => {
+      const t = get(g, "task", "task");
+      paid("Dependencies");
+      return list(
+        u,
+        `/tasks/{gid}/${kind}`,
+        (t[kind] as Ref[]).map((r) => data.objects.get(r.gid)!),
+      );
+    });
+  }
+  route("/users/{gid}/user_task_list", (u, [g]) => {
+    const user = g === "me" ? data.all("user")[0] : get(g, "user", "user");
+    const ws = required(u, "workspace");
+    const utl = data.all("user_task_list").find((l) =>
+      refIs(l.owner, user.gid) && refIs(l.workspace, ws)
+    );
+    if (!utl) throw new ApiError(404, `user_task_list: Unknown object for user ${user.gid}`);
+    return single(u, "/users/{gid}/user_task_list", utl);
+  });
+  route(
+    "/user_task_lists/{gid}",
+    (u, [g]) => single(u, "/user_task_lists/{gid}", get(g, "user_task_list", "user_task_list")),
+  );
   route("/stories/{gid}", (u, [g]) => single(u, "/stories/{gid}", get(g, "story", "story")));
   route(
     "/custom_fields/{gid}",
@@ -475,6 +583,7 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       throw new ApiError(404, "No matching route for request");
     } catch (e) {
       if (e instanceof ApiError) return json(e.status, errorBody(e.message, e.status));
+      if (Deno.env.get("FAKE_DEBUG")) console.error(e);
       return json(500, errorBody("Server Error", 500));
     }
   };
@@ -494,6 +603,52 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       stories,
       teams: data.all("team").filter((t) => orgs.some((o) => refIs(t.organization, o))).length,
       users: data.all("user").length,
+      ...moreTruth(listed, orgs),
+    };
+  };
+
+  /** Row counts of the resources beyond the seed's eight. */
+  const moreTruth = (listed: Set<string>, orgs: string[]): Record<string, number> => {
+    const subtasks = new Set<string>();
+    const walk = (gid: string) => {
+      for (const s of data.subtasksOf.get(gid) ?? []) {
+        if (!subtasks.has(s)) {
+          subtasks.add(s);
+          walk(s);
+        }
+      }
+    };
+    for (const t of listed) walk(t);
+    const listedParent = (o: AsanaObject) => {
+      const p = o.parent as Ref;
+      return listed.has(p.gid) || data.objects.get(p.gid)?.resource_type === "project";
+    };
+    const portfolios = data.all("portfolio");
+    const items = new Set(
+      portfolios.flatMap((p) => (p.items as Ref[]).map((r) => `${p.gid}/${r.gid}`)),
+    );
+    let dependencies = 0;
+    for (const t of listed) dependencies += (data.objects.get(t)!.dependencies as Ref[]).length;
+    const updates = data.all("status_update").filter((s) =>
+      premium || data.objects.get((s.parent as Ref).gid)?.resource_type === "project"
+    );
+    return {
+      subtasks: subtasks.size,
+      custom_fields:
+        data.all("custom_field").filter((c) => orgs.some((o) => refIs(c.workspace, o))).length,
+      custom_field_settings: data.all("custom_field_setting").length,
+      attachments: data.all("attachment").filter(listedParent).length,
+      project_memberships: data.all("project_membership").length,
+      team_memberships: data.all("team_membership").length,
+      workspace_memberships: data.all("workspace_membership").length,
+      portfolios: premium ? portfolios.length : 0,
+      portfolio_items: premium ? items.size : 0,
+      goals: premium ? data.all("goal").length : 0,
+      status_updates: updates.length,
+      time_tracking_entries:
+        data.all("time_tracking_entry").filter((e) => listed.has((e.task as Ref).gid)).length,
+      task_dependencies: premium ? dependencies : 0,
+      user_task_lists: data.all("user_task_list").length,
     };
   };
 

@@ -345,7 +345,9 @@ async function finishFamily(
   const id = q(S.id);
   const load = q(S.loadId);
   const current = quoteLiteral(job.loadId);
-  const keys = root.keyColumns;
+  // a table that never received a row has no key columns yet (and needs no deduplication)
+  const columns = job.schema.tables[root.table].columns;
+  const keys = root.keyColumns.every((k) => k in columns) ? root.keyColumns : [];
   const rootTable = final(root.table);
   const disposition = job.fullRefresh ? "replace" : root.disposition;
   if (keys.length > 0) {
@@ -401,6 +403,20 @@ async function finishFamily(
           q(S.parentKey)
         } in (select v from ${parentDeleted})`,
       );
+    }
+  }
+  // a recursive resource: rows whose parent (a row of the same table) is deleted, to any depth
+  if (root.parentTables?.includes(root.table) && keys.length > 0) {
+    const deletedKey = `select ${keyText("g", keys)} from ${rootTable} g
+      where g.${id} in (select id from ${gone})
+      and ${keyText("g", keys)} not in
+        (select ${keyText("n", keys)} from ${rootTable} n where n.${load} = ${current})`;
+    for (;;) {
+      const added = await tx.query(
+        `insert into ${gone} select r.${id} from ${rootTable} r
+         where r.${q(S.parentKey)} in (${deletedKey}) on conflict do nothing`,
+      );
+      if ((added.affectedRows ?? 0) === 0) break;
     }
   }
   // keys of the rows about to go, to tell deleted keys (no row left) from replaced ones
