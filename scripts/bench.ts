@@ -113,25 +113,28 @@ async function e2e(tasks: number): Promise<E2E> {
       .replace(/^(\s+)requests_per_minute: \d+/m, `$1requests_per_minute: ${rpm}`)
       .replace(/^(\s+)max_in_flight: \d+/m, `$1max_in_flight: ${inFlight}`);
     await Deno.writeTextFile(`${dir}/asana.yaml`, spec);
+    // the loader as users run it: `deno task run`'s permissions, this spec, this database
+    const loader = (stdout: "piped" | "null") =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+          "--allow-net",
+          "--allow-sys",
+          `${ROOT}src/cli/main.ts`,
+          "run",
+          `${dir}/asana.yaml`,
+          "--db",
+          `${dir}/db`,
+        ],
+        env: { ASANA_BASE_URL: info.baseUrl, ASANA_ACCESS_TOKEN: info.token, NO_COLOR: "1" },
+        stdout,
+        stderr: "piped",
+      });
     const t0 = performance.now();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-net",
-        "--allow-sys",
-        `${ROOT}src/cli/main.ts`,
-        "run",
-        `${dir}/asana.yaml`,
-        "--db",
-        `${dir}/db`,
-      ],
-      env: { ASANA_BASE_URL: info.baseUrl, ASANA_ACCESS_TOKEN: info.token, NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = loader("piped").spawn();
     let rss = 0;
     const poll = setInterval(async () => {
       rss = Math.max(rss, await peakRss(child.pid));
@@ -175,20 +178,7 @@ async function e2e(tasks: number): Promise<E2E> {
     await (await fetch(
       `${fakeUrl}/mutate?touch=0.01&add=${changed}&remove=${changed}&stories=${changed}`,
     )).json();
-    const second = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${ROOT}src/cli/main.ts`,
-        "run",
-        `${dir}/asana.yaml`,
-        "--db",
-        `${dir}/db`,
-      ],
-      env: { ASANA_BASE_URL: info.baseUrl, ASANA_ACCESS_TOKEN: info.token, NO_COLOR: "1" },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
+    const second = await loader("null").output();
     if (!second.success) throw new Error(new TextDecoder().decode(second.stderr));
     const after = await (await fetch(`${fakeUrl}/stats`)).json() as { requests: number };
     return {
