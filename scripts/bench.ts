@@ -250,7 +250,7 @@ async function micro(records: number): Promise<{ loader: number; raw: number; ro
       disposition: "merge",
       keyColumns: normalizer.keyColumns(resource),
     }],
-    state: {},
+    state: () => ({}),
   });
   const loaderSeconds = (performance.now() - t0) / 1000;
   await dest.close();

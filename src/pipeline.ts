@@ -3,13 +3,13 @@
  *
  * @module
  */
-import { extract, type ResourceStats } from "./extract/extract.ts";
+import { extract, type ExtractResult, type ResourceStats } from "./extract/extract.ts";
 import { HttpClient } from "./extract/http.ts";
 import { PgliteDestination, type RootWrite } from "./load/pglite.ts";
 import type { Normalizer as NormalizerType, Row, TableRows } from "./normalize/normalize.ts";
 import { Normalizer } from "./normalize/normalize.ts";
 import { emptySchema } from "./normalize/schema.ts";
-import { buildPlan, type PlannedResource } from "./plan/plan.ts";
+import { buildPlan, type Plan, type PlannedResource } from "./plan/plan.ts";
 import { getPath } from "./plan/template.ts";
 import type { Spec } from "./spec/schema.ts";
 
@@ -29,6 +29,12 @@ export interface RunOptions {
   onProgress?: (progress: Progress) => void;
   /** Milliseconds between progress snapshots (default 1000). */
   progressIntervalMs?: number;
+  /** Secret values (from the environment or `.dlt/*.toml`): never shown or stored. */
+  secrets?: readonly string[];
+  /** Aborts the run (Ctrl-C): nothing is committed. */
+  signal?: AbortSignal;
+  /** Names this run to another command that finds the database held (default "run"). */
+  purpose?: string;
 }
 
 /** How far a run has got. */
@@ -55,6 +61,12 @@ export interface ResourceSummary {
   restarts: number;
   /** Requests skipped by a status rule: status, count and the first error. */
   skipped: { status: number; count: number; example: string }[];
+  /** Listings stopped at `max_pages`. */
+  capped: number;
+  /** Records of a recursive resource that were their own ancestor (not followed). */
+  cycles: number;
+  /** True when some listing was skipped or capped: rows it would have covered were kept. */
+  incomplete: boolean;
 }
 
 /** The result of a successful run. */
@@ -67,6 +79,8 @@ export interface RunResult {
   retries: number;
   throttled: number;
   seconds: number;
+  /** Characters replaced by U+FFFD (NULs and lone surrogates, which Postgres text cannot hold). */
+  replacedCharacters: number;
 }
 
 /** A run that failed: nothing was committed. */
@@ -102,14 +116,14 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
   const started = new Date();
   const t0 = performance.now();
   const plan = buildPlan(spec, options.resources);
-  const client = new HttpClient(spec.source);
+  const client = new HttpClient(spec.source, { secrets: options.secrets, signal: options.signal });
   const dest = options.destination ??
-    await PgliteDestination.open(options.dbDir ?? defaultDbDir(spec));
+    await PgliteDestination.open(options.dbDir ?? defaultDbDir(spec), options.purpose);
   const loadId = newLoadId(started.getTime());
   try {
     const schema = (await dest.readSchema(spec.dataset)) ?? emptySchema();
-    const state = await dest.readState(spec.dataset);
-    const stored = options.fullRefresh ? {} : cursorsOf(state);
+    const previous = await dest.readState(spec.dataset);
+    const stored = options.fullRefresh ? {} : cursorsOf(previous);
     const normalizer = new Normalizer(schema, loadId);
     const loaded = [...plan.resources.values()].filter((r) => r.load);
     for (const r of loaded) normalizer.rootTable(r);
@@ -117,6 +131,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
 
     const buffer = new StagingBuffer(dest, normalizer, options.flushRows ?? DEFAULT_FLUSH_ROWS);
     let stats: Map<string, ResourceStats>;
+    let incomplete: ReadonlySet<string> = new Set();
     let tables: Record<string, number>;
     try {
       let live: Map<string, ResourceStats> | undefined;
@@ -140,7 +155,10 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
       const extracted = await extract(
         plan,
         client,
-        (resource, records, parentKey) => buffer.add(resource, records, parentKey),
+        (resource, records, parentKey) => {
+          options.signal?.throwIfAborted();
+          return buffer.add(resource, records, parentKey);
+        },
         {
           fieldsParam: spec.source.fields_param,
           cursor: (resource, partition) => stored[resource]?.[partition],
@@ -148,30 +166,23 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         },
       ).finally(() => clearInterval(timer));
       stats = extracted.stats;
+      incomplete = extracted.incomplete;
+      options.signal?.throwIfAborted();
       await buffer.flush();
-      const roots: RootWrite[] = loaded.map((r) => {
-        const reconciled = extracted.reconciled.get(r.name);
-        return {
-          table: normalizer.rootTable(r),
-          resource: r.name,
-          disposition: r.writeDisposition,
-          keyColumns: normalizer.keyColumns(r),
-          parentTables: r.parents.map((p) => plan.resources.get(p)!).filter((p) => p.load)
-            .map((p) => normalizer.rootTable(p)),
-          refreshedParents: r.partial ? [...extracted.refreshed.get(r.name)!] : undefined,
-          // deletions only from a complete key listing: nothing skipped on the way down
-          currentKeys: reconciled?.complete &&
-              [r.name, ...r.ancestors].every((a) => extracted.stats.get(a)!.skipped.size === 0)
-            ? [...reconciled.keys]
-            : undefined,
-        };
+      const roots: RootWrite[] = loaded.map((r) => ({
+        table: normalizer.rootTable(r),
+        resource: r.name,
+        disposition: r.writeDisposition,
+        keyColumns: normalizer.keyColumns(r),
+        parentTables: r.parents.map((p) => plan.resources.get(p)!).filter((p) => p.load)
+          .map((p) => normalizer.rootTable(p)),
+        ...evidence(r, extracted, options.fullRefresh ?? false),
+      }));
+      const state = (deleted: ReadonlyMap<string, ReadonlySet<string>>) => ({
+        ...previous,
+        incremental: nextCursors(plan, normalizer, stored, extracted, deleted),
       });
-      // cursors of loaded resources move on; the others keep theirs
-      const cursors: Record<string, Record<string, string>> = { ...stored };
-      for (const [name, partitions] of extracted.cursors) {
-        if (!plan.resources.get(name)!.load) continue;
-        cursors[name] = { ...cursors[name], ...Object.fromEntries(partitions) };
-      }
+      options.signal?.throwIfAborted();
       tables = await dest.commit({
         pipeline: spec.pipeline,
         dataset: spec.dataset,
@@ -179,7 +190,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         startedAt: started,
         schema: normalizer.schema,
         roots,
-        state: { ...state, incremental: cursors },
+        state,
         fullRefresh: options.fullRefresh,
         resources: Object.fromEntries(plan.order.map((name) => {
           const s = extracted.stats.get(name)!;
@@ -217,6 +228,9 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           count: x.count,
           example: client.redact(x.example),
         })),
+        capped: s.capped,
+        cycles: s.cycles,
+        incomplete: incomplete.has(name),
       };
     });
     return {
@@ -227,10 +241,72 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
       retries: client.stats.retries,
       throttled: client.stats.throttled,
       seconds: (performance.now() - t0) / 1000,
+      replacedCharacters: client.repairs.replacedCharacters,
     };
   } finally {
     if (!options.destination) await dest.close();
   }
+}
+
+/**
+ * What the commit may delete for one resource, from the run's evidence alone: rows are
+ * replaced within the parents whose listings all completed (when the resource fans out
+ * under an incremental ancestor, or when some listing on its way was skipped or
+ * capped), and keys are reconciled only from complete key listings.
+ */
+export function evidence(
+  r: PlannedResource,
+  extracted: ExtractResult,
+  fullRefresh: boolean,
+): Pick<RootWrite, "refreshedParents" | "currentKeys"> {
+  const incomplete = [r.name, ...r.ancestors].some((a) => extracted.incomplete.has(a));
+  const refreshed = extracted.refreshed.get(r.name);
+  let refreshedParents: string[] | undefined;
+  if (incomplete) refreshedParents = refreshed ? [...refreshed] : [];
+  else if (r.partial && !fullRefresh) refreshedParents = [...refreshed!];
+  const reconciled = extracted.reconciled.get(r.name);
+  return {
+    refreshedParents,
+    currentKeys: reconciled?.complete && !incomplete ? [...reconciled.keys] : undefined,
+  };
+}
+
+/**
+ * The cursors to store: loaded resources' partitions move on, others keep theirs, and a
+ * partition whose parent record was deleted in this commit starts again from scratch.
+ */
+export function nextCursors(
+  plan: Plan,
+  normalizer: NormalizerType,
+  stored: Cursors,
+  extracted: ExtractResult,
+  deleted: ReadonlyMap<string, ReadonlySet<string>>,
+): Cursors {
+  const cursors: Cursors = { ...stored };
+  for (const [name, partitions] of extracted.cursors) {
+    if (!plan.resources.get(name)!.load) continue;
+    cursors[name] = { ...cursors[name], ...Object.fromEntries(partitions) };
+  }
+  for (const [name, partitions] of Object.entries(cursors)) {
+    const r = plan.resources.get(name);
+    if (!r) continue;
+    const gone = r.parents.map((p) => plan.resources.get(p)!).filter((p) => p.load)
+      .flatMap((p) => [...(deleted.get(normalizer.rootTable(p)) ?? [])]);
+    if (gone.length === 0) continue;
+    const goneSet = new Set(gone);
+    // a partition is the parent key, or the parent key, "#" and a for_each item
+    const parentGone = (partition: string) => {
+      if (goneSet.has(partition)) return true;
+      for (let i = partition.indexOf("#"); i >= 0; i = partition.indexOf("#", i + 1)) {
+        if (goneSet.has(partition.slice(0, i))) return true;
+      }
+      return false;
+    };
+    cursors[name] = Object.fromEntries(
+      Object.entries(partitions).filter(([partition]) => !parentGone(partition)),
+    );
+  }
+  return cursors;
 }
 
 /** Rows buffered before a write: bigger batches are cheaper per row in PGlite. */
@@ -289,6 +365,8 @@ export class StagingBuffer {
     const batches: [string, Row[]][] = [...this.#rows.entries()];
     this.#rows.clear();
     this.#count = 0;
-    for (const [table, rows] of batches) await this.#dest.stage(table, rows);
+    for (const [table, rows] of batches) {
+      await this.#dest.stage(table, rows, this.#normalizer.schema.tables[table]?.resource);
+    }
   }
 }

@@ -73,7 +73,8 @@ Deno.test("asana.yaml loads every table of the fake Asana; a second run changes 
     assert.equal(after1.tasks__memberships > after1.tasks, true);
     assert.equal(after1.tasks__custom_fields > 0, true);
     assert.equal(after1.users__workspaces > 0, true);
-    assert.equal(first.resources.find((r) => r.resource === "stories")!.rows > truth.stories, true);
+    // a task in two projects has its stories fetched once
+    assert.equal(first.resources.find((r) => r.resource === "stories")!.rows, truth.stories);
 
     await runPipeline(spec, { dbDir: db });
     assert.deepEqual(await counts(db), after1);

@@ -39,6 +39,27 @@ export function formatRunSummary(result: RunResult): string {
     if (r.restarts > 0) {
       lines.push(`${r.resource}: ${r.restarts} listing(s) restarted after an expired page token`);
     }
+    if (r.capped > 0) {
+      lines.push(`${r.resource}: ${r.capped} listing(s) stopped at max_pages`);
+    }
+    if (r.cycles > 0) {
+      lines.push(
+        `${r.resource}: ${r.cycles} record(s) listed below themselves (a cycle); not followed`,
+      );
+    }
+  }
+  const kept = result.resources.filter((r) => r.incomplete).map((r) => r.resource);
+  if (kept.length > 0) {
+    lines.push(
+      `incomplete listings (${kept.join(", ")}): rows they would have covered were kept, ` +
+        `and their cursors did not move`,
+    );
+  }
+  if (result.replacedCharacters > 0) {
+    lines.push(
+      `${result.replacedCharacters} character(s) Postgres text cannot hold (NUL, lone ` +
+        `surrogates) were stored as U+FFFD`,
+    );
   }
   const tables = Object.keys(result.tables).length;
   lines.push(

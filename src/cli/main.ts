@@ -11,6 +11,10 @@ import { buildPlan, PlanError } from "../plan/plan.ts";
 import { estimateRun } from "../plan/estimate.ts";
 import { defaultDbDir, RunError, runPipeline } from "../pipeline.ts";
 import { PgliteDestination } from "../load/pglite.ts";
+import { DatabaseDirError, DatabaseLockedError } from "../load/lock.ts";
+import { credentialsOf } from "../extract/http.ts";
+import { Redactor } from "../secrets.ts";
+import { isLoopbackHost } from "../spec/schema.ts";
 import { type DatasetSummary, describeDataset, describeTable } from "../show.ts";
 import { type Args, parseArgs, stringFlag, UsageError } from "./args.ts";
 import {
@@ -26,14 +30,44 @@ import { ProgressReporter, type Verbosity } from "./progress.ts";
 
 export { parseArgs, UsageError };
 
+/** Removes the loaded spec's secrets from everything the command prints. */
+let redactor = new Redactor([]);
+
+function out(text: string): void {
+  console.log(redactor.redact(text));
+}
+
+function err(text: string): void {
+  console.error(redactor.redact(text));
+}
+
+/** Loads a spec and makes its secrets (and credentials) redacted from all output. */
+async function loadSpecRedacted(
+  file: string,
+  options: Parameters<typeof loadSpec>[1] = {},
+): Promise<Awaited<ReturnType<typeof loadSpec>>> {
+  const loaded = await loadSpec(file, options);
+  redactor = new Redactor([...loaded.secrets, ...credentialsOf(loaded.spec.source.auth)]);
+  return loaded;
+}
+
+/** A run stopped by Ctrl-C or SIGTERM. */
+class Interrupted extends Error {
+  readonly signal: Deno.Signal;
+  constructor(signal: Deno.Signal) {
+    super(`interrupted by ${signal}`);
+    this.signal = signal;
+  }
+}
+
 const USAGE = `usage:
   restpipe run <spec.yaml> [--db DIR] [--resources a,b] [--full-refresh] [--dry-run]
                            [--quiet | --verbose]
   restpipe plan <spec.yaml> [--db DIR] [--resources a,b] [--json]
   restpipe check <spec.yaml>
   restpipe show [<spec.yaml>] [<table>] [--db DIR] [--loads] [--json]
-  restpipe sql "<query>" [--db DIR | --spec <spec.yaml>] [--json]
-  restpipe serve [--db DIR | --spec <spec.yaml>] [--host 127.0.0.1] [--port 5432]`;
+  restpipe sql "<query>" [--db DIR | --spec <spec.yaml>] [--json] [--write]
+  restpipe serve [--db DIR | --spec <spec.yaml>] [--host 127.0.0.1] [--port 5432] [--write]`;
 
 function resourcesFlag(args: Args): string[] | undefined {
   const value = stringFlag(args, "resources");
@@ -62,13 +96,27 @@ async function run(argv: string[]): Promise<number> {
   if (args.flags.has("quiet") && args.flags.has("verbose")) {
     throw new UsageError("--quiet and --verbose exclude each other");
   }
-  const { spec } = await loadSpec(oneSpec(args, "run"));
+  const specFile = oneSpec(args, "run");
+  const { spec, secrets } = await loadSpecRedacted(specFile);
   const verbosity: Verbosity = args.flags.has("quiet")
     ? "quiet"
     : args.flags.has("verbose")
     ? "verbose"
     : "normal";
-  const reporter = new ProgressReporter(verbosity);
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  const reporter = new ProgressReporter(verbosity, Deno.stderr.isTerminal(), 5, {
+    writeSync: (p) => Deno.stderr.writeSync(encoder.encode(redactor.redact(decoder.decode(p)))),
+  });
+  // Ctrl-C or SIGTERM: abort, roll back, say so; a second one exits at once
+  const controller = new AbortController();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (controller.signal.aborted) Deno.exit(signal === "SIGINT" ? 130 : 143);
+    controller.abort(new Interrupted(signal));
+  };
+  const listeners = signals.map((sig) => [sig, onSignal(sig)] as const);
+  for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
   try {
     const result = await runPipeline(spec, {
       dbDir: stringFlag(args, "db") ?? defaultDbDir(spec),
@@ -76,28 +124,40 @@ async function run(argv: string[]): Promise<number> {
       resources: resourcesFlag(args),
       onProgress: verbosity === "quiet" ? undefined : reporter.update,
       progressIntervalMs: Deno.stderr.isTerminal() ? 250 : 1000,
+      secrets,
+      signal: controller.signal,
+      purpose: `run ${specFile}`,
     });
     reporter.done();
     if (verbosity === "quiet") {
       const rows = Object.values(result.tables).reduce((a, b) => a + b, 0);
-      console.log(`load ${result.loadId}: ${rows} rows in ${result.seconds.toFixed(1)} s`);
+      out(`load ${result.loadId}: ${rows} rows in ${result.seconds.toFixed(1)} s`);
     } else {
-      console.log(formatRunSummary(result));
+      out(formatRunSummary(result));
     }
+  } catch (e) {
+    reporter.done();
+    const reason = controller.signal.reason;
+    if (controller.signal.aborted && reason instanceof Interrupted) {
+      err("interrupted: nothing committed; the previous load is intact");
+      return reason.signal === "SIGINT" ? 130 : 143;
+    }
+    throw e;
   } finally {
     reporter.done();
+    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
   }
   return 0;
 }
 
 async function plan(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { db: "value", resources: "value", json: "flag" });
-  const { spec } = await loadSpec(oneSpec(args, "plan"), { requireVariables: false });
+  const { spec } = await loadSpecRedacted(oneSpec(args, "plan"), { requireVariables: false });
   const p = buildPlan(spec, resourcesFlag(args));
   const dbDir = stringFlag(args, "db") ?? defaultDbDir(spec);
   let last: Awaited<ReturnType<PgliteDestination["loads"]>>[number] | undefined;
   if (await isDatabase(dbDir)) {
-    const dest = await PgliteDestination.open(dbDir);
+    const dest = await PgliteDestination.open(dbDir, "plan");
     try {
       last = (await dest.loads(spec.dataset)).find((l) => l.status === "completed");
     } finally {
@@ -110,9 +170,9 @@ async function plan(argv: string[]): Promise<number> {
     spec.source.limits.requests_per_minute,
   );
   if (args.flags.has("json")) {
-    console.log(JSON.stringify({ basedOnLoad: last?.load_id ?? null, ...estimate }, null, 2));
+    out(JSON.stringify({ basedOnLoad: last?.load_id ?? null, ...estimate }, null, 2));
   } else {
-    console.log(formatEstimate(spec, estimate, last?.load_id));
+    out(formatEstimate(spec, estimate, last?.load_id));
   }
   return 0;
 }
@@ -120,8 +180,8 @@ async function plan(argv: string[]): Promise<number> {
 async function check(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {});
   const file = oneSpec(args, "check");
-  const loaded = await loadSpec(file);
-  console.log(formatCheck(loaded.file, loaded.spec, buildPlan(loaded.spec), loaded.variables));
+  const loaded = await loadSpecRedacted(file);
+  out(formatCheck(loaded.file, loaded.spec, buildPlan(loaded.spec), loaded.variables));
   return 0;
 }
 
@@ -161,18 +221,19 @@ async function onlyDatabase(): Promise<string> {
 async function openDatabase(
   args: Args,
   specFile: string | undefined,
+  purpose: string,
 ): Promise<{ dest: PgliteDestination; dbDir: string; spec: Spec | undefined }> {
   let dbDir = stringFlag(args, "db");
   let spec: Spec | undefined;
   if (specFile !== undefined) {
-    spec = (await loadSpec(specFile, { requireVariables: false })).spec;
+    spec = (await loadSpecRedacted(specFile, { requireVariables: false })).spec;
     dbDir ??= defaultDbDir(spec);
   }
   dbDir ??= await onlyDatabase();
   if (!(await isDatabase(dbDir))) {
     throw new UsageError(`no database at ${dbDir}: run a pipeline first (deno task run <spec>)`);
   }
-  return { dest: await PgliteDestination.open(dbDir), dbDir, spec };
+  return { dest: await PgliteDestination.open(dbDir, purpose), dbDir, spec };
 }
 
 async function show(argv: string[]): Promise<number> {
@@ -180,7 +241,7 @@ async function show(argv: string[]): Promise<number> {
   const specFile = args.positional.find((a) => /\.ya?ml$/.test(a));
   const tables = args.positional.filter((a) => a !== specFile);
   if (tables.length > 1) throw new UsageError(`show takes at most one table\n${USAGE}`);
-  const { dest, dbDir, spec } = await openDatabase(args, specFile);
+  const { dest, dbDir, spec } = await openDatabase(args, specFile, "show");
   const json = args.flags.has("json");
   try {
     const datasets = spec ? [spec.dataset] : await datasetsIn(dest);
@@ -188,7 +249,7 @@ async function show(argv: string[]): Promise<number> {
       for (const ds of datasets) {
         const detail = await describeTable(dest, ds, tables[0]);
         if (detail) {
-          console.log(json ? JSON.stringify(detail, null, 2) : formatTableDetail(detail));
+          out(json ? JSON.stringify(detail, null, 2) : formatTableDetail(detail));
           return 0;
         }
       }
@@ -197,13 +258,13 @@ async function show(argv: string[]): Promise<number> {
     const summaries: DatasetSummary[] = [];
     for (const ds of datasets) summaries.push(await describeDataset(dest, ds));
     if (json) {
-      console.log(JSON.stringify(spec ? summaries[0] : { datasets: summaries }, null, 2));
+      out(JSON.stringify(spec ? summaries[0] : { datasets: summaries }, null, 2));
     } else if (summaries.length === 0) {
-      console.log(`no datasets in ${dbDir}`);
+      out(`no datasets in ${dbDir}`);
     } else if (args.flags.has("loads")) {
-      console.log(summaries.map(formatLoads).join("\n\n"));
+      out(summaries.map(formatLoads).join("\n\n"));
     } else {
-      console.log(summaries.map(formatDataset).join("\n\n"));
+      out(summaries.map(formatDataset).join("\n\n"));
     }
   } finally {
     await dest.close();
@@ -212,19 +273,33 @@ async function show(argv: string[]): Promise<number> {
 }
 
 async function sql(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { db: "value", spec: "value", json: "flag" });
+  const args = parseArgs(argv, { db: "value", spec: "value", json: "flag", write: "flag" });
   if (args.positional.length !== 1) throw new UsageError(`sql needs one query\n${USAGE}`);
-  const { dest } = await openDatabase(args, stringFlag(args, "spec"));
+  const { dest } = await openDatabase(args, stringFlag(args, "spec"), "sql");
+  const write = args.flags.has("write");
   try {
-    const result = await dest.db.query<Record<string, unknown>>(args.positional[0]);
+    // read-only unless --write: the query runs in a read-only transaction, rolled back
+    if (!write) await dest.db.exec("begin transaction read only");
+    let result: Awaited<ReturnType<typeof dest.db.query<Record<string, unknown>>>>;
+    try {
+      result = await dest.db.query<Record<string, unknown>>(args.positional[0]);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (!write && /read-only transaction/.test(message)) {
+        throw new UsageError(`sql: ${message}; sql is read-only unless --write is given`);
+      }
+      throw e;
+    } finally {
+      if (!write) await dest.db.exec("rollback").catch(() => {});
+    }
     if (args.flags.has("json")) {
-      console.log(JSON.stringify(result.rows, null, 2));
+      out(JSON.stringify(result.rows, null, 2));
     } else if (result.fields.length > 0) {
       const headers = result.fields.map((f) => f.name);
-      console.log(formatTable(headers, result.rows.map((r) => headers.map((h) => r[h]))));
-      console.log(`(${result.rows.length} row${result.rows.length === 1 ? "" : "s"})`);
+      out(formatTable(headers, result.rows.map((r) => headers.map((h) => r[h]))));
+      out(`(${result.rows.length} row${result.rows.length === 1 ? "" : "s"})`);
     } else {
-      console.log(`ok (${result.affectedRows ?? 0} rows affected)`);
+      out(`ok (${result.affectedRows ?? 0} rows affected)`);
     }
   } catch (e) {
     if (e instanceof UsageError) throw e;
@@ -236,15 +311,33 @@ async function sql(argv: string[]): Promise<number> {
 }
 
 async function serve(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { db: "value", spec: "value", host: "value", port: "value" });
-  const { dest, dbDir } = await openDatabase(args, stringFlag(args, "spec"));
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  const args = parseArgs(argv, {
+    db: "value",
+    spec: "value",
+    host: "value",
+    port: "value",
+    write: "flag",
+  });
   const host = stringFlag(args, "host") ?? "127.0.0.1";
+  if (!isLoopbackHost(host)) {
+    throw new UsageError(
+      `serve: refusing --host ${host}: the server has no password, so it listens on loopback ` +
+        `only (127.0.0.1, ::1); reach it from elsewhere through an SSH tunnel`,
+    );
+  }
+  const { dest, dbDir } = await openDatabase(args, stringFlag(args, "spec"), "serve");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  // read-only unless --write: every transaction a client opens starts read-only
+  if (!args.flags.has("write")) await dest.db.exec("set default_transaction_read_only = on");
   const port = Number(stringFlag(args, "port") ?? 5432);
   const server = new PGLiteSocketServer({ db: dest.db, host, port });
   await server.start();
-  console.log(`serving ${dbDir} on postgresql://postgres@${host}:${port}/postgres`);
-  console.log(`connect: psql -h ${host} -p ${port} -U postgres   (Ctrl-C stops)`);
+  out(
+    `serving ${dbDir} ${
+      args.flags.has("write") ? "read-write" : "read-only"
+    } on postgresql://postgres@${host}:${port}/postgres`,
+  );
+  out(`connect: psql -h ${host} -p ${port} -U postgres   (Ctrl-C stops)`);
   await new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);
     Deno.addSignalListener("SIGTERM", resolve);
@@ -274,21 +367,28 @@ export async function main(argv: string[]): Promise<number> {
       case undefined:
       case "help":
       case "--help":
-        console.log(USAGE);
+        out(USAGE);
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`unknown command "${command}"\n${USAGE}`);
     }
   } catch (e) {
-    if (e instanceof SpecError || e instanceof PlanError || e instanceof UsageError) {
-      console.error(e.message);
+    if (
+      e instanceof SpecError || e instanceof PlanError || e instanceof UsageError ||
+      e instanceof DatabaseDirError
+    ) {
+      err(e.message);
       return 2;
     }
-    if (e instanceof RunError) {
-      console.error(`run failed; the previous load is intact.\n${e.message}`);
+    if (e instanceof DatabaseLockedError) {
+      err(`refused: ${e.message}`);
       return 1;
     }
-    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    if (e instanceof RunError) {
+      err(`run failed; the previous load is intact.\n${e.message}`);
+      return 1;
+    }
+    err(`error: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
 }

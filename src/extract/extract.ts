@@ -8,13 +8,18 @@ import type { Plan, PlannedResource } from "../plan/plan.ts";
 import { getPath, placeholders, render } from "../plan/template.ts";
 import { INCREMENTAL, ITEM } from "../plan/graph.ts";
 import { type HttpClient, HttpError } from "./http.ts";
+import { stringifyJson } from "./json.ts";
+import { canonicalKey } from "./keys.ts";
 import { paginate } from "./paginate.ts";
 
 /** A record of a resource as the API returned it. */
 export type ApiRecord = Record<string, unknown>;
 
-/** The ancestor records of a request chain, nearest first. */
-export type Ancestry = readonly { resource: string; record: ApiRecord }[];
+/**
+ * The ancestor records of a request chain, nearest first, each with the partition
+ * (parent key and `for_each` item) of the chain that returned it.
+ */
+export type Ancestry = readonly { resource: string; record: ApiRecord; partition: string }[];
 
 /** Per-resource counters for the run summary. */
 export interface ResourceStats {
@@ -29,6 +34,12 @@ export interface ResourceStats {
   restarts: number;
   /** Requests skipped by a status rule, by status. */
   skipped: Map<number, { count: number; example: string }>;
+  /** Listings stopped at `max_pages` (incomplete: they delete nothing). */
+  capped: number;
+  /** Records of a recursive resource that are their own ancestor (not followed). */
+  cycles: number;
+  /** Request chains left out because the same request was made already in this run. */
+  duplicates: number;
 }
 
 /**
@@ -41,15 +52,26 @@ export type PageSink = (
   parentKey: string,
 ) => Promise<void>;
 
-/** What a run learnt for incremental loading and deletions. */
+/**
+ * What a run learnt for incremental loading and deletions: the evidence the commit may
+ * delete on, and nothing more.
+ */
 export interface ExtractResult {
   stats: Map<string, ResourceStats>;
-  /** New cursor per incremental resource and partition (parent key). */
+  /**
+   * New cursor per incremental resource and partition: set when the partition's chain
+   * completed and every chain below its records completed too.
+   */
   cursors: Map<string, Map<string, string>>;
-  /** Parent keys each partial resource was fetched for (its rows are replaced within them). */
+  /**
+   * Parent keys whose every chain of a child resource completed (its rows may be
+   * replaced within them). Holds the resources that have parents.
+   */
   refreshed: Map<string, Set<string>>;
   /** Keys the API holds now, per reconciled resource; `complete` is false if a listing was skipped. */
   reconciled: Map<string, { keys: Set<string>; complete: boolean }>;
+  /** Resources with at least one listing that was skipped or capped in this run. */
+  incomplete: Set<string>;
 }
 
 /** Options for {@linkcode extract}. */
@@ -72,9 +94,9 @@ export function compareCursors(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A record's primary key as text: the key values joined by "/" (also a child's parent key). */
+/** A record's primary key in its canonical text form (also a child's parent key). */
 export function keyOf(resource: PlannedResource, record: ApiRecord): string {
-  return resource.primaryKey.map((k) => String(getPath(record, k))).join("/");
+  return canonicalKey(resource.primaryKey.map((k) => getPath(record, k)));
 }
 
 /** A runtime problem not tied to one HTTP response (a missing placeholder value…). */
@@ -136,6 +158,25 @@ function itemsOf(resource: PlannedResource, ancestry: Ancestry): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/** A top-level listing failed or was skipped: the run cannot know what the API holds. */
+export class RootListingError extends ExtractError {
+  /** Creates the error from the request's failure. */
+  constructor(resource: PlannedResource, cause: HttpError, origin: string) {
+    const skipped = resource.onStatus[String(cause.status)] === "skip";
+    super(
+      `${cause.message}${
+        skipped
+          ? ` (a status rule skips ${cause.status}, but ${resource.name} ` +
+            `has no parent: without it the run would not know what the API holds)`
+          : ""
+      }\n` +
+        `hint: check source.base_url (requests go to ${origin}) and that the token can read ` +
+        `${resource.path}`,
+    );
+    this.name = "RootListingError";
+  }
+}
+
 /** Runs the plan's requests; resolves with per-resource stats, or rejects with the first failure. */
 export async function extract(
   plan: Plan,
@@ -149,12 +190,24 @@ export async function extract(
     cursors: new Map(),
     refreshed: new Map(),
     reconciled: new Map(),
+    incomplete: new Set(),
   };
+  /** Parent keys with an incomplete chain, per resource. */
+  const failedParents = new Map<string, Set<string>>();
+  /** Partitions of incremental resources whose cursor must stay (something below them failed). */
+  const tainted = new Map<string, Set<string>>();
+  /** Requests already made, per resource (a chain is made once per distinct request). */
+  const requested = new Map<string, Set<string>>();
+  const listed = new Map<string, Set<string>>();
   for (const name of plan.order) {
     const r = plan.resources.get(name)!;
     if (r.incremental) result.cursors.set(name, new Map());
-    if (r.partial) result.refreshed.set(name, new Set());
+    if (r.parents.length > 0) result.refreshed.set(name, new Set());
     if (r.reconcile) result.reconciled.set(name, { keys: new Set(), complete: true });
+    failedParents.set(name, new Set());
+    tainted.set(name, new Set());
+    requested.set(name, new Set());
+    listed.set(name, new Set());
   }
   options.onStart?.(result);
   const gates = new Map<string, Gate>();
@@ -167,11 +220,29 @@ export async function extract(
       finishedAt: 0,
       restarts: 0,
       skipped: new Map(),
+      capped: 0,
+      cycles: 0,
+      duplicates: 0,
     });
     gates.set(name, new Gate(options.pendingChains ?? 256));
   }
   const running = new Set<Promise<void>>();
   let failure: unknown;
+
+  /** A chain of `resource` did not complete: nothing below it may be deleted or move on. */
+  const incomplete = (
+    resource: PlannedResource,
+    ancestry: Ancestry,
+    parentKey: string,
+    partition: string,
+  ) => {
+    result.incomplete.add(resource.name);
+    failedParents.get(resource.name)!.add(parentKey);
+    if (resource.incremental) tainted.get(resource.name)!.add(partition);
+    for (const a of ancestry) {
+      if (plan.resources.get(a.resource)!.incremental) tainted.get(a.resource)!.add(a.partition);
+    }
+  };
 
   const spawn = async (resource: PlannedResource, ancestry: Ancestry, recursive = false) => {
     const gate = gates.get(resource.name)!;
@@ -197,8 +268,6 @@ export async function extract(
   const runChain = async (resource: PlannedResource, ancestry: Ancestry, item: unknown) => {
     if (failure !== undefined) return;
     const s = stats.get(resource.name)!;
-    s.chains++;
-    if (s.startedAt === 0) s.startedAt = performance.now();
     const parentKey = parentKeyOf(plan, ancestry);
     const partition = item === undefined
       ? parentKey
@@ -210,16 +279,26 @@ export async function extract(
       start: stored === undefined ? undefined : lagged(stored, resource.incremental!.lag_seconds),
       item,
     });
+    // the same request for the same partition (a task listed by two projects): made once
+    const once = `${partition}\u0000${url.href}`;
+    if (requested.get(resource.name)!.has(once)) {
+      s.duplicates++;
+      return;
+    }
+    requested.get(resource.name)!.add(once);
+    s.chains++;
+    if (s.startedAt === 0) s.startedAt = performance.now();
     let cursor = stored;
     const children = resource.children.map((c) => plan.resources.get(c)!);
     const retryStatuses = new Set(
       Object.entries(resource.onStatus).filter(([, a]) => a === "retry").map(([c]) => Number(c)),
     );
+    const guard = { capped: false };
     const pages = paginate(client, resource.paginator, resource.records, url, resource.headers, {
       resource: resource.name,
       parentKey: parentKey === "" ? undefined : parentKey,
       retryStatuses,
-    });
+    }, { maxPages: resource.maxPages, guard });
     // after a restart, records already seen in this listing are dropped
     const seen = resource.paginator.type !== "single" && resource.paginator.restart_on
       ? new Set<string>()
@@ -259,16 +338,26 @@ export async function extract(
         for (const child of children) {
           for (const record of records) {
             if (failure !== undefined) return;
-            const next = [{ resource: resource.name, record }, ...ancestry];
+            const next = [{ resource: resource.name, record, partition }, ...ancestry];
+            if (child === resource && isOwnAncestor(plan, resource, record, ancestry)) {
+              s.cycles++;
+              continue;
+            }
             await spawn(child, next, child === resource);
           }
         }
       }
-      // the chain completed: its partition's cursor moves on, its parent was refreshed
+      if (guard.capped) {
+        s.capped++;
+        incomplete(resource, ancestry, parentKey, partition);
+        return;
+      }
+      // the chain completed: its partition's cursor may move on, its parent was refreshed
       if (cursor !== undefined) result.cursors.get(resource.name)!.set(partition, cursor);
       result.refreshed.get(resource.name)?.add(parentKey);
     } catch (e) {
-      skipOrThrow(resource, s, e);
+      skipOrThrow(resource, s, e, client.origin);
+      incomplete(resource, ancestry, parentKey, partition);
     }
   };
 
@@ -280,7 +369,10 @@ export async function extract(
       keysOnly: true,
       item,
     });
+    if (listed.get(resource.name)!.has(url.href)) return;
+    listed.get(resource.name)!.add(url.href);
     const into = result.reconciled.get(resource.name)!;
+    const guard = { capped: false };
     try {
       for await (
         const page of paginate(
@@ -289,18 +381,17 @@ export async function extract(
           resource.records,
           url,
           resource.headers,
-          {
-            resource: resource.name,
-            parentKey,
-          },
+          { resource: resource.name, parentKey },
+          { maxPages: resource.maxPages, guard },
         )
       ) {
         if (failure !== undefined) return;
         for (const r of page.records) into.keys.add(keyOf(resource, r as ApiRecord));
       }
+      if (guard.capped) into.complete = false;
     } catch (e) {
       into.complete = false;
-      skipOrThrow(resource, s, e);
+      skipOrThrow(resource, s, e, client.origin);
     }
   };
 
@@ -310,10 +401,39 @@ export async function extract(
   }
   while (running.size > 0) await Promise.all([...running]);
   if (failure !== undefined) throw failure;
+  // a parent is refreshed for a child only when every chain of that child under it completed
+  for (const [name, keys] of result.refreshed) {
+    for (const k of failedParents.get(name)!) keys.delete(k);
+  }
+  for (const [name, partitions] of result.cursors) {
+    for (const p of tainted.get(name)!) partitions.delete(p);
+  }
   return result;
 }
 
-function skipOrThrow(resource: PlannedResource, s: ResourceStats, e: unknown): void {
+/** Is this record of a recursive resource already among its own ancestors? */
+function isOwnAncestor(
+  plan: Plan,
+  resource: PlannedResource,
+  record: ApiRecord,
+  ancestry: Ancestry,
+): boolean {
+  if (resource.primaryKey.length === 0) return false;
+  const key = keyOf(resource, record);
+  return ancestry.some((a) =>
+    a.resource === resource.name && keyOf(plan.resources.get(a.resource)!, a.record) === key
+  );
+}
+
+function skipOrThrow(
+  resource: PlannedResource,
+  s: ResourceStats,
+  e: unknown,
+  origin: string,
+): void {
+  if (e instanceof HttpError && resource.parents.length === 0) {
+    throw new RootListingError(resource, e, origin);
+  }
   if (!(e instanceof HttpError) || resource.onStatus[String(e.status)] !== "skip") throw e;
   const entry = s.skipped.get(e.status) ?? { count: 0, example: e.message };
   entry.count++;
@@ -329,8 +449,8 @@ function lagged(cursor: string, lagSeconds: number): string {
 }
 
 function recordKey(resource: PlannedResource, record: ApiRecord): string {
-  if (resource.primaryKey.length === 0) return JSON.stringify(record);
-  return JSON.stringify(resource.primaryKey.map((k) => getPath(record, k)));
+  if (resource.primaryKey.length === 0) return stringifyJson(record);
+  return keyOf(resource, record);
 }
 
 function withParentFields(resource: PlannedResource, raw: unknown, ancestry: Ancestry): ApiRecord {
@@ -356,7 +476,7 @@ export function buildRequest(
   const parent = ancestry[0];
   const parentPlan = parent ? plan.resources.get(parent.resource) : undefined;
   const parentKey = parent && parentPlan && parentPlan.primaryKey.length > 0
-    ? parentPlan.primaryKey.map((k) => String(getPath(parent.record, k))).join("/")
+    ? keyOf(parentPlan, parent.record)
     : undefined;
   const resolve = (name: string, field: string): string => {
     if (name === INCREMENTAL && incremental.start !== undefined) return incremental.start;

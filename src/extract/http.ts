@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { FetchError, ofetch } from "ofetch";
 import type { Auth, Source } from "../spec/schema.ts";
+import { type JsonRepairs, parseJson } from "./json.ts";
 import { Limiter } from "./limiter.ts";
+import { Redactor } from "../secrets.ts";
 
 /** Who is asking: named in errors. */
 export interface RequestContext {
@@ -95,17 +96,32 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** Redirects followed for one request before it fails. */
+export const MAX_REDIRECTS = 10;
+
+/** Options for {@linkcode HttpClient}. */
+export interface HttpClientOptions {
+  /** Every secret value of the spec (from the environment or `.dlt/*.toml`), besides auth. */
+  secrets?: readonly string[];
+  /** Aborts every request and wait (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
 /** One client per run. */
 export class HttpClient {
   readonly #source: Source;
   readonly #origin: string;
   readonly #limiter: Limiter;
   readonly #secrets: string[];
+  readonly #redactor: Redactor;
+  readonly #signal: AbortSignal | undefined;
   /** Counters for the summary. */
   readonly stats: HttpStats = { requests: 0, byResource: new Map(), retries: 0, throttled: 0 };
+  /** Characters replaced in response bodies (NULs, lone surrogates). */
+  readonly repairs: JsonRepairs = { replacedCharacters: 0 };
 
   /** Creates the client for a source (validated: insecure base URLs were refused there). */
-  constructor(source: Source) {
+  constructor(source: Source, options: HttpClientOptions = {}) {
     this.#source = source;
     const base = new URL(source.base_url);
     this.#origin = base.origin;
@@ -113,23 +129,27 @@ export class HttpClient {
       requestsPerMinute: source.limits.requests_per_minute,
       maxInFlight: source.limits.max_in_flight,
     });
-    this.#secrets = secretsOf(source.auth).filter((s) => s.length >= 4);
+    this.#secrets = [...credentialsOf(source.auth), ...(options.secrets ?? [])]
+      .filter((s) => s.length >= 4);
+    this.#redactor = new Redactor(this.#secrets);
+    this.#signal = options.signal;
+  }
+
+  /** The base URL's origin: the only one that receives credentials. */
+  get origin(): string {
+    return this.#origin;
   }
 
   /** The absolute URL for a path below the base URL (or an absolute URL as is). */
   resolve(path: string): URL {
-    if (/^https?:\/\//.test(path)) return new URL(path);
+    if (/^https?:\/\//i.test(path)) return new URL(path);
     const base = this.#source.base_url.replace(/\/+$/, "");
     return new URL(base + (path.startsWith("/") ? path : `/${path}`));
   }
 
-  /** Removes every secret from a string (URLs, messages). */
+  /** Removes every secret from a string (URLs, messages), in every encoding. */
   redact(text: string): string {
-    let out = text;
-    for (const s of this.#secrets) {
-      out = out.replaceAll(s, "***").replaceAll(encodeURIComponent(s), "***");
-    }
-    return out;
+    return this.#redactor.redact(text);
   }
 
   /** GETs a URL as JSON, with auth, limiter and retries. */
@@ -138,64 +158,232 @@ export class HttpClient {
     headers: Record<string, string>,
     context: RequestContext,
   ): Promise<HttpResponse> {
-    const { attempts, timeout_seconds: timeout, backoff_seconds: backoff } = this.#source.retry;
-    const sameOrigin = url.origin === this.#origin;
-    const finalUrl = new URL(url);
-    const finalHeaders: Record<string, string> = { accept: "application/json", ...headers };
-    if (sameOrigin) applyAuth(this.#source.auth, finalUrl, finalHeaders);
-    const shown = this.redact(finalUrl.toString());
+    const retry = this.#source.retry;
+    const shown = this.redact(url.toString());
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new HttpError(
+        context,
+        shown,
+        0,
+        undefined,
+        `refused: only http: and https: URLs are requested`,
+      );
+    }
     for (let attempt = 1;; attempt++) {
+      this.#signal?.throwIfAborted();
       const release = await this.#limiter.acquire();
       let response: HttpResponse | undefined;
       let failure: string | undefined;
+      let fatal = false;
       try {
         this.stats.requests++;
         this.stats.byResource.set(
           context.resource,
           (this.stats.byResource.get(context.resource) ?? 0) + 1,
         );
-        const r = await ofetch.raw(finalUrl.toString(), {
-          headers: finalHeaders,
-          retry: 0,
-          timeout: timeout * 1000,
-          ignoreResponseError: true,
-          responseType: "json",
-        });
-        response = { status: r.status, headers: r.headers, body: r._data };
+        response = await this.#fetch(url, headers);
       } catch (e) {
-        failure = e instanceof FetchError ? describeFetchError(e) : String(e);
+        this.#signal?.throwIfAborted();
+        if (e instanceof RequestRefused) {
+          failure = e.message;
+          fatal = true;
+        } else failure = describeFetchError(e);
       } finally {
         release();
       }
       const status = response?.status ?? 0;
-      if (response && status < 400) return response;
-      const retryable = response === undefined || status === 429 || status === 408 ||
-        status >= 500 || (context.retryStatuses?.has(status) ?? false);
-      if (!retryable || attempt >= attempts) {
-        const msg = response ? apiMessage(response.body) : undefined;
-        const detail = failure ?? (attempt > 1 ? `after ${attempt} attempts` : "");
-        throw new HttpError(context, shown, status, msg && this.redact(msg), this.redact(detail));
+      if (response && status < 400 && response.body !== NOT_JSON) return response;
+      const retryable = !fatal && (response === undefined || status === 429 || status === 408 ||
+        status >= 500 || response.body === NOT_JSON ||
+        (context.retryStatuses?.has(status) ?? false));
+      const msg = response && response.body !== NOT_JSON ? apiMessage(response.body) : undefined;
+      const fail = (detail: string) =>
+        new HttpError(context, shown, status, msg && this.redact(msg), this.redact(detail));
+      if (!retryable || attempt >= retry.attempts) {
+        const notJson = response?.body === NOT_JSON
+          ? `the body is not JSON (${response.headers.get("content-type") ?? "no content type"})`
+          : undefined;
+        throw fail(
+          [failure ?? notJson, attempt > 1 ? `after ${attempt} attempts` : ""].filter(Boolean)
+            .join(", "),
+        );
+      }
+      let wait = retry.backoff_seconds * 1000 * 2 ** (attempt - 1) * (0.5 + Math.random());
+      let why = "backoff";
+      if (status === 429) {
+        const after = retryAfterMs(response!.headers.get("retry-after"));
+        if (after !== undefined) {
+          wait = after;
+          why = "Retry-After";
+        }
+      }
+      if (wait > retry.max_wait_seconds * 1000) {
+        throw fail(
+          `the server asked to wait ${Math.round(wait / 1000)} s (${why}), longer than ` +
+            `retry.max_wait_seconds (${retry.max_wait_seconds} s)`,
+        );
       }
       this.stats.retries++;
-      let wait = backoff * 1000 * 2 ** (attempt - 1) * (0.5 + Math.random());
       if (status === 429) {
         this.stats.throttled++;
-        const after = retryAfterMs(response!.headers.get("retry-after"));
-        if (after !== undefined) wait = after;
         this.#limiter.pause(wait);
       }
-      await new Promise((r) => setTimeout(r, wait));
+      await sleep(wait, this.#signal);
+    }
+  }
+
+  /**
+   * One request: follows redirects itself (credentials and secret-bearing headers go
+   * only to the base URL's origin), and bounds the whole response, body included, in
+   * time and size.
+   */
+  async #fetch(url: URL, headers: Record<string, string>): Promise<HttpResponse> {
+    const { timeout_seconds: timeout, max_response_mb: maxMb } = this.#source.retry;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new TimeoutError()), timeout * 1000);
+    const onAbort = () => controller.abort(this.#signal!.reason);
+    this.#signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      let current = new URL(url);
+      for (let hop = 0;; hop++) {
+        if (current.protocol !== "http:" && current.protocol !== "https:") {
+          throw new RequestRefused(
+            `refused a redirect to a ${current.protocol} URL: only http: and https: are requested`,
+          );
+        }
+        const { target, sent } = this.#withCredentials(current, headers);
+        const r = await fetch(target, {
+          headers: sent,
+          redirect: "manual",
+          signal: controller.signal,
+        });
+        if (r.status >= 300 && r.status < 400 && r.headers.has("location")) {
+          await r.body?.cancel();
+          if (hop >= MAX_REDIRECTS) {
+            throw new RequestRefused(`more than ${MAX_REDIRECTS} redirects`);
+          }
+          current = new URL(r.headers.get("location")!, current);
+          continue;
+        }
+        const text = await readText(r, maxMb * 1024 * 1024);
+        return { status: r.status, headers: r.headers, body: this.#parse(text, r.status) };
+      }
+    } catch (e) {
+      if (controller.signal.aborted && controller.signal.reason instanceof TimeoutError) {
+        throw new TimeoutError();
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      this.#signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** The URL and headers to send: credentials only to the base origin. */
+  #withCredentials(
+    url: URL,
+    headers: Record<string, string>,
+  ): { target: string; sent: Record<string, string> } {
+    const target = new URL(url);
+    const sent: Record<string, string> = { accept: "application/json" };
+    const sameOrigin = url.origin === this.#origin;
+    for (const [k, value] of Object.entries(headers)) {
+      if (sameOrigin || !this.#redactor.contains(value)) sent[k] = value;
+    }
+    if (sameOrigin) applyAuth(this.#source.auth, target, sent);
+    else {
+      for (const [k, value] of [...target.searchParams]) {
+        if (this.#redactor.contains(value)) target.searchParams.delete(k);
+      }
+    }
+    return { target: target.toString(), sent };
+  }
+
+  #parse(text: string, status: number): unknown {
+    if (text.trim() === "") return status < 400 ? NOT_JSON : undefined;
+    try {
+      return parseJson(text, this.repairs);
+    } catch {
+      // an error page in HTML or text: its text is the API's message
+      return status < 400 ? NOT_JSON : text;
     }
   }
 }
 
-function describeFetchError(e: FetchError): string {
-  const cause = e.cause instanceof Error ? e.cause.message : e.message;
-  if (/abort|timeout/i.test(cause)) return "timed out";
-  return `connection failed (${cause.split("\n")[0]})`;
+/** A body that should have been JSON and was not (retried like a 5xx). */
+const NOT_JSON: unique symbol = Symbol("not JSON");
+
+/** A request that must not be made (or followed), and is not retried. */
+class RequestRefused extends Error {}
+
+/** The response did not arrive, whole, within `retry.timeout_seconds`. */
+class TimeoutError extends Error {
+  constructor() {
+    super("timed out");
+  }
 }
 
-function secretsOf(auth: Auth): string[] {
+/** Reads a body as UTF-8 text, failing past `maxBytes`. */
+async function readText(r: Response, maxBytes: number): Promise<string> {
+  const declared = Number(r.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await r.body?.cancel();
+    throw new RequestRefused(tooLarge(maxBytes));
+  }
+  if (!r.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = r.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new RequestRefused(tooLarge(maxBytes));
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function tooLarge(maxBytes: number): string {
+  return `the response is larger than retry.max_response_mb (${+(maxBytes / 1024 / 1024).toFixed(
+    3,
+  )} MB)`;
+}
+
+/** Waits `ms`, or rejects when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function describeFetchError(e: unknown): string {
+  if (e instanceof TimeoutError) return "timed out";
+  const message = e instanceof Error ? e.message : String(e);
+  if (/abort|timeout/i.test(message)) return "timed out";
+  return `connection failed (${message.split("\n")[0]})`;
+}
+
+/** The credential values of an auth setting (to redact). */
+export function credentialsOf(auth: Auth): string[] {
   switch (auth.type) {
     case "bearer":
       return [auth.token];

@@ -5,6 +5,7 @@
  */
 import type { Paginator } from "../spec/schema.ts";
 import { getPath } from "../plan/template.ts";
+import { stringifyJson } from "./json.ts";
 import { type HttpClient, HttpError, type HttpResponse, type RequestContext } from "./http.ts";
 
 /** One page of a listing. */
@@ -17,6 +18,23 @@ export interface Page {
 
 /** How often one listing may start again before its error fails the run. */
 export const MAX_RESTARTS = 10;
+
+/** Bounds on one listing. */
+export interface ListingLimits {
+  /** Stop after this many pages; the listing then counts as incomplete. */
+  maxPages?: number;
+  /** Set to true when the listing stopped at `maxPages` with more pages to go. */
+  guard?: { capped: boolean };
+}
+
+/** A listing that would never end: its paginator repeats a URL, a cursor or a page. */
+export class PaginationLoopError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PaginationLoopError";
+  }
+}
 
 function isRestart(paginator: Paginator, error: unknown): boolean {
   if (paginator.type === "single" || !paginator.restart_on || !(error instanceof HttpError)) {
@@ -58,6 +76,7 @@ export async function* paginate(
   url: URL,
   headers: Record<string, string>,
   context: RequestContext,
+  limits: ListingLimits = {},
 ): AsyncGenerator<Page> {
   let next: URL | undefined = new URL(url);
   let page = paginator.type === "page_number" ? paginator.base_page : 0;
@@ -70,7 +89,22 @@ export async function* paginate(
   const first = new URL(next);
   let restarts = 0;
   let restarted = false;
+  /** URLs requested since the listing (re)started: one requested twice means a loop. */
+  let visited = new Set<string>();
+  let previousPage: string | undefined;
+  let pages = 0;
+  const who = context.parentKey === undefined
+    ? context.resource
+    : `${context.resource} (parent ${context.parentKey})`;
   while (next) {
+    if (visited.has(next.href)) {
+      throw new PaginationLoopError(
+        `${who}: the ${paginator.type} paginator asked for ${
+          client.redact(next.toString())
+        } a second time in one listing; stopping instead of looping forever (check the paginator settings)`,
+      );
+    }
+    visited.add(next.href);
     let response: HttpResponse;
     try {
       response = await client.get(next, headers, context);
@@ -79,6 +113,8 @@ export async function* paginate(
       if (next.href !== first.href && restarts < MAX_RESTARTS && isRestart(paginator, e)) {
         restarts++;
         restarted = true;
+        visited = new Set();
+        previousPage = undefined;
         next = new URL(first);
         page = paginator.type === "page_number" ? paginator.base_page : 0;
         offset = 0;
@@ -87,6 +123,21 @@ export async function* paginate(
       throw e;
     }
     const records = selectRecords(response.body, recordsPath, client.redact(next.toString()));
+    if (paginator.type !== "single") {
+      // an API that ignores the page parameter answers every page with the first one
+      const fingerprint = records.length === 0 ? undefined : stringifyJson(records);
+      if (fingerprint !== undefined && fingerprint === previousPage) {
+        throw new PaginationLoopError(
+          `${who}: GET ${
+            client.redact(next.toString())
+          } returned the same records as the page before; stopping instead of looping forever (does the API honour ${
+            pageParam(paginator)
+          }?)`,
+        );
+      }
+      previousPage = fingerprint;
+    }
+    pages++;
     yield { records, response, restarted };
     restarted = false;
     const current: URL = next;
@@ -137,5 +188,22 @@ export async function* paginate(
         break;
       }
     }
+    if (next && limits.maxPages !== undefined && pages >= limits.maxPages) {
+      if (limits.guard) limits.guard.capped = true;
+      return;
+    }
+  }
+}
+
+function pageParam(paginator: Paginator): string {
+  switch (paginator.type) {
+    case "offset":
+      return paginator.offset_param;
+    case "page_number":
+      return paginator.page_param;
+    case "cursor":
+      return paginator.cursor_param;
+    default:
+      return "its next-page link";
   }
 }

@@ -16,6 +16,8 @@ import {
   SYSTEM_COLUMNS as S,
 } from "../normalize/schema.ts";
 import * as v from "valibot";
+import { stringifyJson } from "../extract/json.ts";
+import { checkDatabaseDir, DatabaseDirError, type DirLock, lockDatabaseDir } from "./lock.ts";
 
 /** Load history table. */
 export const LOADS_TABLE = "_dlt_loads";
@@ -34,8 +36,10 @@ export interface RootWrite {
   /** The root tables of the parent resources (loaded in this run), for a child resource. */
   parentTables?: string[];
   /**
-   * For a resource fetched only for some parents (an incremental ancestor): the parent
-   * keys it was fetched for. Its earlier rows of those parents are replaced.
+   * When the run saw only some parents whole (an incremental ancestor, or listings that
+   * were skipped or capped): the parent keys whose listings completed. Earlier rows are
+   * replaced within those parents only (and where a new row has their key); rows of
+   * every other parent are kept. A root resource has none: `[]` keeps every older row.
    */
   refreshedParents?: string[];
   /** For a reconciled resource: every key the API holds; other rows are deleted. */
@@ -50,8 +54,11 @@ export interface CommitJob {
   startedAt: Date;
   schema: StoredSchema;
   roots: RootWrite[];
-  /** Pipeline state to store with the load. */
-  state: Record<string, unknown>;
+  /**
+   * Pipeline state to store with the load, given the keys deleted from each root table
+   * (no row left), so that cursors of partitions whose rows went can be reset.
+   */
+  state: (deleted: ReadonlyMap<string, ReadonlySet<string>>) => Record<string, unknown>;
   /** Rebuild: every table becomes exactly this run's rows, whatever its disposition. */
   fullRefresh?: boolean;
   /** What each resource extracted (records, requests, request chains), for later plans. */
@@ -87,22 +94,48 @@ export class PgliteDestination {
   /** The open run: its dataset, live schema and the column count each table has now. */
   #run: { dataset: string; schema: StoredSchema; columns: Map<string, string> } | undefined;
 
-  private constructor(db: PGlite) {
+  readonly #lock: DirLock | undefined;
+
+  private constructor(db: PGlite, lock: DirLock | undefined) {
     this.db = db;
+    this.#lock = lock;
   }
 
-  /** Opens (creating when needed) the database in `dir`, or in memory when `dir` is undefined. */
-  static async open(dir?: string): Promise<PgliteDestination> {
-    if (dir !== undefined) await Deno.mkdir(dir, { recursive: true });
-    const db = await PGlite.create(dir === undefined ? undefined : dir);
-    return new PgliteDestination(db);
+  /**
+   * Opens (creating when needed) the database in `dir`, or in memory when `dir` is
+   * undefined. The directory is held for as long as it is open (`purpose` names the
+   * holder to whoever else tries): a second open fails at once with
+   * {@linkcode DatabaseLockedError}. A `dir` that is a file, read-only, or another
+   * folder's contents fails with {@linkcode DatabaseDirError}.
+   */
+  static async open(dir?: string, purpose = "run"): Promise<PgliteDestination> {
+    if (dir === undefined) return new PgliteDestination(await PGlite.create(), undefined);
+    await checkDatabaseDir(dir);
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw new DatabaseDirError(
+        `--db ${dir}: cannot be created (${e instanceof Error ? e.message : String(e)})`,
+      );
+    }
+    const lock = await lockDatabaseDir(dir, purpose);
+    try {
+      return new PgliteDestination(await PGlite.create(dir), lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
   }
 
-  /** Closes the database (rolling back a run left open). */
+  /** Closes the database (rolling back a run left open) and releases its directory. */
   async close(): Promise<void> {
-    await this.#queue.catch(() => {});
-    if (this.#run) await this.db.exec("rollback").catch(() => {});
-    await this.db.close();
+    try {
+      await this.#queue.catch(() => {});
+      if (this.#run) await this.db.exec("rollback").catch(() => {});
+      await this.db.close();
+    } finally {
+      this.#lock?.release();
+    }
   }
 
   /** Does the dataset exist? */
@@ -162,9 +195,9 @@ export class PgliteDestination {
   }
 
   /** Writes rows into a table of the open run, adding the table or its new columns first. */
-  stage(table: string, rows: Row[]): Promise<void> {
+  stage(table: string, rows: Row[], resource = table): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
-    const json = JSON.stringify(rows).replaceAll("\\u0000", "");
+    const json = rowsJson(rows);
     return this.#serial(async () => {
       const run = this.#run;
       if (!run) throw new Error("stage() outside a run: call begin() first");
@@ -174,10 +207,17 @@ export class PgliteDestination {
         run.columns.set(table, want);
       }
       const target = `${q(run.dataset)}.${q(table)}`;
-      await this.db.query(
-        `insert into ${target} select * from jsonb_populate_recordset(null::${target}, $1::jsonb)`,
-        [json],
-      );
+      try {
+        await this.db.query(
+          `insert into ${target} select * from jsonb_populate_recordset(null::${target}, $1::jsonb)`,
+          [json],
+        );
+      } catch (e) {
+        throw new Error(
+          `${resource}: could not write rows into table ${table}: ${describeRejection(e, rows)}`,
+          { cause: e },
+        );
+      }
     });
   }
 
@@ -198,6 +238,11 @@ export class PgliteDestination {
         for (const t of family) await ensureTable(tx, job.dataset, t, job.schema);
         Object.assign(counts, await finishFamily(tx, job, root, family, i, deleted));
       }
+      const deletedKeys = new Map<string, Set<string>>();
+      for (const [table, temp] of deleted) {
+        const r = await tx.query<{ v: string }>(`select v from ${temp}`);
+        deletedKeys.set(table, new Set(r.rows.map((x) => x.v)));
+      }
       const ds = q(job.dataset);
       await tx.query(
         `insert into ${ds}.${q(LOADS_TABLE)}
@@ -217,7 +262,7 @@ export class PgliteDestination {
       );
       await tx.query(
         `insert into ${ds}.${q(STATE_TABLE)} (load_id, pipeline_name, state) values ($1, $2, $3)`,
-        [job.loadId, job.pipeline, JSON.stringify(job.state)],
+        [job.loadId, job.pipeline, JSON.stringify(job.state(deletedKeys))],
       );
       await tx.exec("commit");
       this.#run = undefined;
@@ -293,10 +338,17 @@ async function ensureTable(
   }
   const have = new Map(existing.rows.map((r) => [r.column_name, r.data_type]));
   const missing = Object.entries(cols).filter(([c]) => !have.has(c));
-  // a bigint column that met a fraction is widened (lossless for the integers it holds)
+  // widening: a bigint column that met a fraction or an integer past 64 bits, a key
+  // column that met a key of another kind (its values keep their canonical text)
   for (const [c, { type }] of Object.entries(cols)) {
-    if (type === "double precision" && have.get(c) === "bigint") {
-      await tx.exec(`alter table ${target} alter column ${q(c)} type double precision`);
+    const now = have.get(c);
+    if (now === undefined || now === type) continue;
+    const widen = (type === "double precision" && now === "bigint") ||
+      (type === "numeric" && now === "bigint") || type === "text";
+    if (widen) {
+      await tx.exec(
+        `alter table ${target} alter column ${q(c)} type ${type} using ${q(c)}::${type}`,
+      );
     }
   }
   if (missing.length > 0) {
@@ -308,10 +360,34 @@ async function ensureTable(
   }
 }
 
-/** `k1` or `concat_ws('/', k1, k2)`: a row's key as text, as the extractor writes parent keys. */
+/**
+ * A row's key as canonical text, exactly as `canonicalKey` writes it in TypeScript: the
+ * one key column as text (key columns are text, bigint or numeric, whose text forms are
+ * canonical), or several as a JSON list of texts.
+ */
 function keyText(alias: string, keys: string[]): string {
   const parts = keys.map((k) => `${alias}.${q(k)}::text`);
-  return parts.length === 1 ? parts[0] : `concat_ws('/', ${parts.join(", ")})`;
+  return parts.length === 1 ? parts[0] : `array_to_json(array[${parts.join(", ")}])::text`;
+}
+
+/** Rows as a JSON array; integers past 2^53 (bigint) are written with every digit. */
+function rowsJson(rows: Row[]): string {
+  try {
+    return JSON.stringify(rows);
+  } catch (e) {
+    if (e instanceof TypeError && /bigint/i.test(e.message)) return stringifyJson(rows);
+    throw e;
+  }
+}
+
+/** Names the column and the kind of value Postgres refused, when it can tell. */
+function describeRejection(e: unknown, rows: Row[]): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const column = /column "([^"]+)"/.exec(message)?.[1];
+  if (column === undefined) return message;
+  const value = rows.find((r) => r[column] !== undefined && r[column] !== null)?.[column];
+  const kind = Array.isArray(value) ? "list" : value === null ? "null" : typeof value;
+  return `column ${column} (a ${kind} value): ${message}`;
 }
 
 /** A temp table of text values, filled from a list. */
@@ -369,9 +445,10 @@ async function finishFamily(
          and a.${id} collate "C" < b.${id} collate "C"`,
     );
   }
-  if (disposition === "replace" && (!root.refreshedParents || job.fullRefresh)) {
+  const scoped = root.refreshedParents !== undefined;
+  if (disposition === "replace" && !scoped) {
     await insertGone(`select ${id} from ${rootTable} where ${load} is distinct from ${current}`);
-  } else if (disposition === "merge" && keys.length > 0) {
+  } else if (disposition !== "append" && keys.length > 0) {
     const same = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
     await insertGone(
       `select o.${id} from ${rootTable} o join ${rootTable} n on ${same}
@@ -379,7 +456,7 @@ async function finishFamily(
     );
   }
   const older = `${load} is distinct from ${current}`;
-  if (root.refreshedParents && !job.fullRefresh) {
+  if (root.refreshedParents && root.refreshedParents.length > 0 && S.parentKey in columns) {
     await textTable(tx, `_restpipe_parents_${index}`, root.refreshedParents);
     await insertGone(
       `select ${id} from ${rootTable} where ${older}

@@ -7,7 +7,17 @@
 import type { PlannedResource } from "../plan/plan.ts";
 import { fitIdentifier, joinPath, PATH_SEPARATOR, snakeCase, uniqueName } from "./naming.ts";
 import { type StoredSchema, SYSTEM_COLUMNS as S, type TableSchema } from "./schema.ts";
-import { type DataType, fit, inferType, NO_FIT, VARIANT_SUFFIX } from "./types.ts";
+import {
+  type DataType,
+  fit,
+  inferType,
+  keyType,
+  NO_FIT,
+  VARIANT_SUFFIX,
+  widerKeyType,
+} from "./types.ts";
+import { canonicalValue } from "../extract/keys.ts";
+import { stringifyJson } from "../extract/json.ts";
 
 /** A row: column name → value. */
 export type Row = Record<string, unknown>;
@@ -17,6 +27,45 @@ export type TableRows = Map<string, Row[]>;
 
 /** Source-path segment separator inside stored schemas. */
 const SEP = "\u0001";
+
+/**
+ * Columns a table may reach; fields past it are kept in the table's
+ * {@linkcode OVERFLOW_COLUMN} (jsonb). Postgres allows 1,600 columns, but a row must
+ * also fit in 8 kB (a wide value takes 18 bytes even when moved out of line).
+ */
+export const MAX_TABLE_COLUMNS = 400;
+
+/**
+ * A jsonb value nested deeper than this is stored as its JSON text (a jsonb string):
+ * Postgres' parser recurses, and a value thousands of levels deep would fail the load.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** How deep a value nests (iteratively: a hostile value may be a million levels deep). */
+export function depthOf(value: unknown, limit = Infinity): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > limit) return max;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof x === "object" && x !== null) stack.push([x, d + 1]);
+    }
+  }
+  return max;
+}
+
+/** The jsonb column holding the fields of a record that its table has no room for. */
+export const OVERFLOW_COLUMN = "_dlt_overflow";
+
+/** How a `__proto__` field is named inside stored schemas (its column is `_proto`). */
+const PROTO_SEGMENT = "\u0002__proto__";
+
+function has(obj: object, key: string): boolean {
+  return Object.hasOwn(obj, key);
+}
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
@@ -40,6 +89,7 @@ export class Normalizer {
   /** The root table of a resource, created on first use. */
   rootTable(resource: PlannedResource): string {
     for (const [name, t] of Object.entries(this.schema.tables)) {
+      if (!has(this.schema.tables, name)) continue;
       if (t.resource === resource.name && t.parent === null) {
         if (resource.parents.length > 0) t.columns[S.parentKey] ??= { type: "text" };
         return name;
@@ -47,7 +97,7 @@ export class Normalizer {
     }
     const name = uniqueName(
       fitIdentifier(snakeCase(resource.table)),
-      (n) => n in this.schema.tables,
+      (n) => has(this.schema.tables, n),
     );
     const table: TableSchema = {
       resource: resource.name,
@@ -86,6 +136,9 @@ export class Normalizer {
   ): void {
     const tableName = this.rootTable(resource);
     const table = this.schema.tables[tableName];
+    const keyPaths = resource.primaryKey.length > 0
+      ? new Set(resource.primaryKey.map((k) => k.split(".").join(SEP)))
+      : undefined;
     for (const record of records) {
       const id = this.#id();
       const row: Row = { [S.id]: id, [S.loadId]: this.#loadId };
@@ -97,7 +150,7 @@ export class Normalizer {
       };
       rowsOf(tableName).push(row);
       const obj = isPlainObject(record) ? record : { value: record };
-      this.#flatten(obj, tableName, table, row, "", 0, resource.maxNesting, id, rowsOf);
+      this.#flatten(obj, tableName, table, row, "", 0, resource.maxNesting, id, rowsOf, keyPaths);
     }
   }
 
@@ -116,18 +169,33 @@ export class Normalizer {
     maxNesting: number,
     rootId: string,
     rowsOf: (t: string) => Row[],
+    keyPaths?: ReadonlySet<string>,
   ): void {
-    for (const key in obj) {
+    for (const key of Object.keys(obj)) {
       const value = obj[key];
       if (value === null || value === undefined) continue;
-      // the source path, segments joined by SEP (arrays only when a column is created)
-      const path = prefix === "" ? key : prefix + SEP + key;
+      // the source path, segments joined by SEP (arrays only when a column is created);
+      // "__proto__" cannot be a key of the schema's plain objects, so it is escaped
+      const segment = key === "__proto__" ? PROTO_SEGMENT : key;
+      const path = prefix === "" ? segment : prefix + SEP + segment;
       if (Array.isArray(value) || isPlainObject(value)) {
         const asJson = depth + 1 > maxNesting || this.#isJsonColumn(table, path);
         if (asJson) {
-          this.#assign(table, row, path, value, "jsonb");
+          const deep = depthOf(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH;
+          this.#assign(table, row, path, deep ? stringifyJson(value) : value, "jsonb");
         } else if (isPlainObject(value)) {
-          this.#flatten(value, tableName, table, row, path, depth + 1, maxNesting, rootId, rowsOf);
+          this.#flatten(
+            value,
+            tableName,
+            table,
+            row,
+            path,
+            depth + 1,
+            maxNesting,
+            rootId,
+            rowsOf,
+            keyPaths,
+          );
         } else {
           const childName = this.#childTable(tableName, table, path);
           const child = this.schema.tables[childName];
@@ -155,13 +223,29 @@ export class Normalizer {
             );
           }
         }
+      } else if (keyPaths?.has(path)) {
+        this.#assignKey(table, row, path, value);
       } else {
         this.#assign(table, row, path, value, inferType(value));
       }
     }
   }
 
+  /**
+   * Stores a primary-key value in a text, bigint or numeric column whose SQL text form
+   * is the key's canonical text (`1` and `"1"` alike); the column widens as needed.
+   */
+  #assignKey(table: TableSchema, row: Row, path: string, value: unknown): void {
+    const column = this.#column(table, path, keyType(value));
+    if (column === OVERFLOW_COLUMN) return this.#overflow(row, path, value);
+    const have = table.columns[column].type;
+    const want = widerKeyType(have, keyType(value));
+    if (want !== have) table.columns[column].type = want;
+    row[column] = want === "text" ? canonicalValue(value) : value;
+  }
+
   #isJsonColumn(table: TableSchema, path: string): boolean {
+    if (!has(table.sources, path)) return false;
     const col = table.sources[path];
     return col !== undefined && table.columns[col]?.type === "jsonb";
   }
@@ -169,14 +253,18 @@ export class Normalizer {
   /** Stores a value in its column, or in a variant column when the types conflict. */
   #assign(table: TableSchema, row: Row, path: string, value: unknown, type: DataType): void {
     const column = this.#column(table, path, type);
+    if (column === OVERFLOW_COLUMN) return this.#overflow(row, path, value);
     const have = table.columns[column].type;
     if (have === type) { // inferType already checked the value: the common, fast case
       row[column] = value;
       return;
     }
-    // numbers widen: a bigint column that meets a fraction becomes double precision
-    if (type === "double precision" && table.columns[column].type === "bigint") {
+    // numbers widen: a bigint column that meets a fraction becomes double precision,
+    // one that meets an integer past 64 bits becomes numeric
+    if (type === "double precision" && have === "bigint") {
       table.columns[column].type = "double precision";
+    } else if (type === "numeric" && have === "bigint") {
+      table.columns[column].type = "numeric";
     }
     const fitted = fit(table.columns[column].type, value);
     if (fitted !== NO_FIT) {
@@ -184,7 +272,20 @@ export class Normalizer {
       return;
     }
     const variant = this.#column(table, path, type, `v_${VARIANT_SUFFIX[type]}`);
+    if (variant === OVERFLOW_COLUMN) return this.#overflow(row, path, value);
     row[variant] = type === "jsonb" ? value : fit(type, value);
+  }
+
+  /** Keeps a field the table has no room for in its overflow column, by source path. */
+  #overflow(row: Row, path: string, value: unknown): void {
+    let bag = row[OVERFLOW_COLUMN] as Record<string, unknown> | undefined;
+    if (bag === undefined) row[OVERFLOW_COLUMN] = bag = {};
+    Object.defineProperty(bag, path.split(SEP).join(".").replaceAll(PROTO_SEGMENT, "__proto__"), {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
 
   /**
@@ -193,13 +294,17 @@ export class Normalizer {
    */
   #column(table: TableSchema, path: string, type: DataType | null, variant?: string): string {
     const key = variant === undefined ? path : `${path}${SEP}${SEP}${variant}`;
-    const existing = table.sources[key];
-    if (existing !== undefined) return existing;
+    if (has(table.sources, key)) return table.sources[key];
+    // a full table keeps new fields in its overflow column
+    if (type !== null && Object.keys(table.columns).length >= MAX_TABLE_COLUMNS) {
+      if (!has(table.columns, OVERFLOW_COLUMN)) table.columns[OVERFLOW_COLUMN] = { type: "jsonb" };
+      return OVERFLOW_COLUMN;
+    }
     const segments = path.split(SEP);
     const base = variant === undefined
       ? joinPath(segments)
       : fitIdentifier(`${joinPath(segments)}${PATH_SEPARATOR}${variant}`);
-    const name = uniqueName(base, (n) => n in table.columns);
+    const name = uniqueName(base, (n) => has(table.columns, n));
     if (type === null) return name;
     table.sources[key] = name;
     table.columns[name] = { type };
@@ -207,11 +312,10 @@ export class Normalizer {
   }
 
   #childTable(parentName: string, parent: TableSchema, key: string): string {
-    const existing = parent.children[key];
-    if (existing !== undefined) return existing;
+    if (has(parent.children, key)) return parent.children[key];
     const name = uniqueName(
       fitIdentifier(`${parentName}${PATH_SEPARATOR}${joinPath(key.split(SEP))}`),
-      (n) => n in this.schema.tables,
+      (n) => has(this.schema.tables, n),
     );
     parent.children[key] = name;
     this.schema.tables[name] = {

@@ -8,26 +8,90 @@ import type { COLUMN_TYPES } from "../spec/schema.ts";
 /** The Postgres types restpipe writes. */
 export type DataType = typeof COLUMN_TYPES[number];
 
-const INSTANT = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|([+-])(\d{2})(?::?(\d{2}))?)$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** Is this string an ISO-8601 instant (with a zone)? */
-export function isInstant(s: string): boolean {
-  return INSTANT.test(s) && !Number.isNaN(Date.parse(s));
+/** The largest and smallest values of a Postgres `bigint`. */
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+function validDate(y: number, m: number, d: number): boolean {
+  if (y < 1 || m < 1 || m > 12 || d < 1) return false;
+  const days = [
+    31,
+    y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28,
+    31,
+    30,
+    31,
+    30,
+    31,
+    31,
+    30,
+    31,
+    30,
+    31,
+  ];
+  return d <= days[m - 1];
 }
 
-/** The type a scalar JSON value suggests: bigint, double precision, boolean, timestamptz or text. */
+/**
+ * Is this string an ISO-8601 instant (with a zone) that Postgres accepts as it is?
+ * Impossible dates (Feb 30, year 0000), hours past 23 and offsets past ±15:59 are not.
+ */
+export function isInstant(s: string): boolean {
+  const m = INSTANT.exec(s);
+  if (!m) return false;
+  if (!validDate(+m[1], +m[2], +m[3])) return false;
+  if (+m[4] > 23 || +m[5] > 59 || (m[6] !== undefined && +m[6] > 59)) return false;
+  if (m[7] !== undefined && (+m[8] > 15 || (m[9] !== undefined && +m[9] > 59))) return false;
+  return true;
+}
+
+/** Is this string a calendar date (`YYYY-MM-DD`) that exists? */
+export function isDate(s: string): boolean {
+  const m = DATE.exec(s);
+  return m !== null && validDate(+m[1], +m[2], +m[3]);
+}
+
+/** Does a `bigint` fit a Postgres `bigint`? */
+export function isInt64(value: bigint): boolean {
+  return value >= INT64_MIN && value <= INT64_MAX;
+}
+
+/**
+ * The type a scalar JSON value suggests: bigint, numeric (integers past 64 bits),
+ * double precision, boolean, timestamptz or text.
+ */
 export function inferType(value: unknown): DataType {
   switch (typeof value) {
     case "boolean":
       return "boolean";
     case "number":
       return Number.isSafeInteger(value) ? "bigint" : "double precision";
+    case "bigint":
+      return isInt64(value) ? "bigint" : "numeric";
     case "string":
       return isInstant(value) ? "timestamptz" : "text";
     default:
       return "jsonb";
   }
+}
+
+/**
+ * The type of a primary-key column for a value: text, bigint or numeric, whose text
+ * form in SQL (`col::text`) is the key's canonical text.
+ */
+export function keyType(value: unknown): DataType {
+  if (typeof value === "number" && Number.isSafeInteger(value)) return "bigint";
+  if (typeof value === "bigint") return isInt64(value) ? "bigint" : "numeric";
+  return "text";
+}
+
+/** The wider of two key column types: bigint < numeric < text. */
+export function widerKeyType(a: DataType, b: DataType): DataType {
+  const rank = (t: DataType) => t === "bigint" ? 0 : t === "numeric" ? 1 : 2;
+  return rank(a) >= rank(b) ? (rank(a) === 2 ? "text" : a) : (rank(b) === 2 ? "text" : b);
 }
 
 /** Short names used in variant columns: `due_on__v_text`. */
@@ -55,17 +119,22 @@ export function fit(type: DataType, value: unknown): unknown {
       return value;
     case "text":
       if (typeof value === "string") return value;
-      return typeof value === "number" || typeof value === "boolean" ? String(value) : NO_FIT;
+      return typeof value === "number" || typeof value === "boolean" || typeof value === "bigint"
+        ? String(value)
+        : NO_FIT;
     case "bigint":
+      if (typeof value === "bigint") return isInt64(value) ? value : NO_FIT;
       return Number.isSafeInteger(value) ? value : NO_FIT;
-    case "double precision":
     case "numeric":
+      if (typeof value === "bigint") return value;
+      return typeof value === "number" && Number.isFinite(value) ? value : NO_FIT;
+    case "double precision":
       return typeof value === "number" && Number.isFinite(value) ? value : NO_FIT;
     case "boolean":
       return typeof value === "boolean" ? value : NO_FIT;
     case "timestamptz":
       return typeof value === "string" && isInstant(value) ? value : NO_FIT;
     case "date":
-      return typeof value === "string" && DATE.test(value) ? value : NO_FIT;
+      return typeof value === "string" && isDate(value) ? value : NO_FIT;
   }
 }

@@ -42,6 +42,8 @@ export interface PlannedResource {
   columns: ColumnHints;
   records: string;
   paginator: Paginator;
+  /** Pages each listing may take (unbounded when undefined); a capped listing is incomplete. */
+  maxPages: number | undefined;
   /** Status rules: the source's, overridden by the resource's. */
   onStatus: StatusRules;
   /** Cursor settings, when the resource loads incrementally. */
@@ -73,8 +75,11 @@ export class PlanError extends Error {
   }
 }
 
-/** Default nesting depth: as deep as the data goes. */
-export const UNLIMITED_NESTING = 1000;
+/**
+ * Default and greatest nesting depth: as deep as real data goes. A deeper value is
+ * stored as `jsonb` (a hostile record nested a million levels deep makes no tables).
+ */
+export const UNLIMITED_NESTING = 64;
 
 /**
  * Builds the plan. `only` restricts the run to those resources (their ancestors are
@@ -164,10 +169,11 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     includeFromParent,
     writeDisposition: r.write_disposition ?? d.write_disposition ?? "append",
     primaryKey: pk === undefined ? [] : typeof pk === "string" ? [pk] : pk,
-    maxNesting: r.max_nesting ?? d.max_nesting ?? UNLIMITED_NESTING,
+    maxNesting: Math.min(r.max_nesting ?? d.max_nesting ?? UNLIMITED_NESTING, UNLIMITED_NESTING),
     columns,
     records: r.records ?? spec.source.records,
     paginator: r.paginator ?? spec.source.paginator,
+    maxPages: r.max_pages ?? d.max_pages,
     onStatus: { ...spec.source.on_status, ...r.on_status },
     incremental: r.incremental,
     reconcile: r.reconcile,

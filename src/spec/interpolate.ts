@@ -5,7 +5,7 @@
  * @module
  */
 import { parse as parseToml } from "smol-toml";
-import type { KeyPath } from "./errors.ts";
+import { type KeyPath, SpecError } from "./errors.ts";
 
 /** Where unset variables are looked up besides the environment. */
 export interface SecretSources {
@@ -30,7 +30,11 @@ export interface MissingVariable {
   lookedIn: string;
 }
 
-/** Reads `.dlt/secrets.toml` and `.dlt/config.toml` below `dir` (missing files are skipped). */
+/**
+ * Reads `.dlt/secrets.toml` and `.dlt/config.toml` below `dir` (missing files are
+ * skipped). A malformed file is a {@linkcode SpecError} with its line and column, and
+ * without quoting the file (it holds secrets).
+ */
 export function readDltTomls(dir: string): SecretSources["tomls"] {
   const out: SecretSources["tomls"] = [];
   for (const name of ["secrets.toml", "config.toml"]) {
@@ -42,7 +46,20 @@ export function readDltTomls(dir: string): SecretSources["tomls"] {
       if (e instanceof Deno.errors.NotFound) continue;
       throw e;
     }
-    out.push({ file: `.dlt/${name}`, data: parseToml(text) as Record<string, unknown> });
+    let data: Record<string, unknown>;
+    try {
+      data = parseToml(text) as Record<string, unknown>;
+    } catch (e) {
+      const pos = e as { line?: number; column?: number; message?: string };
+      const why = String(pos.message ?? e).split("\n")[0].replace(/^Invalid TOML document: /, "");
+      throw new SpecError(`.dlt/${name}`, [{
+        path: [],
+        message: `invalid TOML: ${why} (the file's content is not shown: it may hold secrets)`,
+        line: pos.line,
+        column: pos.column,
+      }]);
+    }
+    out.push({ file: `.dlt/${name}`, data });
   }
   return out;
 }
@@ -100,6 +117,14 @@ export function describeLookup(variable: string, src: SecretSources): string {
     `[sources.${section}] in .dlt/secrets.toml or .dlt/config.toml`;
 }
 
+/**
+ * The base URL is not a secret (errors must name where requests went); credentials
+ * written into it (`https://user:pass@host`) are, and are added by the spec loader.
+ */
+function isBaseUrl(path: KeyPath): boolean {
+  return path.length === 2 && path[0] === "source" && path[1] === "base_url";
+}
+
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
@@ -112,17 +137,20 @@ export function interpolate(
   missing: MissingVariable[],
   path: KeyPath = [],
   resolved: ResolvedVariable[] = [],
+  secrets: string[] = [],
 ): unknown {
   if (typeof value === "string") {
     return value.replace(VAR, (_m, variable: string, fallback: string | undefined) => {
       const env = lookupEnv(variable, src);
       if (env !== undefined && env !== "") {
         resolved.push({ variable, from: "environment" });
+        if (!isBaseUrl(path)) secrets.push(env);
         return env;
       }
       const toml = lookupToml(variable, src);
       if (toml !== undefined && toml.value !== "") {
         resolved.push({ variable, from: toml.file as ResolvedVariable["from"] });
+        if (!isBaseUrl(path)) secrets.push(toml.value);
         return toml.value;
       }
       if (fallback !== undefined) {
@@ -134,12 +162,12 @@ export function interpolate(
     });
   }
   if (Array.isArray(value)) {
-    return value.map((x, i) => interpolate(x, src, missing, [...path, i], resolved));
+    return value.map((x, i) => interpolate(x, src, missing, [...path, i], resolved, secrets));
   }
   if (isRecord(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(value)) {
-      out[k] = interpolate(x, src, missing, [...path, k], resolved);
+      out[k] = interpolate(x, src, missing, [...path, k], resolved, secrets);
     }
     return out;
   }

@@ -33,6 +33,11 @@ export interface LoadedSpec {
   file: string;
   /** The `${VAR}`s it uses and where each was found (never the values). */
   variables: ResolvedVariable[];
+  /**
+   * Every value that came from the environment or `.dlt/*.toml`: secrets, never to be
+   * shown or stored (pass them to `runPipeline` and redact output with them).
+   */
+  secrets: string[];
 }
 
 /** Reads, interpolates and validates a spec file. Throws {@linkcode SpecError} listing every problem. */
@@ -88,7 +93,8 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
   };
   const missing: MissingVariable[] = [];
   const variables: ResolvedVariable[] = [];
-  const data = interpolate(raw, src, missing, [], variables);
+  const secrets: string[] = [];
+  const data = interpolate(raw, src, missing, [], variables, secrets);
 
   const issues: SpecIssue[] = [];
   if (options.requireVariables ?? true) {
@@ -102,7 +108,13 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
   }
   for (const g of checkGraph(data)) issues.push(at(g.path, g.message));
   if (issues.length > 0 || !result.success) throw new SpecError(file, dedupe(issues));
-  return { spec: result.output, file, variables };
+  try {
+    const base = new URL(result.output.source.base_url);
+    for (const part of [base.username, base.password]) {
+      if (part !== "") secrets.push(part, decodeURIComponent(part));
+    }
+  } catch { /* validated above */ }
+  return { spec: result.output, file, variables, secrets: [...new Set(secrets)] };
 }
 
 function dedupe(issues: SpecIssue[]): SpecIssue[] {

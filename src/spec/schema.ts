@@ -148,11 +148,30 @@ export const LimitsSchema = v.strictObject({
 /** Retry policy for 429, 5xx, timeouts and dropped connections. */
 export const RetrySchema = v.strictObject({
   attempts: v.optional(positiveInt, 5),
+  /** Bounds a whole response, headers and body, from the request on. */
   timeout_seconds: v.optional(v.pipe(v.number(), v.minValue(0.001)), 60),
   backoff_seconds: v.optional(v.pipe(v.number(), v.minValue(0)), 1),
+  /** A response body larger than this fails the request. */
+  max_response_mb: v.optional(v.pipe(v.number(), v.minValue(0.001)), 256),
+  /** A `Retry-After` or backoff longer than this fails the request at once. */
+  max_wait_seconds: v.optional(v.pipe(v.number(), v.minValue(0)), 120),
 });
 
+/** The retry policy used when a spec sets none. */
+export const DEFAULT_RETRY = {
+  attempts: 5,
+  timeout_seconds: 60,
+  backoff_seconds: 1,
+  max_response_mb: 256,
+  max_wait_seconds: 120,
+} as const;
+
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+/** Is this host name a loopback address (`localhost`, 127.x.x.x, `[::1]`, `::1`)? */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOST.test(host) || host === "::1";
+}
 
 /** Is this URL plain http:// to a host other than loopback? */
 export function isInsecureUrl(url: string): boolean {
@@ -167,7 +186,14 @@ export function isInsecureUrl(url: string): boolean {
 /** The API a pipeline reads from. */
 export const SourceSchema = v.pipe(
   v.strictObject({
-    base_url: v.pipe(v.string(), v.url("expected an absolute URL such as https://api.example.com")),
+    base_url: v.pipe(
+      v.string(),
+      v.url("expected an absolute URL such as https://api.example.com"),
+      v.check(
+        (u) => /^https?:\/\//i.test(u),
+        "expected an http:// or https:// URL such as https://api.example.com",
+      ),
+    ),
     auth: v.optional(AuthSchema, { type: "none" }),
     /** Dotted path to the list of records in a response; "" for the body itself. */
     records: v.optional(v.string(), ""),
@@ -177,7 +203,7 @@ export const SourceSchema = v.pipe(
     params: v.optional(ParamsSchema, {}),
     headers: v.optional(HeadersSchema, {}),
     limits: v.optional(LimitsSchema, { max_in_flight: 8 }),
-    retry: v.optional(RetrySchema, { attempts: 5, timeout_seconds: 60, backoff_seconds: 1 }),
+    retry: v.optional(RetrySchema, DEFAULT_RETRY),
     /** Allow a plain http:// base URL to a host other than loopback. */
     allow_insecure_http: v.optional(v.boolean(), false),
     /** Status rules for every resource, e.g. `{404: skip}`. */
@@ -232,6 +258,7 @@ export const DefaultsSchema = v.strictObject({
   max_nesting: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   params: v.optional(ParamsSchema),
   headers: v.optional(HeadersSchema),
+  max_pages: v.optional(positiveInt),
 });
 
 /** One API endpoint that fills one table (and its child tables). */
@@ -272,6 +299,11 @@ export const ResourceSchema = v.strictObject({
   /** Status rules for this resource, over the source's. */
   on_status: v.optional(StatusRulesSchema),
   enabled: v.optional(v.boolean(), true),
+  /**
+   * Stop each listing after this many pages. A capped listing is incomplete: it
+   * deletes nothing and moves no cursor.
+   */
+  max_pages: v.optional(positiveInt),
   incremental: v.optional(IncrementalSchema),
   /**
    * List the keys of this incremental resource in every run (one key-only listing per
