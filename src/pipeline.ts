@@ -261,9 +261,10 @@ export function evidence(
 ): Pick<RootWrite, "refreshedParents" | "currentKeys"> {
   const incomplete = [r.name, ...r.ancestors].some((a) => extracted.incomplete.has(a));
   const refreshed = extracted.refreshed.get(r.name);
+  const replaces = r.writeDisposition === "replace" || fullRefresh;
   let refreshedParents: string[] | undefined;
-  if (incomplete) refreshedParents = refreshed ? [...refreshed] : [];
-  else if (r.partial && !fullRefresh) refreshedParents = [...refreshed!];
+  if (r.partial && !fullRefresh) refreshedParents = [...refreshed!];
+  else if (replaces && incomplete) refreshedParents = refreshed ? [...refreshed] : [];
   const reconciled = extracted.reconciled.get(r.name);
   return {
     refreshedParents,
