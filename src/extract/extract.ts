@@ -158,6 +158,9 @@ function itemsOf(resource: PlannedResource, ancestry: Ancestry): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/** Statuses (0: no answer) that suggest a wrong base URL or a token without access. */
+const HINTED = new Set([0, 400, 401, 403, 404, 405, 410]);
+
 /** A top-level listing failed or was skipped: the run cannot know what the API holds. */
 export class RootListingError extends ExtractError {
   /** Creates the error from the request's failure. */
@@ -170,8 +173,10 @@ export class RootListingError extends ExtractError {
             `has no parent: without it the run would not know what the API holds)`
           : ""
       }\n` +
-        `hint: check source.base_url (requests go to ${origin}) and that the token can read ` +
-        `${resource.path}`,
+        (HINTED.has(cause.status)
+          ? `hint: check source.base_url (requests go to ${origin}) and that the token can ` +
+            `read ${resource.path}`
+          : ""),
     );
     this.name = "RootListingError";
   }
@@ -420,8 +425,10 @@ function isOwnAncestor(
 ): boolean {
   if (resource.primaryKey.length === 0) return false;
   const key = keyOf(resource, record);
+  // the parents of a union share one key space (the primary key deduplicates across them)
   return ancestry.some((a) =>
-    a.resource === resource.name && keyOf(plan.resources.get(a.resource)!, a.record) === key
+    resource.parents.includes(a.resource) &&
+    keyOf(plan.resources.get(a.resource)!, a.record) === key
   );
 }
 

@@ -58,7 +58,9 @@ export class HttpError extends Error {
       : `${context.resource} (parent ${context.parentKey})`;
     const what = status === 0
       ? detail
-      : `HTTP ${status}${apiMessage ? `: ${apiMessage}` : detail ? `: ${detail}` : ""}`;
+      : `HTTP ${status}${apiMessage ? `: ${apiMessage}` : ""}${
+        detail ? (apiMessage ? ` (${detail})` : `: ${detail}`) : ""
+      }`;
     super(`${who}: GET ${url} failed: ${what}`);
     this.name = "HttpError";
     this.status = status;

@@ -107,6 +107,7 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
     for (const issue of result.issues) issues.push(at(...describeIssue(issue, data)));
   }
   for (const g of checkGraph(data)) issues.push(at(g.path, g.message));
+  for (const n of checkNames(data)) issues.push(at(n.path, n.message));
   if (issues.length > 0 || !result.success) throw new SpecError(file, dedupe(issues));
   try {
     const base = new URL(result.output.source.base_url);
@@ -202,4 +203,58 @@ function offsetOf(root: unknown, path: KeyPath): number | undefined {
     }
   }
   return best;
+}
+
+/** Names JavaScript objects reserve: a resource or table named so would misbehave. */
+export const RESERVED_JS_NAMES: ReadonlySet<string> = new Set(
+  Object.getOwnPropertyNames(Object.prototype),
+);
+
+/**
+ * Names that clash with restpipe's system tables (`_dlt_*`), with schemas Postgres
+ * reserves (`pg_*`, `information_schema`), or with JavaScript objects' own names.
+ */
+export function checkNames(data: unknown): { path: KeyPath; message: string }[] {
+  const out: { path: KeyPath; message: string }[] = [];
+  if (typeof data !== "object" || data === null) return out;
+  const d = data as Record<string, unknown>;
+  if (typeof d.dataset === "string") {
+    const ds = d.dataset.toLowerCase();
+    if (ds.startsWith("pg_") || ds === "information_schema") {
+      out.push({
+        path: ["dataset"],
+        message:
+          `"${d.dataset}" is a schema Postgres reserves; choose another dataset name`,
+      });
+    }
+  }
+  const resources = d.resources;
+  if (typeof resources !== "object" || resources === null) return out;
+  for (const [name, r] of Object.entries(resources as Record<string, unknown>)) {
+    const table = typeof r === "object" && r !== null &&
+        typeof (r as Record<string, unknown>).table === "string"
+      ? (r as Record<string, string>).table
+      : undefined;
+    for (
+      const [value, path] of [[name, ["resources", name]], [table, [
+        "resources",
+        name,
+        "table",
+      ]]] as const
+    ) {
+      if (value === undefined) continue;
+      if (value.toLowerCase().startsWith("_dlt_")) {
+        out.push({
+          path: [...path],
+          message: `"${value}" clashes with the system tables (_dlt_*)`,
+        });
+      } else if (RESERVED_JS_NAMES.has(value) || value === "__proto__") {
+        out.push({
+          path: [...path],
+          message: `"${value}" is a name JavaScript objects reserve; choose another`,
+        });
+      }
+    }
+  }
+  return out;
 }
