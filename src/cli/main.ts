@@ -11,7 +11,7 @@ import { buildPlan, PlanError } from "../plan/plan.ts";
 import { estimateRun } from "../plan/estimate.ts";
 import { defaultDbDir, RunError, runPipeline } from "../pipeline.ts";
 import { PgliteDestination } from "../load/pglite.ts";
-import { DatabaseDirError, DatabaseLockedError } from "../load/lock.ts";
+import { assertNotHeld, DatabaseDirError, DatabaseLockedError } from "../load/lock.ts";
 import { credentialsOf } from "../extract/http.ts";
 import { Redactor } from "../secrets.ts";
 import { isLoopbackHost } from "../spec/schema.ts";
@@ -156,6 +156,7 @@ async function plan(argv: string[]): Promise<number> {
   const p = buildPlan(spec, resourcesFlag(args));
   const dbDir = stringFlag(args, "db") ?? defaultDbDir(spec);
   let last: Awaited<ReturnType<PgliteDestination["loads"]>>[number] | undefined;
+  await assertNotHeld(dbDir);
   if (await isDatabase(dbDir)) {
     const dest = await PgliteDestination.open(dbDir, "plan");
     try {
@@ -230,6 +231,7 @@ async function openDatabase(
     dbDir ??= defaultDbDir(spec);
   }
   dbDir ??= await onlyDatabase();
+  await assertNotHeld(dbDir);
   if (!(await isDatabase(dbDir))) {
     throw new UsageError(`no database at ${dbDir}: run a pipeline first (deno task run <spec>)`);
   }

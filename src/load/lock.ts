@@ -128,3 +128,20 @@ async function readHolder(path: string): Promise<LockHolder | undefined> {
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** Throws {@linkcode DatabaseLockedError} when a command holds `dir` now. */
+export async function assertNotHeld(dir: string): Promise<void> {
+  const path = `${dir}/${LOCK_FILE}`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true });
+  } catch {
+    return; // no lock file: nobody has held it
+  }
+  try {
+    if (!(await file.tryLock(true))) throw new DatabaseLockedError(dir, await readHolder(path));
+    await file.unlock();
+  } finally {
+    file.close();
+  }
+}

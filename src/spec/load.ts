@@ -223,8 +223,7 @@ export function checkNames(data: unknown): { path: KeyPath; message: string }[] 
     if (ds.startsWith("pg_") || ds === "information_schema") {
       out.push({
         path: ["dataset"],
-        message:
-          `"${d.dataset}" is a schema Postgres reserves; choose another dataset name`,
+        message: `"${d.dataset}" is a schema Postgres reserves; choose another dataset name`,
       });
     }
   }
