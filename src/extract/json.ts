@@ -104,15 +104,23 @@ export function parseJson(text: string, repairs: JsonRepairs): unknown {
     }
     return value;
   };
-  return JSON.parse(text, reviver as (this: unknown, key: string, value: unknown) => unknown);
+  try {
+    return JSON.parse(text, reviver as (this: unknown, key: string, value: unknown) => unknown);
+  } catch (e) {
+    // a reviver recurses: a body nested deeper than the stack is parsed plainly
+    if (e instanceof RangeError) return JSON.parse(text);
+    throw e;
+  }
 }
 
-/**
- * `JSON.stringify` that writes `bigint`s as exact JSON numbers. Pass `hasBigint: false`
- * when none can occur (the fast path).
- */
-export function stringifyJson(value: unknown, hasBigint = true): string {
-  if (!hasBigint) return JSON.stringify(value);
+/** `JSON.stringify` that writes `bigint`s as exact JSON numbers. */
+export function stringifyJson(value: unknown): string {
+  try {
+    // the fast path, and the only one that copes with values nested very deep
+    return JSON.stringify(value);
+  } catch (e) {
+    if (!(e instanceof TypeError) || !/bigint/i.test(e.message)) throw e;
+  }
   return JSON.stringify(value, (_k, v) => typeof v === "bigint" ? rawJson(v.toString()) : v);
 }
 

@@ -372,12 +372,7 @@ function keyText(alias: string, keys: string[]): string {
 
 /** Rows as a JSON array; integers past 2^53 (bigint) are written with every digit. */
 function rowsJson(rows: Row[]): string {
-  try {
-    return JSON.stringify(rows);
-  } catch (e) {
-    if (e instanceof TypeError && /bigint/i.test(e.message)) return stringifyJson(rows);
-    throw e;
-  }
+  return stringifyJson(rows);
 }
 
 /** Names the column and the kind of value Postgres refused, when it can tell. */
