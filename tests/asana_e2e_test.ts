@@ -200,10 +200,19 @@ Deno.test("a run that fails halfway leaves the previous load intact and says wha
     const loads = await dest.loads("asana_data");
     assert.deepEqual(loads.map((l) => l.status), ["failed", "completed"]);
     assert.match(loads[0].error ?? "", /stories/);
-    const staging = await dest.db.query(
-      `select 1 from information_schema.schemata where schema_name = 'asana_data_staging'`,
+    // no row of the failed load is left in any table
+    const tables = await dest.db.query<{ table_name: string }>(
+      `select table_name from information_schema.columns
+       where table_schema = 'asana_data' and column_name = '_dlt_load_id'`,
     );
-    assert.equal(staging.rows.length, 0);
+    assert.equal(tables.rows.length > 10, true);
+    for (const { table_name } of tables.rows) {
+      const left = await dest.db.query<{ n: number }>(
+        `select count(*)::int as n from asana_data."${table_name}" where _dlt_load_id = $1`,
+        [loads[0].load_id],
+      );
+      assert.equal(left.rows[0].n, 0, table_name);
+    }
     await dest.close();
   } finally {
     await fake.close();

@@ -2,14 +2,19 @@ import assert from "node:assert/strict";
 import { parseSpec } from "../src/spec/load.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
-import { serveJson } from "./helpers.ts";
+import { serveJson, tempDir } from "./helpers.ts";
 
 const ITEMS = Array.from({ length: 23 }, (_, i) => ({ id: i + 1 }));
 
-async function loadIds(url: string, source: string, resource = ""): Promise<number[]> {
+async function loadIds(
+  url: string,
+  source: string,
+  resource = "",
+  dbDir?: string,
+): Promise<number[]> {
   const { spec } = parseSpec(
     `pipeline: pg
-dataset: pg_data
+dataset: pgn_data
 source:
   base_url: ${url}
 ${source}
@@ -21,9 +26,9 @@ ${resource}`,
     "t.yaml",
     { configDir: "/x" },
   );
-  const dest = await PgliteDestination.open();
+  const dest = await PgliteDestination.open(dbDir);
   await runPipeline(spec, { destination: dest });
-  const r = await dest.db.query<{ id: number }>(`select id from pg_data.items order by _dlt_id`);
+  const r = await dest.db.query<{ id: number }>(`select id from pgn_data.items order by _dlt_id`);
   await dest.close();
   return r.rows.map((x) => Number(x.id));
 }
@@ -127,12 +132,31 @@ Deno.test("auth headers, api keys and params reach the API; the key never reache
     );
     return { body: { data: ITEMS.slice(0, 2) } };
   });
+  await using dir = await tempDir();
+  const db = `${dir.path}/db`;
   await loadIds(
     api.url,
     "  records: data\n  auth: { type: api_key, name: x-api-key, api_key: k-123456 }\n  params: { fixed: 1 }",
     "    params: { mine: yes }",
+    db,
   );
   assert.deepEqual(seen, ["k-123456|1|yes"]);
+  // the database directory holds the rows, and nowhere the key
+  let files = 0;
+  let rows = false;
+  const walk = async (path: string): Promise<void> => {
+    for await (const e of Deno.readDir(path)) {
+      if (e.isDirectory) await walk(`${path}/${e.name}`);
+      else if (e.isFile) {
+        const text = new TextDecoder("latin1").decode(await Deno.readFile(`${path}/${e.name}`));
+        files++;
+        rows ||= text.includes("pgn_data");
+        assert.equal(text.includes("k-123456"), false, `${path}/${e.name}`);
+      }
+    }
+  };
+  await walk(db);
+  assert.equal(files > 100 && rows, true);
 });
 
 Deno.test("a response without records at the configured path fails with a hint", async () => {

@@ -120,6 +120,7 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       throw new ApiError(400, "offset: Your pagination token is invalid.");
     }
     if (parsed.e < Date.now()) {
+      stats.expired++;
       throw new ApiError(400, "offset: Your pagination token has expired.");
     }
     return parsed.p;
