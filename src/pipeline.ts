@@ -5,7 +5,8 @@
  */
 import { extract, type ExtractResult, type ResourceStats } from "./extract/extract.ts";
 import { HttpClient } from "./extract/http.ts";
-import { PgliteDestination, type RootWrite } from "./load/pglite.ts";
+import { PgliteDestination } from "./load/pglite.ts";
+import type { Destination, RootWrite } from "./load/destination.ts";
 import type { Normalizer as NormalizerType, Row, TableRows } from "./normalize/normalize.ts";
 import { Normalizer } from "./normalize/normalize.ts";
 import { emptySchema } from "./normalize/schema.ts";
@@ -20,7 +21,7 @@ export interface RunOptions {
   /** Run only these resources (their ancestors are fetched, not loaded). */
   resources?: string[];
   /** An open destination to use instead of opening `dbDir` (it is left open). */
-  destination?: PgliteDestination;
+  destination?: Destination;
   /** Rows buffered before they are written (default 20000). */
   flushRows?: number;
   /** Ignore incremental state and rebuild every table from scratch (atomically). */
@@ -127,7 +128,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     const normalizer = new Normalizer(schema, loadId);
     const loaded = [...plan.resources.values()].filter((r) => r.load);
     for (const r of loaded) normalizer.rootTable(r);
-    await dest.begin(spec.dataset, normalizer.schema);
+    await dest.begin(spec.dataset, normalizer.schema, options.purpose ?? "run");
 
     const buffer = new StagingBuffer(dest, normalizer, options.flushRows ?? DEFAULT_FLUSH_ROWS);
     let stats: Map<string, ResourceStats>;
@@ -317,12 +318,12 @@ export const DEFAULT_FLUSH_ROWS = 20_000;
 export class StagingBuffer {
   readonly #rows: TableRows = new Map();
   #count = 0;
-  readonly #dest: PgliteDestination;
+  readonly #dest: Destination;
   readonly #normalizer: NormalizerType;
   readonly #limit: number;
 
   /** Creates the buffer. */
-  constructor(dest: PgliteDestination, normalizer: Normalizer, limit: number) {
+  constructor(dest: Destination, normalizer: Normalizer, limit: number) {
     this.#dest = dest;
     this.#normalizer = normalizer;
     this.#limit = limit;

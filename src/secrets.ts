@@ -32,16 +32,23 @@ export function encodingsOf(secret: string): string[] {
  */
 export class Redactor {
   readonly #forms: string[];
+  readonly #secrets: string[];
 
   /** Creates a redactor for these secret values (short ones are ignored). */
   constructor(secrets: Iterable<string>) {
+    this.#secrets = [...secrets];
     const forms = new Set<string>();
-    for (const s of secrets) {
+    for (const s of this.#secrets) {
       if (s.length < MIN_SECRET_LENGTH) continue;
       for (const f of encodingsOf(s)) forms.add(f);
     }
     // longest first: a secret that contains another is removed whole
     this.#forms = [...forms].sort((a, b) => b.length - a.length);
+  }
+
+  /** A redactor for these secrets and more. */
+  with(more: Iterable<string>): Redactor {
+    return new Redactor([...this.#secrets, ...more]);
   }
 
   /** True when there is nothing to redact. */

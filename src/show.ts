@@ -4,12 +4,12 @@
  * @module
  */
 import {
+  type Destination,
   type LoadRecord,
   LOADS_TABLE,
-  type PgliteDestination,
   STATE_TABLE,
   VERSION_TABLE,
-} from "./load/pglite.ts";
+} from "./load/destination.ts";
 import { quoteIdent as q } from "./normalize/naming.ts";
 
 /** One table of a dataset. */
@@ -42,12 +42,12 @@ const SYSTEM = new Set([LOADS_TABLE, STATE_TABLE, VERSION_TABLE]);
 
 /** Summarises a dataset; an unknown dataset has no tables. */
 export async function describeDataset(
-  dest: PgliteDestination,
+  dest: Destination,
   dataset: string,
 ): Promise<DatasetSummary> {
   const loads: LoadRecord[] = await dest.loads(dataset, 1000);
   const schema = await dest.readSchema(dataset);
-  const tablesResult = await dest.db.query<{ table_name: string; columns: number }>(
+  const tablesResult = await dest.query<{ table_name: string; columns: number }>(
     `select table_name, count(*)::int as columns from information_schema.columns
      where table_schema = $1 group by table_name order by table_name`,
     [dataset],
@@ -55,7 +55,7 @@ export async function describeDataset(
   const tables: TableSummary[] = [];
   for (const { table_name: name, columns } of tablesResult.rows) {
     if (SYSTEM.has(name)) continue;
-    const count = await dest.db.query<{ n: number }>(
+    const count = await dest.query<{ n: number }>(
       `select count(*)::int as n from ${q(dataset)}.${q(name)}`,
     );
     const last = loads.find((l) => l.status === "completed" && name in l.rows);
@@ -127,20 +127,20 @@ export interface TableDetail {
 
 /** Describes one table; undefined when the dataset has no such table. */
 export async function describeTable(
-  dest: PgliteDestination,
+  dest: Destination,
   dataset: string,
   table: string,
   sampleRows = 5,
 ): Promise<TableDetail | undefined> {
-  const cols = await dest.db.query<{ column_name: string; data_type: string }>(
+  const cols = await dest.query<{ column_name: string; data_type: string }>(
     `select column_name, data_type from information_schema.columns
      where table_schema = $1 and table_name = $2 order by ordinal_position`,
     [dataset, table],
   );
   if (cols.rows.length === 0) return undefined;
   const target = `${q(dataset)}.${q(table)}`;
-  const count = await dest.db.query<{ n: number }>(`select count(*)::int as n from ${target}`);
-  const sample = await dest.db.query<Record<string, unknown>>(
+  const count = await dest.query<{ n: number }>(`select count(*)::int as n from ${target}`);
+  const sample = await dest.query<Record<string, unknown>>(
     `select * from ${target} limit $1`,
     [sampleRows],
   );

@@ -8,7 +8,10 @@
 import { parseSpec } from "../src/spec/load.ts";
 import type { Spec } from "../src/spec/schema.ts";
 import { buildPlan } from "../src/plan/plan.ts";
-import type { PgliteDestination } from "../src/load/pglite.ts";
+import { PgliteDestination } from "../src/load/pglite.ts";
+import { PostgresDestination } from "../src/load/postgres.ts";
+import type { Destination } from "../src/load/destination.ts";
+import { freshDatabase, NO_POSTGRES } from "./pg.ts";
 import { describeDataset } from "../src/show.ts";
 
 /** A fresh temporary folder, removed by the returned function. */
@@ -95,12 +98,12 @@ export async function asanaSpec(
 }
 
 /** Every row of every asana_data table (system columns left out), as sorted text. */
-export async function tableContents(dest: PgliteDestination): Promise<Record<string, string[]>> {
+export async function tableContents(dest: Destination): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   const summary = await describeDataset(dest, "asana_data");
   for (const t of summary.tables) {
     // rows as JSON without nulls and system columns: column order and all-null columns don't matter
-    const rows = await dest.db.query<{ r: string }>(
+    const rows = await dest.query<{ r: string }>(
       `select (select jsonb_object_agg(key, value) from jsonb_each(jsonb_strip_nulls(to_jsonb(x)))
                where key not like '\\_dlt%')::text as r
        from asana_data."${t.name}" x order by 1`,
@@ -119,4 +122,59 @@ export function loadedTables(spec: Spec): string[] {
 export function truthFor(spec: Spec, truth: Record<string, number>): Record<string, number> {
   const tables = loadedTables(spec);
   return Object.fromEntries(Object.entries(truth).filter(([t]) => tables.includes(t)));
+}
+
+/** An open destination for a test, closed (and its database dropped) at disposal. */
+export interface TestDestination {
+  dest: Destination;
+  /** How the CLI names it: `["--destination", url]`, or `["--db", dir]` for PGlite. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The destinations the destination-independent tests run against. */
+export const DESTINATIONS: {
+  name: string;
+  ignore: boolean;
+  open(): Promise<TestDestination>;
+}[] = [
+  {
+    name: "pglite",
+    ignore: false,
+    async open() {
+      const dest = await PgliteDestination.open();
+      return { dest, [Symbol.asyncDispose]: () => dest.close() };
+    },
+  },
+  {
+    name: "postgres",
+    ignore: NO_POSTGRES,
+    async open() {
+      const db = await freshDatabase();
+      const dest = await PostgresDestination.open(db.url);
+      return {
+        dest,
+        [Symbol.asyncDispose]: async () => {
+          await dest.close();
+          await db[Symbol.asyncDispose]();
+        },
+      };
+    },
+  },
+];
+
+/** Registers a test once per destination (`[pglite]`, `[postgres]`). */
+export function testEachDestination(
+  name: string,
+  fn: (dest: Destination) => Promise<void>,
+): void {
+  for (const d of DESTINATIONS) {
+    Deno.test({
+      name: `${name} [${d.name}]`,
+      ignore: d.ignore,
+      fn: async () => {
+        await using t = await d.open();
+        await fn(t.dest);
+      },
+    });
+  }
 }

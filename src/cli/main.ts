@@ -11,6 +11,15 @@ import { buildPlan, PlanError } from "../plan/plan.ts";
 import { estimateRun } from "../plan/estimate.ts";
 import { defaultDbDir, RunError, runPipeline } from "../pipeline.ts";
 import { PgliteDestination } from "../load/pglite.ts";
+import type { Destination, LoadRecord, QueryResult } from "../load/destination.ts";
+import {
+  DestinationError,
+  openTarget,
+  resolveTarget,
+  type Target,
+  targetSecrets,
+} from "../load/open.ts";
+import { describeUrl } from "../load/postgres.ts";
 import { assertNotHeld, DatabaseDirError, DatabaseLockedError } from "../load/lock.ts";
 import { credentialsOf } from "../extract/http.ts";
 import { Redactor } from "../secrets.ts";
@@ -61,12 +70,13 @@ class Interrupted extends Error {
 }
 
 const USAGE = `usage:
-  restpipe run <spec.yaml> [--db DIR] [--resources a,b] [--full-refresh] [--dry-run]
-                           [--quiet | --verbose]
-  restpipe plan <spec.yaml> [--db DIR] [--resources a,b] [--json]
+  restpipe run <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b]
+                           [--full-refresh] [--dry-run] [--quiet | --verbose]
+  restpipe plan <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b] [--json]
   restpipe check <spec.yaml>
-  restpipe show [<spec.yaml>] [<table>] [--db DIR] [--loads] [--json]
-  restpipe sql "<query>" [--db DIR | --spec <spec.yaml>] [--json] [--write]
+  restpipe show [<spec.yaml>] [<table>] [--db DIR | --destination URL|postgres] [--loads] [--json]
+  restpipe sql "<query>" [--db DIR | --destination URL|postgres] [--spec <spec.yaml>] [--json]
+               [--write]
   restpipe serve [--db DIR | --spec <spec.yaml>] [--host 127.0.0.1] [--port 5432] [--write]`;
 
 function resourcesFlag(args: Args): string[] | undefined {
@@ -84,6 +94,7 @@ function oneSpec(args: Args, command: string): string {
 async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
     db: "value",
+    destination: "value",
     resources: "value",
     "full-refresh": "flag",
     "dry-run": "flag",
@@ -117,9 +128,14 @@ async function run(argv: string[]): Promise<number> {
   };
   const listeners = signals.map((sig) => [sig, onSignal(sig)] as const);
   for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
+  const target = targetOf(args, stringFlag(args, "db") ?? defaultDbDir(spec));
+  const server = target.kind === "postgres"
+    ? await openTarget(target, `run ${specFile}`)
+    : undefined;
   try {
     const result = await runPipeline(spec, {
-      dbDir: stringFlag(args, "db") ?? defaultDbDir(spec),
+      destination: server,
+      dbDir: target.kind === "pglite" ? target.dir : undefined,
       fullRefresh: args.flags.has("full-refresh"),
       resources: resourcesFlag(args),
       onProgress: verbosity === "quiet" ? undefined : reporter.update,
@@ -146,19 +162,25 @@ async function run(argv: string[]): Promise<number> {
   } finally {
     reporter.done();
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+    await server?.close();
   }
   return 0;
 }
 
 async function plan(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { db: "value", resources: "value", json: "flag" });
+  const args = parseArgs(argv, {
+    db: "value",
+    destination: "value",
+    resources: "value",
+    json: "flag",
+  });
   const { spec } = await loadSpecRedacted(oneSpec(args, "plan"), { requireVariables: false });
   const p = buildPlan(spec, resourcesFlag(args));
-  const dbDir = stringFlag(args, "db") ?? defaultDbDir(spec);
-  let last: Awaited<ReturnType<PgliteDestination["loads"]>>[number] | undefined;
-  await assertNotHeld(dbDir);
-  if (await isDatabase(dbDir)) {
-    const dest = await PgliteDestination.open(dbDir, "plan");
+  const target = targetOf(args, stringFlag(args, "db") ?? defaultDbDir(spec));
+  let last: LoadRecord | undefined;
+  if (target.kind === "postgres" || await isDatabase(target.dir)) {
+    if (target.kind === "pglite") await assertNotHeld(target.dir);
+    const dest = await openTarget(target, "plan");
     try {
       last = (await dest.loads(spec.dataset)).find((l) => l.status === "completed");
     } finally {
@@ -195,11 +217,11 @@ async function isDatabase(dir: string): Promise<boolean> {
   }
 }
 
-async function datasetsIn(dest: PgliteDestination): Promise<string[]> {
-  const r = await dest.db.query<{ table_schema: string }>(
-    `select table_schema from information_schema.tables where table_name = '_dlt_loads' order by 1`,
-  );
-  return r.rows.map((x) => x.table_schema);
+/** The target of `--destination` (or `--db DIR`), with its password made secret. */
+function targetOf(args: Args, dbDir: string): Target {
+  const target = resolveTarget(stringFlag(args, "destination"), dbDir);
+  redactor = redactor.with(targetSecrets(target));
+  return target;
 }
 
 /** The one database under `.data/`, when there is exactly one. */
@@ -223,12 +245,18 @@ async function openDatabase(
   args: Args,
   specFile: string | undefined,
   purpose: string,
-): Promise<{ dest: PgliteDestination; dbDir: string; spec: Spec | undefined }> {
+): Promise<{ dest: Destination; dbDir: string; spec: Spec | undefined }> {
   let dbDir = stringFlag(args, "db");
   let spec: Spec | undefined;
   if (specFile !== undefined) {
     spec = (await loadSpecRedacted(specFile, { requireVariables: false })).spec;
     dbDir ??= defaultDbDir(spec);
+  }
+  if (stringFlag(args, "destination") !== undefined) {
+    const target = targetOf(args, dbDir ?? "");
+    if (target.kind === "postgres") {
+      return { dest: await openTarget(target, purpose), dbDir: describeUrl(target.url), spec };
+    }
   }
   dbDir ??= await onlyDatabase();
   await assertNotHeld(dbDir);
@@ -239,14 +267,19 @@ async function openDatabase(
 }
 
 async function show(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { db: "value", json: "flag", loads: "flag" });
+  const args = parseArgs(argv, {
+    db: "value",
+    destination: "value",
+    json: "flag",
+    loads: "flag",
+  });
   const specFile = args.positional.find((a) => /\.ya?ml$/.test(a));
   const tables = args.positional.filter((a) => a !== specFile);
   if (tables.length > 1) throw new UsageError(`show takes at most one table\n${USAGE}`);
   const { dest, dbDir, spec } = await openDatabase(args, specFile, "show");
   const json = args.flags.has("json");
   try {
-    const datasets = spec ? [spec.dataset] : await datasetsIn(dest);
+    const datasets = spec ? [spec.dataset] : await dest.datasets();
     if (tables.length === 1) {
       for (const ds of datasets) {
         const detail = await describeTable(dest, ds, tables[0]);
@@ -275,24 +308,27 @@ async function show(argv: string[]): Promise<number> {
 }
 
 async function sql(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { db: "value", spec: "value", json: "flag", write: "flag" });
+  const args = parseArgs(argv, {
+    db: "value",
+    destination: "value",
+    spec: "value",
+    json: "flag",
+    write: "flag",
+  });
   if (args.positional.length !== 1) throw new UsageError(`sql needs one query\n${USAGE}`);
   const { dest } = await openDatabase(args, stringFlag(args, "spec"), "sql");
   const write = args.flags.has("write");
   try {
     // read-only unless --write: the query runs in a read-only transaction, rolled back
-    if (!write) await dest.db.exec("begin transaction read only");
-    let result: Awaited<ReturnType<typeof dest.db.query<Record<string, unknown>>>>;
+    let result: QueryResult<Record<string, unknown>>;
     try {
-      result = await dest.db.query<Record<string, unknown>>(args.positional[0]);
+      result = await dest.query(args.positional[0], [], { write });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (!write && /read-only transaction/.test(message)) {
         throw new UsageError(`sql: ${message}; sql is read-only unless --write is given`);
       }
       throw e;
-    } finally {
-      if (!write) await dest.db.exec("rollback").catch(() => {});
     }
     if (args.flags.has("json")) {
       out(JSON.stringify(result.rows, null, 2));
@@ -327,7 +363,13 @@ async function serve(argv: string[]): Promise<number> {
         `only (127.0.0.1, ::1); reach it from elsewhere through an SSH tunnel`,
     );
   }
-  const { dest, dbDir } = await openDatabase(args, stringFlag(args, "spec"), "serve");
+  const opened = await openDatabase(args, stringFlag(args, "spec"), "serve");
+  const { dbDir } = opened;
+  if (!(opened.dest instanceof PgliteDestination)) {
+    await opened.dest.close();
+    throw new UsageError("serve is for the embedded database: connect to your server directly");
+  }
+  const dest = opened.dest;
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
   // read-only unless --write: every transaction a client opens starts read-only
   if (!args.flags.has("write")) await dest.db.exec("set default_transaction_read_only = on");
@@ -377,7 +419,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (
       e instanceof SpecError || e instanceof PlanError || e instanceof UsageError ||
-      e instanceof DatabaseDirError
+      e instanceof DatabaseDirError || e instanceof DestinationError
     ) {
       err(e.message);
       return 2;

@@ -23,11 +23,11 @@ export class DatabaseLockedError extends Error {
   /** Who holds it, when the lock file says. */
   readonly holder: LockHolder | undefined;
   /** Creates the error. */
-  constructor(dir: string, holder: LockHolder | undefined) {
+  constructor(what: string, holder: LockHolder | undefined, _purpose?: string) {
     const who = holder
       ? `restpipe ${holder.purpose} (pid ${holder.pid}, since ${holder.since})`
       : "another restpipe process";
-    super(`${dir} is in use by ${who}; one command at a time per database: try again when it ends`);
+    super(`${what} is in use by ${who}; one run at a time: try again when it ends`);
     this.name = "DatabaseLockedError";
     this.holder = holder;
   }

@@ -1,115 +1,63 @@
 /**
- * The PGlite destination. A run is one transaction: rows are written to their
- * tables while it extracts, and at the end the dispositions, the schema, the state
- * and the load record are applied and committed together.
+ * The PGlite destination: an embedded Postgres in a directory (or in memory). A run
+ * is one transaction; the directory is held by one process at a time.
  *
  * @module
  */
-import { PGlite, type Transaction } from "@electric-sql/pglite";
-import type { WriteDisposition } from "../spec/schema.ts";
-import { fitIdentifier, quoteIdent as q, quoteLiteral } from "../normalize/naming.ts";
+import { PGlite } from "@electric-sql/pglite";
+import { quoteIdent as q } from "../normalize/naming.ts";
 import type { Row } from "../normalize/normalize.ts";
-import {
-  descendants,
-  type StoredSchema,
-  StoredSchemaSchema,
-  SYSTEM_COLUMNS as S,
-} from "../normalize/schema.ts";
-import * as v from "valibot";
-import { stringifyJson } from "../extract/json.ts";
+import type { QueryResult } from "./destination.ts";
+import { rowsJson, SqlDestination, type SqlSession } from "./sql.ts";
 import { checkDatabaseDir, DatabaseDirError, type DirLock, lockDatabaseDir } from "./lock.ts";
 
-/** Load history table. */
-export const LOADS_TABLE = "_dlt_loads";
-/** Pipeline state table. */
-export const STATE_TABLE = "_dlt_pipeline_state";
-/** Stored schema versions. */
-export const VERSION_TABLE = "_dlt_version";
-
-/** A root table to write in the commit, with its disposition. */
-export interface RootWrite {
-  table: string;
-  resource: string;
-  disposition: WriteDisposition;
-  /** Primary key columns (replace and merge deduplicate on them; merge upserts). */
-  keyColumns: string[];
-  /** The root tables of the parent resources (loaded in this run), for a child resource. */
-  parentTables?: string[];
-  /**
-   * When the run saw only some parents whole (an incremental ancestor, or listings that
-   * were skipped or capped): the parent keys whose listings completed. Earlier rows are
-   * replaced within those parents only (and where a new row has their key); rows of
-   * every other parent are kept. A root resource has none: `[]` keeps every older row.
-   */
-  refreshedParents?: string[];
-  /** For a reconciled resource: every key the API holds; other rows are deleted. */
-  currentKeys?: string[];
-}
-
-/** Everything the final transaction needs. */
-export interface CommitJob {
-  pipeline: string;
-  dataset: string;
-  loadId: string;
-  startedAt: Date;
-  schema: StoredSchema;
-  roots: RootWrite[];
-  /**
-   * Pipeline state to store with the load, given the keys deleted from each root table
-   * (no row left), so that cursors of partitions whose rows went can be reset.
-   */
-  state: (deleted: ReadonlyMap<string, ReadonlySet<string>>) => Record<string, unknown>;
-  /** Rebuild: every table becomes exactly this run's rows, whatever its disposition. */
-  fullRefresh?: boolean;
-  /** What each resource extracted (records, requests, request chains), for later plans. */
-  resources?: Record<string, ResourceFigures>;
-}
-
-/** One resource's figures in a load. */
-export interface ResourceFigures {
-  rows: number;
-  requests: number;
-  chains: number;
-}
-
-/** What a commit wrote: rows per table. */
-export type CommitCounts = Record<string, number>;
-
-/** One past load, as `_dlt_loads` records it. */
-export interface LoadRecord {
-  load_id: string;
-  status: string;
-  started_at: Date;
-  finished_at: Date;
-  rows: Record<string, number>;
-  error: string | null;
-  resources: Record<string, ResourceFigures> | null;
-}
+export {
+  type CommitCounts,
+  type CommitJob,
+  type LoadRecord,
+  LOADS_TABLE,
+  type ResourceFigures,
+  type RootWrite,
+  STATE_TABLE,
+  VERSION_TABLE,
+} from "./destination.ts";
 
 /** An embedded Postgres database directory (or memory) holding datasets. */
-export class PgliteDestination {
-  /** The underlying PGlite instance, for queries. */
+export class PgliteDestination extends SqlDestination {
+  /** The underlying PGlite instance (for `serve` and for tests). */
   readonly db: PGlite;
-  #queue: Promise<unknown> = Promise.resolve();
-  /** The open run: its dataset, live schema and the column count each table has now. */
-  #run: { dataset: string; schema: StoredSchema; columns: Map<string, string> } | undefined;
-
+  /** Where the data goes. */
+  readonly description: string;
+  protected readonly session: SqlSession;
   readonly #lock: DirLock | undefined;
 
-  private constructor(db: PGlite, lock: DirLock | undefined) {
+  private constructor(db: PGlite, dir: string | undefined, lock: DirLock | undefined) {
+    super();
     this.db = db;
+    this.description = dir === undefined ? "PGlite in memory" : `PGlite ${dir}`;
     this.#lock = lock;
+    this.session = {
+      query: async <T>(text: string, params?: unknown[]): Promise<QueryResult<T>> => {
+        const r = await db.query<T>(text, params);
+        return { rows: r.rows, fields: r.fields, affectedRows: r.affectedRows };
+      },
+      exec: async (text: string) => {
+        await db.exec(text);
+      },
+    };
   }
 
   /**
    * Opens (creating when needed) the database in `dir`, or in memory when `dir` is
    * undefined. The directory is held for as long as it is open (`purpose` names the
    * holder to whoever else tries): a second open fails at once with
-   * {@linkcode DatabaseLockedError}. A `dir` that is a file, read-only, or another
-   * folder's contents fails with {@linkcode DatabaseDirError}.
+   * `DatabaseLockedError`. A `dir` that is a file, read-only, or another folder's
+   * contents fails with `DatabaseDirError`.
    */
   static async open(dir?: string, purpose = "run"): Promise<PgliteDestination> {
-    if (dir === undefined) return new PgliteDestination(await PGlite.create(), undefined);
+    if (dir === undefined) {
+      return new PgliteDestination(await PGlite.create(), undefined, undefined);
+    }
     await checkDatabaseDir(dir);
     try {
       await Deno.mkdir(dir, { recursive: true });
@@ -120,408 +68,43 @@ export class PgliteDestination {
     }
     const lock = await lockDatabaseDir(dir, purpose);
     try {
-      return new PgliteDestination(await PGlite.create(dir), lock);
+      return new PgliteDestination(await PGlite.create(dir), dir, lock);
     } catch (e) {
       lock.release();
       throw e;
     }
   }
 
-  /** Closes the database (rolling back a run left open) and releases its directory. */
-  async close(): Promise<void> {
+  /** The directory is held from open to close: nothing more to take per run. */
+  protected lock(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Released with the directory at close. */
+  protected unlock(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Closes PGlite and releases the directory. */
+  protected async disconnect(): Promise<void> {
     try {
-      await this.#queue.catch(() => {});
-      if (this.#run) await this.db.exec("rollback").catch(() => {});
       await this.db.close();
     } finally {
       this.#lock?.release();
     }
   }
 
-  /** Does the dataset exist? */
-  async hasDataset(dataset: string): Promise<boolean> {
-    const r = await this.db.query<{ n: number }>(
-      `select count(*)::int as n from information_schema.tables
-       where table_schema = $1 and table_name = $2`,
-      [dataset, LOADS_TABLE],
-    );
-    return r.rows[0].n > 0;
-  }
-
-  /** The schema stored by the last successful load, or undefined for a new dataset. */
-  async readSchema(dataset: string): Promise<StoredSchema | undefined> {
-    if (!(await this.hasDataset(dataset))) return undefined;
-    const r = await this.db.query<{ schema: unknown }>(
-      `select schema from ${q(dataset)}.${q(VERSION_TABLE)} order by version desc limit 1`,
-    );
-    return r.rows.length === 0 ? undefined : v.parse(StoredSchemaSchema, r.rows[0].schema);
-  }
-
-  /** The state stored by the last successful load. */
-  async readState(dataset: string): Promise<Record<string, unknown>> {
-    if (!(await this.hasDataset(dataset))) return {};
-    const r = await this.db.query<{ state: Record<string, unknown> }>(
-      `select state from ${q(dataset)}.${
-        q(STATE_TABLE)
-      } order by created_at desc, load_id desc limit 1`,
-    );
-    return r.rows[0]?.state ?? {};
-  }
-
-  /** Load history, newest first. */
-  async loads(dataset: string, limit = 20): Promise<LoadRecord[]> {
-    if (!(await this.hasDataset(dataset))) return [];
-    const r = await this.db.query<LoadRecord>(
-      `select load_id, status, started_at, finished_at, rows, error,
-         to_jsonb(l) -> 'resources' as resources
-       from ${q(dataset)}.${q(LOADS_TABLE)} l order by started_at desc limit $1`,
-      [limit],
-    );
-    return r.rows;
-  }
-
-  /**
-   * Opens the run's transaction. Rows written from now on land in their final tables
-   * but stay invisible and revocable until {@linkcode commit}: a failure rolls them
-   * back, and a killed process leaves nothing, since Postgres discards an uncommitted
-   * transaction when it recovers. `schema` is the live schema the normaliser grows.
-   */
-  begin(dataset: string, schema: StoredSchema): Promise<void> {
-    return this.#serial(async () => {
-      await this.db.exec("begin");
-      this.#run = { dataset, schema, columns: new Map() };
-      await ensureSystemTables(this.db, dataset);
-    });
-  }
-
-  /** Writes rows into a table of the open run, adding the table or its new columns first. */
-  stage(table: string, rows: Row[], resource = table): Promise<void> {
-    if (rows.length === 0) return Promise.resolve();
-    const json = rowsJson(rows);
-    return this.#serial(async () => {
-      const run = this.#run;
-      if (!run) throw new Error("stage() outside a run: call begin() first");
-      const want = Object.values(run.schema.tables[table].columns).map((c) => c.type).join();
-      if (run.columns.get(table) !== want) {
-        await ensureTable(this.db, run.dataset, table, run.schema);
-        run.columns.set(table, want);
-      }
-      const target = `${q(run.dataset)}.${q(table)}`;
-      try {
-        await this.db.query(
-          `insert into ${target} select * from jsonb_populate_recordset(null::${target}, $1::jsonb)`,
-          [json],
-        );
-      } catch (e) {
-        throw new Error(
-          `${resource}: could not write rows into table ${table}: ${describeRejection(e, rows)}`,
-          { cause: e },
-        );
-      }
-    });
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(fn);
-    this.#queue = next.catch(() => {});
-    return next;
-  }
-
-  /** Applies every disposition, the schema, the state and the load record, and commits. */
-  commit(job: CommitJob): Promise<CommitCounts> {
-    return this.#serial(async () => {
-      const tx = this.db;
-      const counts: CommitCounts = {};
-      const deleted = new Map<string, string>();
-      for (const [i, root] of job.roots.entries()) {
-        const family = [root.table, ...descendants(job.schema, root.table)];
-        for (const t of family) await ensureTable(tx, job.dataset, t, job.schema);
-        Object.assign(counts, await finishFamily(tx, job, root, family, i, deleted));
-      }
-      const deletedKeys = new Map<string, Set<string>>();
-      for (const [table, temp] of deleted) {
-        const r = await tx.query<{ v: string }>(`select v from ${temp}`);
-        deletedKeys.set(table, new Set(r.rows.map((x) => x.v)));
-      }
-      const ds = q(job.dataset);
-      await tx.query(
-        `insert into ${ds}.${q(LOADS_TABLE)}
-           (load_id, pipeline_name, status, started_at, finished_at, rows, resources)
-         values ($1, $2, 'completed', $3, now(), $4, $5)`,
-        [
-          job.loadId,
-          job.pipeline,
-          job.startedAt.toISOString(),
-          JSON.stringify(counts),
-          JSON.stringify(job.resources ?? {}),
-        ],
-      );
-      await tx.query(
-        `insert into ${ds}.${q(VERSION_TABLE)} (load_id, schema) values ($1, $2)`,
-        [job.loadId, JSON.stringify(job.schema)],
-      );
-      await tx.query(
-        `insert into ${ds}.${q(STATE_TABLE)} (load_id, pipeline_name, state) values ($1, $2, $3)`,
-        [job.loadId, job.pipeline, JSON.stringify(job.state(deletedKeys))],
-      );
-      await tx.exec("commit");
-      this.#run = undefined;
-      return counts;
-    });
-  }
-
-  /** Rolls the run back and records the failure in the load history. */
-  recordFailure(
-    pipeline: string,
+  /** One statement per batch: the rows as a JSON array, spread into the table's columns. */
+  protected async writeRows(
     dataset: string,
-    loadId: string,
-    startedAt: Date,
-    error: string,
+    table: string,
+    _columns: Record<string, { type: string }>,
+    rows: Row[],
   ): Promise<void> {
-    return this.#serial(async () => {
-      if (this.#run) {
-        await this.db.exec("rollback");
-        this.#run = undefined;
-      }
-      await this.db.transaction(async (tx) => {
-        await ensureSystemTables(tx, dataset);
-        await tx.query(
-          `insert into ${q(dataset)}.${q(LOADS_TABLE)}
-             (load_id, pipeline_name, status, started_at, finished_at, rows, error)
-           values ($1, $2, 'failed', $3, now(), '{}', $4)`,
-          [loadId, pipeline, startedAt.toISOString(), error],
-        );
-      });
-    });
-  }
-}
-
-/** Something that runs SQL: the database or a transaction. */
-type Sql = Pick<Transaction, "query" | "exec">;
-
-async function ensureSystemTables(tx: Sql, dataset: string): Promise<void> {
-  const ds = q(dataset);
-  await tx.exec(`
-    create schema if not exists ${ds};
-    create table if not exists ${ds}.${q(LOADS_TABLE)} (
-      load_id text primary key, pipeline_name text not null, status text not null,
-      started_at timestamptz not null, finished_at timestamptz not null,
-      rows jsonb not null, error text, resources jsonb);
-    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists resources jsonb;
-    create table if not exists ${ds}.${q(VERSION_TABLE)} (
-      version bigserial primary key, load_id text not null, schema jsonb not null,
-      inserted_at timestamptz not null default now());
-    create table if not exists ${ds}.${q(STATE_TABLE)} (
-      load_id text primary key, pipeline_name text not null, state jsonb not null,
-      created_at timestamptz not null default clock_timestamp());
-  `);
-}
-
-/** Creates the table, or adds the columns it lacks. */
-async function ensureTable(
-  tx: Sql,
-  dataset: string,
-  table: string,
-  schema: StoredSchema,
-): Promise<void> {
-  const cols = schema.tables[table].columns;
-  const existing = await tx.query<{ column_name: string; data_type: string }>(
-    `select column_name, data_type from information_schema.columns
-     where table_schema = $1 and table_name = $2`,
-    [dataset, table],
-  );
-  const target = `${q(dataset)}.${q(table)}`;
-  if (existing.rows.length === 0) {
-    const defs = Object.entries(cols).map(([c, { type }]) => `${q(c)} ${type}`);
-    await tx.exec(`create table ${target} (${defs.join(", ")})`);
-    return;
-  }
-  const have = new Map(existing.rows.map((r) => [r.column_name, r.data_type]));
-  const missing = Object.entries(cols).filter(([c]) => !have.has(c));
-  // widening: a bigint column that met a fraction or an integer past 64 bits, a key
-  // column that met a key of another kind (its values keep their canonical text)
-  for (const [c, { type }] of Object.entries(cols)) {
-    const now = have.get(c);
-    if (now === undefined || now === type) continue;
-    const widen = (type === "double precision" && now === "bigint") ||
-      (type === "numeric" && now === "bigint") || type === "text";
-    if (widen) {
-      await tx.exec(
-        `alter table ${target} alter column ${q(c)} type ${type} using ${q(c)}::${type}`,
-      );
-    }
-  }
-  if (missing.length > 0) {
-    await tx.exec(
-      `alter table ${target} ${
-        missing.map(([c, { type }]) => `add column ${q(c)} ${type}`).join(", ")
-      }`,
+    const target = `${q(dataset)}.${q(table)}`;
+    await this.db.query(
+      `insert into ${target} select * from jsonb_populate_recordset(null::${target}, $1::text::jsonb)`,
+      [rowsJson(rows)],
     );
   }
-}
-
-/**
- * A row's key as canonical text, exactly as `canonicalKey` writes it in TypeScript: the
- * one key column as text (key columns are text, bigint or numeric, whose text forms are
- * canonical), or several as a JSON list of texts.
- */
-function keyText(alias: string, keys: string[]): string {
-  const parts = keys.map((k) => `${alias}.${q(k)}::text`);
-  return parts.length === 1 ? parts[0] : `array_to_json(array[${parts.join(", ")}])::text`;
-}
-
-/** Rows as a JSON array; integers past 2^53 (bigint) are written with every digit. */
-function rowsJson(rows: Row[]): string {
-  return stringifyJson(rows);
-}
-
-/** Names the column and the kind of value Postgres refused, when it can tell. */
-function describeRejection(e: unknown, rows: Row[]): string {
-  const message = e instanceof Error ? e.message : String(e);
-  const column = /column "([^"]+)"/.exec(message)?.[1];
-  if (column === undefined) return message;
-  const value = rows.find((r) => r[column] !== undefined && r[column] !== null)?.[column];
-  const kind = Array.isArray(value) ? "list" : value === null ? "null" : typeof value;
-  return `column ${column} (a ${kind} value): ${message}`;
-}
-
-/** A temp table of text values, filled from a list. */
-async function textTable(tx: Sql, name: string, values: string[]): Promise<void> {
-  await tx.exec(`create temp table ${name} (v text primary key) on commit drop`);
-  if (values.length > 0) {
-    await tx.query(
-      `insert into ${name} select distinct value from jsonb_array_elements_text($1::jsonb)`,
-      [JSON.stringify(values)],
-    );
-  }
-}
-
-/**
- * Finishes one root table and its child tables. The run's rows are already in place
- * (`_dlt_load_id` = this load); what remains is to remove the rows they replace: older
- * rows of the same key (merge) or all older rows (replace), all but the last record of a
- * key seen twice, rows of refreshed parents (a partial resource), rows whose key the API
- * no longer lists (reconcile), and rows whose parent was deleted. The keys deleted here
- * are kept in a temp table (named in `deleted`) for the child resources that follow.
- */
-async function finishFamily(
-  tx: Sql,
-  job: CommitJob,
-  root: RootWrite,
-  family: string[],
-  index: number,
-  deleted: Map<string, string>,
-): Promise<CommitCounts> {
-  const final = (t: string) => `${q(job.dataset)}.${q(t)}`;
-  const id = q(S.id);
-  const load = q(S.loadId);
-  const current = quoteLiteral(job.loadId);
-  // a table that never received a row has no key columns yet (and needs no deduplication)
-  const columns = job.schema.tables[root.table].columns;
-  const keys = root.keyColumns.every((k) => k in columns) ? root.keyColumns : [];
-  const rootTable = final(root.table);
-  const disposition = job.fullRefresh ? "replace" : root.disposition;
-  if (keys.length > 0) {
-    await tx.exec(
-      `create index if not exists ${q(fitIdentifier(`${root.table}_key_idx`))}
-       on ${rootTable} (${keys.map(q).join(", ")})`,
-    );
-  }
-  const gone = `_restpipe_gone_${index}`;
-  const insertGone = (select: string) =>
-    tx.exec(`insert into ${gone} ${select} on conflict do nothing`);
-  await tx.exec(`create temp table ${gone} (id text primary key) on commit drop`);
-  if (keys.length > 0 && disposition !== "append") {
-    const same = keys.map((k) => `a.${q(k)} = b.${q(k)}`).join(" and ");
-    // the same key twice in this load: the later record (higher _dlt_id) wins
-    await insertGone(
-      `select a.${id} from ${rootTable} a join ${rootTable} b on ${same}
-       where a.${load} = ${current} and b.${load} = ${current}
-         and a.${id} collate "C" < b.${id} collate "C"`,
-    );
-  }
-  const scoped = root.refreshedParents !== undefined;
-  if (disposition === "replace" && !scoped) {
-    await insertGone(`select ${id} from ${rootTable} where ${load} is distinct from ${current}`);
-  } else if (disposition !== "append" && keys.length > 0) {
-    const same = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
-    await insertGone(
-      `select o.${id} from ${rootTable} o join ${rootTable} n on ${same}
-       where n.${load} = ${current} and o.${load} is distinct from ${current}`,
-    );
-  }
-  const older = `${load} is distinct from ${current}`;
-  if (root.refreshedParents && root.refreshedParents.length > 0 && S.parentKey in columns) {
-    await textTable(tx, `_restpipe_parents_${index}`, root.refreshedParents);
-    await insertGone(
-      `select ${id} from ${rootTable} where ${older}
-       and ${q(S.parentKey)} in (select v from _restpipe_parents_${index})`,
-    );
-  }
-  if (root.currentKeys && keys.length > 0) {
-    await textTable(tx, `_restpipe_current_${index}`, root.currentKeys);
-    await insertGone(
-      `select r.${id} from ${rootTable} r where r.${older}
-       and ${keyText("r", keys)} not in (select v from _restpipe_current_${index})`,
-    );
-  }
-  // rows whose parent record was deleted (a recursive resource's own deletions cascade
-  // once more below, as its parent is then itself)
-  for (const parentTable of root.parentTables ?? []) {
-    const parentDeleted = deleted.get(parentTable);
-    if (parentDeleted) {
-      await insertGone(
-        `select ${id} from ${rootTable} where ${
-          q(S.parentKey)
-        } in (select v from ${parentDeleted})`,
-      );
-    }
-  }
-  // a recursive resource: rows whose parent (a row of the same table) is deleted, to any depth
-  if (root.parentTables?.includes(root.table) && keys.length > 0) {
-    const deletedKey = `select ${keyText("g", keys)} from ${rootTable} g
-      where g.${id} in (select id from ${gone})
-      and ${keyText("g", keys)} not in
-        (select ${keyText("n", keys)} from ${rootTable} n where n.${load} = ${current})`;
-    for (;;) {
-      const added = await tx.query(
-        `insert into ${gone} select r.${id} from ${rootTable} r
-         where r.${q(S.parentKey)} in (${deletedKey}) on conflict do nothing`,
-      );
-      if ((added.affectedRows ?? 0) === 0) break;
-    }
-  }
-  // keys of the rows about to go, to tell deleted keys (no row left) from replaced ones
-  const goneKeys = `_restpipe_gone_keys_${index}`;
-  if (keys.length > 0) {
-    await tx.exec(
-      `create temp table ${goneKeys} on commit drop as
-       select distinct ${keyText("r", keys)} as v from ${rootTable} r
-       where r.${id} in (select id from ${gone})`,
-    );
-  }
-  for (const t of family.slice(1)) {
-    await tx.exec(`delete from ${final(t)} where ${q(S.rootId)} in (select id from ${gone})`);
-  }
-  await tx.exec(`delete from ${rootTable} where ${id} in (select id from ${gone})`);
-  if (keys.length > 0) {
-    await tx.exec(
-      `delete from ${goneKeys} g where exists
-         (select 1 from ${rootTable} r where ${keyText("r", keys)} = g.v)`,
-    );
-    deleted.set(root.table, goneKeys);
-  }
-  const counts: CommitCounts = {};
-  const n = await tx.query<{ n: number }>(
-    `select count(*)::int as n from ${rootTable} where ${load} = ${current}`,
-  );
-  counts[root.table] = n.rows[0].n;
-  for (const t of family.slice(1)) {
-    const c = await tx.query<{ n: number }>(
-      `select count(*)::int as n from ${final(t)} c
-       where c.${q(S.rootId)} in (select ${id} from ${rootTable} where ${load} = ${current})`,
-    );
-    counts[t] = c.rows[0].n;
-  }
-  return counts;
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The test command (`deno task test`): fmt check, lint, type check, then every test,
+# with a throwaway PostgreSQL server for the destination tests.
+#
+# PostgreSQL: uses `initdb` from PATH or /usr/lib/postgresql/*/bin; when it is missing
+# and we run as root (CI), installs Debian's `postgresql` package with apt-get. The
+# cluster lives in a temporary folder, listens on 127.0.0.1 on a free port with a
+# password, and is stopped and removed at the end. RESTPIPE_TEST_POSTGRES_URL, when
+# already set, names a server to use instead.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+deno fmt --check && deno lint && deno check mod.ts src scripts tests || exit 1
+
+find_bin() {
+  if command -v initdb >/dev/null 2>&1; then dirname "$(readlink -f "$(command -v initdb)")"; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+cleanup() { :; }
+if [ -z "${RESTPIPE_TEST_POSTGRES_URL:-}" ]; then
+  bin="$(find_bin)"
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing Debian's postgresql package (initdb not found)" >&2
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >&2
+      bin="$(find_bin)"
+    fi
+  fi
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    echo "PostgreSQL is needed for the destination tests: install it (Debian: apt-get install postgresql)" >&2
+    echo "or set RESTPIPE_TEST_POSTGRES_URL=postgresql://USER:PASS@HOST:PORT/DB" >&2
+    exit 1
+  fi
+  dir="$(mktemp -d /tmp/restpipe-pg-XXXXXX)"
+  port="$(deno eval 'const l = Deno.listen({ hostname: "127.0.0.1", port: 0 }); console.log(l.addr.port); l.close()')"
+  password="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  as_pg=()
+  if [ "$(id -u)" = "0" ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home "$dir" postgres
+    chown postgres "$dir"
+    as_pg=(runuser -u postgres --)
+  fi
+  echo "$password" > "$dir/pwfile" && chmod 600 "$dir/pwfile"
+  [ "$(id -u)" = "0" ] && chown postgres "$dir/pwfile"
+  "${as_pg[@]}" "$bin/initdb" -D "$dir/data" -U restpipe --pwfile="$dir/pwfile" -A scram-sha-256 >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; exit 1; }
+  "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=50" start >/dev/null ||
+    { cat "$dir/server.log" >&2; exit 1; }
+  cleanup() {
+    "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1
+    rm -rf "$dir"
+  }
+  export RESTPIPE_TEST_POSTGRES_URL="postgresql://restpipe:${password}@127.0.0.1:${port}/postgres"
+  echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port for the tests" >&2
+fi
+trap cleanup EXIT
+
+deno test --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run --allow-sys tests/

@@ -1,0 +1,132 @@
+/**
+ * The destination interface: what a run, `show`, `sql` and `plan` need from a
+ * database, whichever it is (PGlite on disk, or a PostgreSQL server).
+ *
+ * @module
+ */
+import type { WriteDisposition } from "../spec/schema.ts";
+import type { Row } from "../normalize/normalize.ts";
+import type { StoredSchema } from "../normalize/schema.ts";
+
+/** Load history table. */
+export const LOADS_TABLE = "_dlt_loads";
+/** Pipeline state table. */
+export const STATE_TABLE = "_dlt_pipeline_state";
+/** Stored schema versions. */
+export const VERSION_TABLE = "_dlt_version";
+
+/** A root table to write in the commit, with its disposition. */
+export interface RootWrite {
+  table: string;
+  resource: string;
+  disposition: WriteDisposition;
+  /** Primary key columns (replace and merge deduplicate on them; merge upserts). */
+  keyColumns: string[];
+  /** The root tables of the parent resources (loaded in this run), for a child resource. */
+  parentTables?: string[];
+  /**
+   * When the run saw only some parents whole (an incremental ancestor, or listings that
+   * were skipped or capped): the parent keys whose listings completed. Earlier rows are
+   * replaced within those parents only (and where a new row has their key); rows of
+   * every other parent are kept. A root resource has none: `[]` keeps every older row.
+   */
+  refreshedParents?: string[];
+  /** For a reconciled resource: every key the API holds; other rows are deleted. */
+  currentKeys?: string[];
+}
+
+/** Everything the final transaction needs. */
+export interface CommitJob {
+  pipeline: string;
+  dataset: string;
+  loadId: string;
+  startedAt: Date;
+  schema: StoredSchema;
+  roots: RootWrite[];
+  /**
+   * Pipeline state to store with the load, given the keys deleted from each root table
+   * (no row left), so that cursors of partitions whose rows went can be reset.
+   */
+  state: (deleted: ReadonlyMap<string, ReadonlySet<string>>) => Record<string, unknown>;
+  /** Rebuild: every table becomes exactly this run's rows, whatever its disposition. */
+  fullRefresh?: boolean;
+  /** What each resource extracted (records, requests, request chains), for later plans. */
+  resources?: Record<string, ResourceFigures>;
+}
+
+/** One resource's figures in a load. */
+export interface ResourceFigures {
+  rows: number;
+  requests: number;
+  chains: number;
+}
+
+/** What a commit wrote: rows per table. */
+export type CommitCounts = Record<string, number>;
+
+/** One past load, as `_dlt_loads` records it. */
+export interface LoadRecord {
+  load_id: string;
+  status: string;
+  started_at: Date;
+  finished_at: Date;
+  rows: Record<string, number>;
+  error: string | null;
+  resources: Record<string, ResourceFigures> | null;
+}
+
+/** The result of a query. */
+export interface QueryResult<T> {
+  rows: T[];
+  /** Column names, in order. */
+  fields: { name: string }[];
+  /** Rows a statement changed, when it changed any. */
+  affectedRows?: number;
+}
+
+/**
+ * A database that receives loads. A run calls, in order: {@linkcode readSchema},
+ * {@linkcode readState}, {@linkcode begin}, {@linkcode stage} (many times), then
+ * {@linkcode commit} or {@linkcode recordFailure}. Nothing is visible to readers until
+ * the commit, and a killed run leaves the previous load as it was. Opening a
+ * destination for a run holds it: a second run on the same dataset is refused.
+ */
+export interface Destination {
+  /** Where the data goes, for messages (never holding a password). */
+  readonly description: string;
+  /** Does the dataset hold a load? */
+  hasDataset(dataset: string): Promise<boolean>;
+  /** The datasets that hold loads. */
+  datasets(): Promise<string[]>;
+  /** The schema stored by the last successful load, or undefined for a new dataset. */
+  readSchema(dataset: string): Promise<StoredSchema | undefined>;
+  /** The state stored by the last successful load. */
+  readState(dataset: string): Promise<Record<string, unknown>>;
+  /** Load history, newest first. */
+  loads(dataset: string, limit?: number): Promise<LoadRecord[]>;
+  /**
+   * Holds the dataset for a run (`purpose` names the holder to whoever else tries), and
+   * opens the run's transaction; `schema` is the live schema the normaliser grows.
+   */
+  begin(dataset: string, schema: StoredSchema, purpose?: string): Promise<void>;
+  /** Writes rows into a table of the open run, adding the table or its new columns first. */
+  stage(table: string, rows: Row[], resource?: string): Promise<void>;
+  /** Applies every disposition, the schema, the state and the load record, and commits. */
+  commit(job: CommitJob): Promise<CommitCounts>;
+  /** Rolls the run back and records the failure in the load history. */
+  recordFailure(
+    pipeline: string,
+    dataset: string,
+    loadId: string,
+    startedAt: Date,
+    error: string,
+  ): Promise<void>;
+  /** Runs one statement: read-only (in a transaction rolled back) unless `write`. */
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    options?: { write?: boolean },
+  ): Promise<QueryResult<T>>;
+  /** Closes the connection, rolling back a run left open, and releases what it held. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,201 @@
+/**
+ * The PostgreSQL destination: the same tables, system tables and guarantees as
+ * PGlite, in a server. A run is one transaction on one connection; rows go in through
+ * `COPY … FROM STDIN`; one run per dataset at a time (an advisory lock). Readers see
+ * the last committed load throughout a run, and a killed run's transaction is
+ * discarded by the server when its connection drops.
+ *
+ * The driver is postgres.js (`npm:postgres`): pure JavaScript (no native build, runs
+ * under Deno), maintained, and it streams `COPY` both ways.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { quoteIdent as q } from "../normalize/naming.ts";
+import type { Row } from "../normalize/normalize.ts";
+import type { QueryResult } from "./destination.ts";
+import { SqlDestination, type SqlSession } from "./sql.ts";
+import { DatabaseLockedError } from "./lock.ts";
+import { stringifyJson } from "../extract/json.ts";
+
+/** The two keys of a dataset's advisory lock: a constant, and the dataset's hash. */
+const LOCK_CLASS = 0x7265; // "re"
+
+/** Rows per `COPY` chunk written to the socket. */
+const COPY_CHUNK = 1000;
+
+/** A connection URL with its password replaced by `***`. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "postgresql://(unparsable URL)";
+  }
+}
+
+/** A PostgreSQL server holding datasets. */
+export class PostgresDestination extends SqlDestination {
+  /** Where the data goes (the URL without its password). */
+  readonly description: string;
+  protected readonly session: SqlSession;
+  readonly #sql: postgres.Sql;
+  #locked: string | undefined;
+
+  private constructor(sql: postgres.Sql, url: string) {
+    super();
+    this.#sql = sql;
+    this.description = describeUrl(url);
+    this.session = {
+      query: async <T>(text: string, params: unknown[] = []): Promise<QueryResult<T>> => {
+        const r = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+        return {
+          rows: [...r] as T[],
+          fields: (r.columns ?? []).map((c) => ({ name: c.name })),
+          affectedRows: r.count,
+        };
+      },
+      exec: async (text: string) => {
+        await sql.unsafe(text).simple();
+      },
+    };
+  }
+
+  /**
+   * Connects to `url` (`postgresql://user:password@host:port/db?sslmode=…`); `purpose`
+   * names this connection to the server (`application_name`), and so to another run
+   * that finds the dataset held.
+   */
+  static async open(url: string, purpose = "run"): Promise<PostgresDestination> {
+    const sql = postgres(url, {
+      max: 1,
+      onnotice: () => {},
+      connection: { application_name: `restpipe ${purpose}`.slice(0, 63) },
+    });
+    try {
+      await sql`select 1`;
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw new Error(
+        `cannot connect to ${describeUrl(url)}: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    return new PostgresDestination(sql, url);
+  }
+
+  /** Takes the dataset's advisory lock, or says who holds it. */
+  protected async lock(dataset: string, purpose: string): Promise<void> {
+    const r = await this.session.query<{ ok: boolean }>(
+      `select pg_try_advisory_lock(${LOCK_CLASS}, hashtext($1)) as ok`,
+      [dataset],
+    );
+    if (r.rows[0].ok) {
+      this.#locked = dataset;
+      return;
+    }
+    const holder = await this.session.query<
+      { pid: number; application_name: string; backend_start: Date }
+    >(
+      `select a.pid, a.application_name, a.backend_start from pg_locks l
+       join pg_stat_activity a on a.pid = l.pid
+       where l.locktype = 'advisory' and l.granted and l.classid = ${LOCK_CLASS}
+         and l.objid::bigint = (hashtext($1)::bigint & 4294967295)`,
+      [dataset],
+    );
+    const h = holder.rows[0];
+    throw new DatabaseLockedError(
+      `dataset ${dataset} on ${this.description}`,
+      h
+        ? {
+          pid: Number(h.pid),
+          purpose: h.application_name.replace(/^restpipe /, ""),
+          since: new Date(h.backend_start).toISOString(),
+        }
+        : undefined,
+      purpose,
+    );
+  }
+
+  /** Releases the dataset's advisory lock. */
+  protected async unlock(): Promise<void> {
+    if (this.#locked === undefined) return;
+    const dataset = this.#locked;
+    this.#locked = undefined;
+    await this.session.query(`select pg_advisory_unlock(${LOCK_CLASS}, hashtext($1))`, [dataset]);
+  }
+
+  /** Closes the connection (the server rolls back an open run and drops its lock). */
+  protected async disconnect(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+
+  /** `COPY … FROM STDIN` in text format, streamed in chunks. */
+  protected async writeRows(
+    dataset: string,
+    table: string,
+    columns: Record<string, { type: string }>,
+    rows: Row[],
+  ): Promise<void> {
+    const used = Object.keys(columns).filter((c) =>
+      rows.some((r) => r[c] !== undefined && r[c] !== null)
+    );
+    if (used.length === 0) return;
+    const json = used.map((c) => columns[c].type === "jsonb");
+    const writable = await this.#sql.unsafe(
+      `copy ${q(dataset)}.${q(table)} (${used.map(q).join(", ")}) from stdin`,
+    ).writable();
+    await pipeline(Readable.from(copyLines(rows, used, json)), writable);
+  }
+}
+
+/** Rows as lines of `COPY`'s text format, in chunks. */
+function* copyLines(rows: Row[], columns: string[], json: boolean[]): Generator<string> {
+  let chunk = "";
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    let line = "";
+    for (let c = 0; c < columns.length; c++) {
+      if (c > 0) line += "\t";
+      line += copyValue(row[columns[c]], json[c]);
+    }
+    chunk += line + "\n";
+    if ((i + 1) % COPY_CHUNK === 0) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk !== "") yield chunk;
+}
+
+/**
+ * One value in `COPY` text format: `\N` for null, backslash escapes for the rest; a
+ * jsonb column's value as JSON text (a string included, quoted).
+ */
+export function copyValue(value: unknown, json = false): string {
+  if (value === undefined || value === null) return "\\N";
+  let text: string;
+  if (json) {
+    text = stringifyJson(value);
+    return text.replace(/[\\\t\n\r]/g, escapeChar);
+  }
+  switch (typeof value) {
+    case "string":
+      text = value;
+      break;
+    case "number":
+    case "bigint":
+      return String(value);
+    case "boolean":
+      return value ? "t" : "f";
+    default:
+      text = stringifyJson(value);
+  }
+  return text.replace(/[\\\t\n\r]/g, escapeChar);
+}
+
+function escapeChar(ch: string): string {
+  return ch === "\\" ? "\\\\" : ch === "\t" ? "\\t" : ch === "\n" ? "\\n" : "\\r";
+}
