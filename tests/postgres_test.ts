@@ -1,0 +1,216 @@
+/**
+ * The PostgreSQL destination end to end, as a user runs it: `--destination` with a
+ * URL or with dlt's credentials, the Asana ground truth, incremental runs equal to a
+ * fresh load, failures and SIGKILL leaving the previous load, one run per dataset,
+ * readers seeing the last committed load, and the password kept out of everything.
+ */
+import assert from "node:assert/strict";
+import { startFakeAsana } from "../src/fake/server.ts";
+import { runPipeline } from "../src/pipeline.ts";
+import { PostgresDestination } from "../src/load/postgres.ts";
+import { asanaSpec, ROOT, runCli, tableContents, tempDir, truthFor } from "./helpers.ts";
+import { freshDatabase, NO_POSTGRES } from "./pg.ts";
+import { json, serveHostile } from "./hostile.ts";
+
+const SPEC = `${ROOT}pipelines/asana.yaml`;
+
+function passwordOf(url: string): string {
+  return decodeURIComponent(new URL(url).password);
+}
+
+Deno.test({
+  name:
+    "run --destination URL loads the fake Asana's truth; a second run changes nothing; show and sql read it; the password is nowhere",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    const fake = await startFakeAsana({ seed: 5, tasksPerProject: 4 });
+    try {
+      const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
+      const outputs: string[] = [];
+      const cli = async (args: string[]) => {
+        const r = await runCli(args, env);
+        outputs.push(r.stdout, r.stderr);
+        assert.equal(r.code, 0, r.stderr);
+        return r;
+      };
+      await cli(["run", SPEC, "--destination", db.url]);
+      const dest = await PostgresDestination.open(db.url);
+      const first = await tableContents(dest);
+      const spec = await asanaSpec(fake.baseUrl, fake.token);
+      for (const [t, n] of Object.entries(truthFor(spec, fake.groundTruth()))) {
+        assert.equal(first[t]?.length, n, t);
+      }
+      await cli(["run", SPEC, "--destination", db.url, "--quiet"]);
+      assert.deepEqual(await tableContents(dest), first);
+      const shown = await cli(["show", SPEC, "--destination", db.url]);
+      assert.match(shown.stdout, /tasks\s+\d+/);
+      const loads = await cli(["show", SPEC, "--destination", db.url, "--loads"]);
+      assert.match(loads.stdout, /completed/);
+      const sql = await cli([
+        "sql",
+        "select count(*)::int as n from asana_data.tasks",
+        "--destination",
+        db.url,
+        "--json",
+      ]);
+      assert.deepEqual(JSON.parse(sql.stdout), [{ n: fake.groundTruth().tasks }]);
+      const write = await runCli(["sql", "delete from asana_data.tasks", "--destination", db.url]);
+      assert.equal(write.code, 2);
+      const everything = await dest.query<{ t: string }>(
+        `select string_agg(x::text, ' ') as t from (
+           select to_jsonb(l)::text as x from asana_data._dlt_loads l
+           union all select state::text from asana_data._dlt_pipeline_state
+           union all select schema::text from asana_data._dlt_version) s`,
+      );
+      const secret = passwordOf(db.url);
+      assert.equal(everything.rows[0].t.includes(secret), false);
+      for (const o of outputs) assert.equal(o.includes(secret), false, o);
+      await dest.close();
+    } finally {
+      await fake.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "--destination postgres takes the URL from DESTINATION__POSTGRES__CREDENTIALS or .dlt/secrets.toml",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    await using dir = await tempDir();
+    await using api = serveHostile(() => json({ data: [{ id: 1 }, { id: 2 }] }));
+    const spec = `${dir.path}/s.yaml`;
+    await Deno.writeTextFile(
+      spec,
+      `pipeline: s\ndataset: s_data\nsource:\n  base_url: ${api.url}\n  records: data\nresources:\n  items: { path: /items, primary_key: id, write_disposition: replace }\n`,
+    );
+    const viaEnv = await runCli(
+      ["run", spec, "--destination", "postgres", "--quiet"],
+      { DESTINATION__POSTGRES__CREDENTIALS: db.url },
+      dir.path,
+    );
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    await Deno.mkdir(`${dir.path}/.dlt`);
+    const u = new URL(db.url);
+    await Deno.writeTextFile(
+      `${dir.path}/.dlt/secrets.toml`,
+      `[destination.postgres.credentials]\ndatabase = "${u.pathname.slice(1)}"\n` +
+        `username = "${u.username}"\npassword = "${decodeURIComponent(u.password)}"\n` +
+        `host = "${u.hostname}"\nport = ${u.port}\n`,
+    );
+    const viaToml = await runCli(
+      ["sql", "select count(*)::int as n from s_data.items", "--destination", "postgres", "--json"],
+      {},
+      dir.path,
+    );
+    assert.equal(viaToml.code, 0, viaToml.stderr);
+    assert.deepEqual(JSON.parse(viaToml.stdout), [{ n: 2 }]);
+    const none = await runCli(["run", spec, "--destination", "postgres"], {}, ROOT);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /DESTINATION__POSTGRES__CREDENTIALS/);
+  },
+});
+
+Deno.test({
+  name: "after changes, an incremental run into PostgreSQL equals a fresh full load",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using a = await freshDatabase();
+    await using b = await freshDatabase();
+    const fake = await startFakeAsana({ seed: 9, tasksPerProject: 6 });
+    try {
+      const spec = await asanaSpec(fake.baseUrl, fake.token);
+      const inc = await PostgresDestination.open(a.url);
+      await runPipeline(spec, { destination: inc });
+      fake.data.mutate({ touch: 0.2, remove: 3, add: 4, stories: 3 });
+      await runPipeline(spec, { destination: inc });
+      const fresh = await PostgresDestination.open(b.url);
+      await runPipeline(spec, { destination: fresh });
+      assert.deepEqual(await tableContents(inc), await tableContents(fresh));
+      await inc.close();
+      await fresh.close();
+    } finally {
+      await fake.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a failed run and a SIGKILLed run leave the previous PostgreSQL load; readers see it throughout; a second run is refused",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    await using dir = await tempDir();
+    // pages of two records; `mode` makes the API fail, or slow, or end after `pages`
+    let mode: "ok" | "fail" | "slow" = "ok";
+    let pages = 2;
+    await using api = serveHostile(async (url) => {
+      const page = Number(url.searchParams.get("page") ?? 1);
+      if (mode === "fail" && page === 2) return json({ errors: [{ message: "down" }] }, 500);
+      if (mode === "slow") await new Promise((r) => setTimeout(r, 300));
+      return json({
+        data: [{ id: `${page}a`, mode }, { id: `${page}b`, mode }],
+        next: page < pages ? `${url.origin}/items?page=${page + 1}` : null,
+      });
+    });
+    const spec = `${dir.path}/s.yaml`;
+    await Deno.writeTextFile(
+      spec,
+      `pipeline: s\ndataset: s_data\nsource:\n  base_url: ${api.url}\n  records: data\n` +
+        `  paginator: { type: next_url, next_url_path: next }\n` +
+        `  retry: { attempts: 2, backoff_seconds: 0.01 }\n` +
+        `resources:\n  items: { path: /items, primary_key: id, write_disposition: replace }\n`,
+    );
+    const run = (...extra: string[]) => runCli(["run", spec, "--destination", db.url, ...extra]);
+    assert.equal((await run("--quiet")).code, 0);
+    const dest = await PostgresDestination.open(db.url);
+    const rows = async () =>
+      (await dest.query<{ id: string; mode: string }>(
+        `select id, mode from s_data.items order by id`,
+      ))
+        .rows.map((r) => `${r.id}:${r.mode}`);
+    const before = await rows();
+    assert.deepEqual(before, ["1a:ok", "1b:ok", "2a:ok", "2b:ok"]);
+    mode = "fail";
+    pages = 3;
+    const failed = await run("--quiet");
+    assert.equal(failed.code, 1);
+    assert.deepEqual(await rows(), before);
+    // a run killed mid-load; meanwhile readers see the last load, and a second run is refused
+    mode = "slow";
+    pages = 100;
+    const slow = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}src/cli/main.ts`, "run", spec, "--destination", db.url],
+      env: { NO_COLOR: "1" },
+      clearEnv: true,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let held = false;
+    for (let i = 0; i < 200 && !held; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const locks = await dest.query<{ n: number }>(
+        `select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`,
+      );
+      held = locks.rows[0].n > 0;
+    }
+    assert.equal(held, true, "the run holds the dataset");
+    await new Promise((r) => setTimeout(r, 1500)); // some pages are written by now
+    assert.deepEqual(await rows(), before, "readers see the last committed load");
+    const second = await run("--quiet");
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(second.stderr, /dataset s_data on postgresql:\/\/.* is in use by restpipe run/);
+    assert.equal(second.stderr.includes(passwordOf(db.url)), false);
+    slow.kill("SIGKILL");
+    assert.equal((await slow.status).success, false);
+    assert.deepEqual(await rows(), before);
+    mode = "ok";
+    pages = 3;
+    assert.equal((await run("--quiet")).code, 0);
+    assert.deepEqual(await rows(), ["1a:ok", "1b:ok", "2a:ok", "2b:ok", "3a:ok", "3b:ok"]);
+    await dest.close();
+  },
+});
