@@ -214,3 +214,22 @@ Deno.test({
     await dest.close();
   },
 });
+
+Deno.test({
+  name:
+    "sslmode in the URL is honoured: require fails against a server without TLS, naming the URL without its password",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    const url = new URL(db.url);
+    url.searchParams.set("sslmode", "require");
+    const r = await runCli(["sql", "select 1", "--destination", url.toString()]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot connect to postgresql:\/\/restpipe:\*\*\*@127\.0\.0\.1/);
+    assert.match(r.stderr, /SSL|ssl/);
+    assert.equal(r.stderr.includes(passwordOf(db.url)), false);
+    url.searchParams.set("sslmode", "disable");
+    const ok = await runCli(["sql", "select 1 as one", "--destination", url.toString(), "--json"]);
+    assert.equal(ok.code, 0, ok.stderr);
+  },
+});
