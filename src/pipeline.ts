@@ -3,14 +3,15 @@
  *
  * @module
  */
-import { extract, type ExtractResult, type ResourceStats } from "./extract/extract.ts";
+import { extract, type ResourceStats } from "./extract/extract.ts";
+import { cursorsOf } from "./ledger.ts";
 import { HttpClient } from "./extract/http.ts";
 import { PgliteDestination } from "./load/pglite.ts";
 import type { Destination, RootWrite } from "./load/destination.ts";
 import type { Normalizer as NormalizerType, Row, TableRows } from "./normalize/normalize.ts";
 import { Normalizer } from "./normalize/normalize.ts";
 import { emptySchema } from "./normalize/schema.ts";
-import { buildPlan, type Plan, type PlannedResource } from "./plan/plan.ts";
+import { buildPlan, type PlannedResource } from "./plan/plan.ts";
 import { getPath } from "./plan/template.ts";
 import type { Spec } from "./spec/schema.ts";
 
@@ -98,14 +99,7 @@ export function defaultDbDir(spec: Spec): string {
   return `.data/${spec.pipeline}`;
 }
 
-/** Stored cursors: resource → partition (parent key) → cursor value. */
-export type Cursors = Record<string, Record<string, string>>;
-
-/** The cursors kept in a pipeline's state. */
-export function cursorsOf(state: Record<string, unknown>): Cursors {
-  const value = state.incremental;
-  return typeof value === "object" && value !== null ? value as Cursors : {};
-}
+export { type Cursors, cursorsOf } from "./ledger.ts";
 
 /** A load id in dlt's format: seconds since the epoch, with microseconds. */
 export function newLoadId(now = Date.now()): string {
@@ -167,7 +161,9 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         },
       ).finally(() => clearInterval(timer));
       stats = extracted.stats;
-      incomplete = extracted.incomplete;
+      incomplete = new Set(
+        plan.order.filter((name) => extracted.ledger.hasIncompleteChain(name)),
+      );
       options.signal?.throwIfAborted();
       await buffer.flush();
       const roots: RootWrite[] = loaded.map((r) => ({
@@ -177,11 +173,15 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         keyColumns: normalizer.keyColumns(r),
         parentTables: r.parents.map((p) => plan.resources.get(p)!).filter((p) => p.load)
           .map((p) => normalizer.rootTable(p)),
-        ...evidence(r, extracted, options.fullRefresh ?? false),
+        ...extracted.ledger.writesFor(r, options.fullRefresh ?? false),
       }));
       const state = (deleted: ReadonlyMap<string, ReadonlySet<string>>) => ({
         ...previous,
-        incremental: nextCursors(plan, normalizer, stored, extracted, deleted),
+        incremental: extracted.ledger.nextCursors(
+          stored,
+          (parent) =>
+            deleted.get(normalizer.rootTable(plan.resources.get(parent)!)) ?? new Set<string>(),
+        ),
       });
       options.signal?.throwIfAborted();
       tables = await dest.commit({
@@ -247,68 +247,6 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
   } finally {
     if (!options.destination) await dest.close();
   }
-}
-
-/**
- * What the commit may delete for one resource, from the run's evidence alone: rows are
- * replaced within the parents whose listings all completed (when the resource fans out
- * under an incremental ancestor, or when some listing on its way was skipped or
- * capped), and keys are reconciled only from complete key listings.
- */
-export function evidence(
-  r: PlannedResource,
-  extracted: ExtractResult,
-  fullRefresh: boolean,
-): Pick<RootWrite, "refreshedParents" | "currentKeys"> {
-  const incomplete = [r.name, ...r.ancestors].some((a) => extracted.incomplete.has(a));
-  const refreshed = extracted.refreshed.get(r.name);
-  const replaces = r.writeDisposition === "replace" || fullRefresh;
-  let refreshedParents: string[] | undefined;
-  if (r.partial && !fullRefresh) refreshedParents = [...refreshed!];
-  else if (replaces && incomplete) refreshedParents = refreshed ? [...refreshed] : [];
-  const reconciled = extracted.reconciled.get(r.name);
-  return {
-    refreshedParents,
-    currentKeys: reconciled?.complete && !incomplete ? [...reconciled.keys] : undefined,
-  };
-}
-
-/**
- * The cursors to store: loaded resources' partitions move on, others keep theirs, and a
- * partition whose parent record was deleted in this commit starts again from scratch.
- */
-export function nextCursors(
-  plan: Plan,
-  normalizer: NormalizerType,
-  stored: Cursors,
-  extracted: ExtractResult,
-  deleted: ReadonlyMap<string, ReadonlySet<string>>,
-): Cursors {
-  const cursors: Cursors = { ...stored };
-  for (const [name, partitions] of extracted.cursors) {
-    if (!plan.resources.get(name)!.load) continue;
-    cursors[name] = { ...cursors[name], ...Object.fromEntries(partitions) };
-  }
-  for (const [name, partitions] of Object.entries(cursors)) {
-    const r = plan.resources.get(name);
-    if (!r) continue;
-    const gone = r.parents.map((p) => plan.resources.get(p)!).filter((p) => p.load)
-      .flatMap((p) => [...(deleted.get(normalizer.rootTable(p)) ?? [])]);
-    if (gone.length === 0) continue;
-    const goneSet = new Set(gone);
-    // a partition is the parent key, or the parent key, "#" and a for_each item
-    const parentGone = (partition: string) => {
-      if (goneSet.has(partition)) return true;
-      for (let i = partition.indexOf("#"); i >= 0; i = partition.indexOf("#", i + 1)) {
-        if (goneSet.has(partition.slice(0, i))) return true;
-      }
-      return false;
-    };
-    cursors[name] = Object.fromEntries(
-      Object.entries(partitions).filter(([partition]) => !parentGone(partition)),
-    );
-  }
-  return cursors;
 }
 
 /** Rows buffered before a write: bigger batches are cheaper per row in PGlite. */

@@ -9,7 +9,8 @@ import { getPath, placeholders, render } from "../plan/template.ts";
 import { INCREMENTAL, ITEM } from "../plan/graph.ts";
 import { type HttpClient, HttpError } from "./http.ts";
 import { stringifyJson } from "./json.ts";
-import { canonicalKey } from "./keys.ts";
+import { canonicalKey, canonicalValue } from "./keys.ts";
+import { type ChainPosition, compareCursors, partitionOf, RunLedger } from "../ledger.ts";
 import { paginate } from "./paginate.ts";
 
 /** A record of a resource as the API returned it. */
@@ -52,26 +53,11 @@ export type PageSink = (
   parentKey: string,
 ) => Promise<void>;
 
-/**
- * What a run learnt for incremental loading and deletions: the evidence the commit may
- * delete on, and nothing more.
- */
+/** What a run saw: counters, and the ledger of evidence the commit may act on. */
 export interface ExtractResult {
   stats: Map<string, ResourceStats>;
-  /**
-   * New cursor per incremental resource and partition: set when the partition's chain
-   * completed and every chain below its records completed too.
-   */
-  cursors: Map<string, Map<string, string>>;
-  /**
-   * Parent keys whose every chain of a child resource completed (its rows may be
-   * replaced within them). Holds the resources that have parents.
-   */
-  refreshed: Map<string, Set<string>>;
-  /** Keys the API holds now, per reconciled resource; `complete` is false if a listing was skipped. */
-  reconciled: Map<string, { keys: Set<string>; complete: boolean }>;
-  /** Resources with at least one listing that was skipped or capped in this run. */
-  incomplete: Set<string>;
+  /** Completed and incomplete chains, key listings: what may be deleted, where cursors move. */
+  ledger: RunLedger;
 }
 
 /** Options for {@linkcode extract}. */
@@ -84,14 +70,6 @@ export interface ExtractOptions {
   cursor?: (resource: string, partition: string) => string | undefined;
   /** Called once at the start with the live result, whose stats grow as the run goes. */
   onStart?: (live: ExtractResult) => void;
-}
-
-/** Orders two cursor values: as instants when both are dates, else as strings. */
-export function compareCursors(a: string, b: string): number {
-  const ta = Date.parse(a);
-  const tb = Date.parse(b);
-  if (!Number.isNaN(ta) && !Number.isNaN(tb)) return ta - tb;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A record's primary key in its canonical text form (also a child's parent key). */
@@ -190,27 +168,12 @@ export async function extract(
   options: ExtractOptions = {},
 ): Promise<ExtractResult> {
   const stats = new Map<string, ResourceStats>();
-  const result: ExtractResult = {
-    stats,
-    cursors: new Map(),
-    refreshed: new Map(),
-    reconciled: new Map(),
-    incomplete: new Set(),
-  };
-  /** Parent keys with an incomplete chain, per resource. */
-  const failedParents = new Map<string, Set<string>>();
-  /** Partitions of incremental resources whose cursor must stay (something below them failed). */
-  const tainted = new Map<string, Set<string>>();
+  const ledger = new RunLedger(plan);
+  const result: ExtractResult = { stats, ledger };
   /** Requests already made, per resource (a chain is made once per distinct request). */
   const requested = new Map<string, Set<string>>();
   const listed = new Map<string, Set<string>>();
   for (const name of plan.order) {
-    const r = plan.resources.get(name)!;
-    if (r.incremental) result.cursors.set(name, new Map());
-    if (r.parents.length > 0) result.refreshed.set(name, new Set());
-    if (r.reconcile) result.reconciled.set(name, { keys: new Set(), complete: true });
-    failedParents.set(name, new Set());
-    tainted.set(name, new Set());
     requested.set(name, new Set());
     listed.set(name, new Set());
   }
@@ -233,21 +196,6 @@ export async function extract(
   }
   const running = new Set<Promise<void>>();
   let failure: unknown;
-
-  /** A chain of `resource` did not complete: nothing below it may be deleted or move on. */
-  const incomplete = (
-    resource: PlannedResource,
-    ancestry: Ancestry,
-    parentKey: string,
-    partition: string,
-  ) => {
-    result.incomplete.add(resource.name);
-    failedParents.get(resource.name)!.add(parentKey);
-    if (resource.incremental) tainted.get(resource.name)!.add(partition);
-    for (const a of ancestry) {
-      if (plan.resources.get(a.resource)!.incremental) tainted.get(a.resource)!.add(a.partition);
-    }
-  };
 
   const spawn = async (resource: PlannedResource, ancestry: Ancestry, recursive = false) => {
     const gate = gates.get(resource.name)!;
@@ -274,9 +222,13 @@ export async function extract(
     if (failure !== undefined) return;
     const s = stats.get(resource.name)!;
     const parentKey = parentKeyOf(plan, ancestry);
-    const partition = item === undefined
-      ? parentKey
-      : `${parentKey}#${typeof item === "object" ? JSON.stringify(item) : String(item)}`;
+    const partition = partitionOf(parentKey, item);
+    const at: ChainPosition = {
+      resource: resource.name,
+      parentKey,
+      partition,
+      ancestors: ancestry,
+    };
     const stored = resource.incremental
       ? options.cursor?.(resource.name, partition) ?? resource.incremental.initial
       : undefined;
@@ -329,13 +281,12 @@ export async function extract(
         s.rows += records.length;
         if (resource.incremental) {
           for (const r of records) {
-            const value = getPath(r, resource.incremental.cursor);
-            if (
-              typeof value === "string" &&
-              (cursor === undefined || compareCursors(value, cursor) > 0)
-            ) {
-              cursor = value;
+            const raw = getPath(r, resource.incremental.cursor);
+            if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "bigint") {
+              continue;
             }
+            const value = canonicalValue(raw);
+            if (cursor === undefined || compareCursors(value, cursor) > 0) cursor = value;
           }
         }
         await sink(resource, records, parentKey);
@@ -354,15 +305,13 @@ export async function extract(
       }
       if (guard.capped) {
         s.capped++;
-        incomplete(resource, ancestry, parentKey, partition);
+        ledger.chainIncomplete(at);
         return;
       }
-      // the chain completed: its partition's cursor may move on, its parent was refreshed
-      if (cursor !== undefined) result.cursors.get(resource.name)!.set(partition, cursor);
-      result.refreshed.get(resource.name)?.add(parentKey);
+      ledger.chainCompleted(at, cursor);
     } catch (e) {
       skipOrThrow(resource, s, e, client.origin);
-      incomplete(resource, ancestry, parentKey, partition);
+      ledger.chainIncomplete(at);
     }
   };
 
@@ -376,7 +325,6 @@ export async function extract(
     });
     if (listed.get(resource.name)!.has(url.href)) return;
     listed.get(resource.name)!.add(url.href);
-    const into = result.reconciled.get(resource.name)!;
     const guard = { capped: false };
     try {
       for await (
@@ -391,11 +339,15 @@ export async function extract(
         )
       ) {
         if (failure !== undefined) return;
-        for (const r of page.records) into.keys.add(keyOf(resource, r as ApiRecord));
+        ledger.keysListed(
+          resource.name,
+          page.records.map((r) => keyOf(resource, r as ApiRecord)),
+          true,
+        );
       }
-      if (guard.capped) into.complete = false;
+      if (guard.capped) ledger.keysListed(resource.name, [], false);
     } catch (e) {
-      into.complete = false;
+      ledger.keysListed(resource.name, [], false);
       skipOrThrow(resource, s, e, client.origin);
     }
   };
@@ -406,13 +358,6 @@ export async function extract(
   }
   while (running.size > 0) await Promise.all([...running]);
   if (failure !== undefined) throw failure;
-  // a parent is refreshed for a child only when every chain of that child under it completed
-  for (const [name, keys] of result.refreshed) {
-    for (const k of failedParents.get(name)!) keys.delete(k);
-  }
-  for (const [name, partitions] of result.cursors) {
-    for (const p of tainted.get(name)!) partitions.delete(p);
-  }
   return result;
 }
 

@@ -1,0 +1,207 @@
+/**
+ * The run ledger: the one place that decides, from what extraction saw, what a commit
+ * may delete and where each incremental cursor moves. Extraction reports events
+ * (a chain completed, a chain was incomplete, keys were listed); the ledger owns
+ * partitions, cursor order, refreshed parents, complete key listings and the deletion
+ * rules, and turns them into the destination's writes and the next state. It does no
+ * I/O.
+ *
+ * The rules, evidence before deletion:
+ * - a parent is *refreshed* for a child resource when every chain of that child under
+ *   it completed (no skip, no failure, no `max_pages` cap);
+ * - a resource is *incomplete* when one of its chains, or one of its ancestors', was
+ *   not complete: its `replace` then only replaces within refreshed parents, and
+ *   `reconcile` deletes nothing;
+ * - an incremental partition's cursor moves only when its chain, and every chain below
+ *   the records it returned, completed;
+ * - a partition whose parent record was deleted in the commit loses its cursor.
+ *
+ * @module
+ */
+import type { Plan, PlannedResource } from "./plan/plan.ts";
+import type { RootWrite } from "./load/destination.ts";
+
+/** Stored cursors: resource → partition → cursor value. */
+export type Cursors = Record<string, Record<string, string>>;
+
+/** The cursors kept in a pipeline's state. */
+export function cursorsOf(state: Record<string, unknown>): Cursors {
+  const value = state.incremental;
+  return typeof value === "object" && value !== null ? value as Cursors : {};
+}
+
+const NUMBER = /^-?\d+(\.\d+)?$/;
+const INSTANT_LIKE = /^\d{4}-\d{2}-\d{2}/;
+
+/**
+ * Orders two cursor values: as numbers when both are numbers (`9` before `10`), as
+ * instants when both are ISO dates (whatever their offsets), else as strings.
+ */
+export function compareCursors(a: string, b: string): number {
+  if (NUMBER.test(a) && NUMBER.test(b)) {
+    if (!a.includes(".") && !b.includes(".")) {
+      const d = BigInt(a) - BigInt(b);
+      return d < 0n ? -1 : d > 0n ? 1 : 0;
+    }
+    return Number(a) - Number(b);
+  }
+  if (INSTANT_LIKE.test(a) && INSTANT_LIKE.test(b)) {
+    const ta = Date.parse(a);
+    const tb = Date.parse(b);
+    if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta - tb;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A chain's partition: the parent record's key, and the `for_each` item when there is
+ * one (`parentKey#item`).
+ */
+export function partitionOf(parentKey: string, item: unknown): string {
+  return item === undefined
+    ? parentKey
+    : `${parentKey}#${typeof item === "object" ? JSON.stringify(item) : String(item)}`;
+}
+
+/** Is this partition one of the parent keys' (the key itself, or the key, "#" and an item)? */
+export function partitionUnder(partition: string, parents: ReadonlySet<string>): boolean {
+  if (parents.has(partition)) return true;
+  for (let i = partition.indexOf("#"); i >= 0; i = partition.indexOf("#", i + 1)) {
+    if (parents.has(partition.slice(0, i))) return true;
+  }
+  return false;
+}
+
+/** Where a chain sits: its resource, parent key, partition, and its ancestors' partitions. */
+export interface ChainPosition {
+  resource: string;
+  parentKey: string;
+  partition: string;
+  /** The ancestor records' resources and the partitions of the chains that returned them. */
+  ancestors: readonly { resource: string; partition: string }[];
+}
+
+/** What one run saw, and what it may therefore write. */
+export class RunLedger {
+  readonly #plan: Plan;
+  readonly #cursors = new Map<string, Map<string, string>>();
+  readonly #refreshed = new Map<string, Set<string>>();
+  readonly #failedParents = new Map<string, Set<string>>();
+  readonly #tainted = new Map<string, Set<string>>();
+  readonly #incomplete = new Set<string>();
+  readonly #keys = new Map<string, { keys: Set<string>; complete: boolean }>();
+
+  /** Starts an empty ledger for a plan. */
+  constructor(plan: Plan) {
+    this.#plan = plan;
+    for (const name of plan.order) {
+      const r = plan.resources.get(name)!;
+      if (r.reconcile) this.#keys.set(name, { keys: new Set(), complete: true });
+      this.#refreshed.set(name, new Set());
+      this.#failedParents.set(name, new Set());
+      this.#tainted.set(name, new Set());
+      this.#cursors.set(name, new Map());
+    }
+  }
+
+  /** A chain read its listing to the end; `cursor` is the greatest cursor value it saw. */
+  chainCompleted(at: ChainPosition, cursor: string | undefined): void {
+    if (cursor !== undefined) this.#cursors.get(at.resource)!.set(at.partition, cursor);
+    this.#refreshed.get(at.resource)!.add(at.parentKey);
+  }
+
+  /** A chain was skipped, failed or capped: nothing it would have covered may go. */
+  chainIncomplete(at: ChainPosition): void {
+    this.#incomplete.add(at.resource);
+    this.#failedParents.get(at.resource)!.add(at.parentKey);
+    if (this.#plan.resources.get(at.resource)!.incremental) {
+      this.#tainted.get(at.resource)!.add(at.partition);
+    }
+    for (const a of at.ancestors) {
+      if (this.#plan.resources.get(a.resource)!.incremental) {
+        this.#tainted.get(a.resource)!.add(a.partition);
+      }
+    }
+  }
+
+  /** A key-only listing of a reconciled resource returned these keys (`complete`: to its end). */
+  keysListed(resource: string, keys: Iterable<string>, complete: boolean): void {
+    const into = this.#keys.get(resource)!;
+    for (const k of keys) into.keys.add(k);
+    if (!complete) into.complete = false;
+  }
+
+  /** Did some chain of this resource, or of an ancestor, not complete? */
+  isIncomplete(resource: PlannedResource): boolean {
+    return [resource.name, ...resource.ancestors].some((a) => this.#incomplete.has(a));
+  }
+
+  /** Did some chain of this resource itself not complete? */
+  hasIncompleteChain(resource: string): boolean {
+    return this.#incomplete.has(resource);
+  }
+
+  /** The parent keys whose every chain of `resource` completed. */
+  refreshedParents(resource: string): string[] {
+    const failed = this.#failedParents.get(resource)!;
+    return [...this.#refreshed.get(resource)!].filter((k) => !failed.has(k));
+  }
+
+  /** The cursors that move in this run, per resource (tainted partitions left out). */
+  movedCursors(resource: string): Map<string, string> {
+    const tainted = this.#tainted.get(resource)!;
+    return new Map([...this.#cursors.get(resource)!].filter(([p]) => !tainted.has(p)));
+  }
+
+  /**
+   * What the commit may delete for one resource: rows are replaced within the parents
+   * whose listings all completed (when the resource fans out under an incremental
+   * ancestor, or when a `replace` saw some listing on its way skipped or capped), and
+   * keys are reconciled only from complete key listings.
+   */
+  writesFor(r: PlannedResource, fullRefresh: boolean): Pick<
+    RootWrite,
+    "refreshedParents" | "currentKeys"
+  > {
+    const incomplete = this.isIncomplete(r);
+    const replaces = r.writeDisposition === "replace" || fullRefresh;
+    const refreshed = r.parents.length > 0 ? this.refreshedParents(r.name) : [];
+    let refreshedParents: string[] | undefined;
+    if (r.partial && !fullRefresh) refreshedParents = refreshed;
+    else if (replaces && incomplete) refreshedParents = refreshed;
+    const listed = this.#keys.get(r.name);
+    return {
+      refreshedParents,
+      currentKeys: listed?.complete && !incomplete ? [...listed.keys] : undefined,
+    };
+  }
+
+  /**
+   * The cursors to store: loaded resources' partitions move on, others keep theirs, and
+   * a partition whose parent record was deleted (`deleted`: keys per parent resource)
+   * starts again from scratch.
+   */
+  nextCursors(stored: Cursors, deleted: (parent: string) => ReadonlySet<string>): Cursors {
+    const cursors: Cursors = { ...stored };
+    for (const name of this.#plan.order) {
+      const r = this.#plan.resources.get(name)!;
+      if (!r.load || !r.incremental) continue;
+      const moved = this.movedCursors(name);
+      if (moved.size > 0) cursors[name] = { ...cursors[name], ...Object.fromEntries(moved) };
+    }
+    for (const [name, partitions] of Object.entries(cursors)) {
+      const r = this.#plan.resources.get(name);
+      if (!r) continue;
+      const gone = new Set(
+        r.parents.filter((p) => this.#plan.resources.get(p)!.load).flatMap((p) => [
+          ...deleted(p),
+        ]),
+      );
+      if (gone.size === 0) continue;
+      cursors[name] = Object.fromEntries(
+        Object.entries(partitions).filter(([p]) => !partitionUnder(p, gone)),
+      );
+    }
+    return cursors;
+  }
+}
