@@ -4,6 +4,9 @@
  *
  * Flags: --tasks 1000,10000 --latency 100 --jitter 20 --rpm 1500 --in-flight 50
  *        --runs 1 --micro 50000 (records; 0 skips it) --skip-e2e
+ *        --destination postgresql://… (end to end into that server, and the loader
+ *        micro-benchmark against it beside a raw COPY; its `asana_data` and `bench_raw`
+ *        schemas are dropped first)
  *
  * Efficiency = achieved request rate ÷ min(rpm / 60, in-flight ÷ latency).
  *
@@ -13,6 +16,10 @@ import { parseArgs } from "../src/cli/args.ts";
 import { FakeData } from "../src/fake/data.ts";
 import { parseOptFields, Renderer } from "../src/fake/render.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
+import { copyValue, PostgresDestination } from "../src/load/postgres.ts";
+import postgres from "postgres";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { quoteIdent as q } from "../src/normalize/naming.ts";
 import { Normalizer, type TableRows } from "../src/normalize/normalize.ts";
 import { DEFAULT_FLUSH_ROWS, StagingBuffer } from "../src/pipeline.ts";
@@ -30,6 +37,7 @@ const args = parseArgs(Deno.args, {
   runs: "value",
   micro: "value",
   "skip-e2e": "flag",
+  destination: "value",
 });
 const str = (k: string, d: string) => {
   const v = args.flags.get(k);
@@ -42,6 +50,17 @@ const rpm = Number(str("rpm", "1500"));
 const inFlight = Number(str("in-flight", "50"));
 const runs = Number(str("runs", "1"));
 const microRecords = Number(str("micro", "50000"));
+const server = args.flags.get("destination") as string | undefined;
+
+/** Drops the bench's schemas on the server, so that each run starts empty. */
+async function resetServer(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  await sql.unsafe(
+    `drop schema if exists asana_data cascade; drop schema if exists bench_raw cascade`,
+  )
+    .simple();
+  await sql.end();
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
@@ -108,6 +127,7 @@ async function e2e(tasks: number): Promise<E2E> {
     truth: Record<string, number>;
   };
   const dir = await Deno.makeTempDir({ prefix: "restpipe-bench-" });
+  const where = server ? ["--destination", server] : ["--db", `${dir}/db`];
   try {
     const spec = (await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`))
       .replace(/^(\s+)requests_per_minute: \d+/m, `$1requests_per_minute: ${rpm}`)
@@ -126,13 +146,13 @@ async function e2e(tasks: number): Promise<E2E> {
           `${ROOT}src/cli/main.ts`,
           "run",
           `${dir}/asana.yaml`,
-          "--db",
-          `${dir}/db`,
+          ...where,
         ],
         env: { ASANA_BASE_URL: info.baseUrl, ASANA_ACCESS_TOKEN: info.token, NO_COLOR: "1" },
         stdout,
         stderr: "piped",
       });
+    if (server) await resetServer(server);
     const t0 = performance.now();
     const child = loader("piped").spawn();
     let rss = 0;
@@ -159,7 +179,7 @@ async function e2e(tasks: number): Promise<E2E> {
     // the same counts as the truth for the root resources (extracted rows include duplicates
     // of multi-homed tasks, so compare what the database holds)
     const show = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}src/cli/main.ts`, "show", "--db", `${dir}/db`, "--json"],
+      args: ["run", "-A", `${ROOT}src/cli/main.ts`, "show", ...where, "--json"],
       stdout: "piped",
     }).output();
     const tables = (JSON.parse(new TextDecoder().decode(show.stdout)) as {
@@ -201,7 +221,10 @@ async function e2e(tasks: number): Promise<E2E> {
   }
 }
 
-async function micro(records: number): Promise<{ loader: number; raw: number; rows: number }> {
+async function micro(
+  records: number,
+  into?: string,
+): Promise<{ loader: number; raw: number; rows: number }> {
   // realistic task records: the fake's tasks, projected with asana.yaml's field list
   const { spec } = parseSpec(
     (await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`)).replace("${ASANA_ACCESS_TOKEN}", "x"),
@@ -226,7 +249,8 @@ async function micro(records: number): Promise<{ loader: number; raw: number; ro
     );
 
   // restpipe: normalise, stage, commit (merge)
-  const dest = await PgliteDestination.open();
+  if (into) await resetServer(into);
+  const dest = into ? await PostgresDestination.open(into) : await PgliteDestination.open();
   let input = make();
   const t0 = performance.now();
   const normalizer = new Normalizer(emptySchema(), "1");
@@ -254,6 +278,10 @@ async function micro(records: number): Promise<{ loader: number; raw: number; ro
   });
   const loaderSeconds = (performance.now() - t0) / 1000;
   await dest.close();
+  if (into) {
+    const r = await rawCopy(into, normalizer.schema, make, resource);
+    return { loader: r.rows / loaderSeconds, raw: r.raw, rows: r.rows };
+  }
 
   // raw PGlite: the same rows, straight into tables of the same columns, in the same process
   const raw = await PgliteDestination.open();
@@ -285,6 +313,46 @@ async function micro(records: number): Promise<{ loader: number; raw: number; ro
   const rawSeconds = (performance.now() - t1) / 1000;
   await raw.close();
   return { loader: rows / loaderSeconds, raw: rows / rawSeconds, rows };
+}
+
+/**
+ * Raw COPY into the server: the same rows (normalised beforehand, outside the clock),
+ * straight into tables of the same columns through postgres.js, in this process.
+ */
+async function rawCopy(
+  url: string,
+  schema: ReturnType<typeof emptySchema>,
+  make: () => Record<string, unknown>[],
+  resource: ReturnType<typeof buildPlan>["resources"] extends Map<string, infer R> ? R : never,
+): Promise<{ raw: number; rows: number }> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  await sql.unsafe(`create schema bench_raw`);
+  for (const [name, t] of Object.entries(schema.tables)) {
+    const cols = Object.entries(t.columns).map(([c, { type }]) => `${q(c)} ${type}`).join(", ");
+    await sql.unsafe(`create table bench_raw.${q(name)} (${cols})`);
+  }
+  const n2 = new Normalizer(emptySchema(), "1");
+  const buffers: TableRows = new Map();
+  const input = make();
+  for (let i = 0; i < input.length; i += 1000) {
+    n2.normalize(resource, input.slice(i, i + 1000), buffers);
+  }
+  let rows = 0;
+  for (const list of buffers.values()) rows += list.length;
+  const t1 = performance.now();
+  for (const [table, list] of buffers) {
+    const columns = Object.keys(n2.schema.tables[table].columns);
+    const json = columns.map((c) => n2.schema.tables[table].columns[c].type === "jsonb");
+    const lines = list.map((r) => columns.map((c, i) => copyValue(r[c], json[i])).join("\t"))
+      .join("\n") + "\n";
+    const writable = await sql.unsafe(
+      `copy bench_raw.${q(table)} (${columns.map(q).join(", ")}) from stdin`,
+    ).writable();
+    await pipeline(Readable.from([lines]), writable);
+  }
+  const rawSeconds = (performance.now() - t1) / 1000;
+  await sql.end();
+  return { raw: rows / rawSeconds, rows };
 }
 
 if (!args.flags.has("skip-e2e")) {
@@ -319,6 +387,10 @@ if (!args.flags.has("skip-e2e")) {
 if (microRecords > 0) {
   const results = [];
   for (let i = 0; i < Math.max(runs, 3); i++) results.push(await micro(microRecords));
+  const pg = [];
+  if (server) {
+    for (let i = 0; i < Math.max(runs, 3); i++) pg.push(await micro(microRecords, server));
+  }
   const loader = median(results.map((r) => r.loader));
   const raw = median(results.map((r) => r.raw));
   console.log(
@@ -330,4 +402,15 @@ if (microRecords > 0) {
   console.log(`| restpipe normalise + stage + commit (merge) | ${loader.toFixed(0)} |`);
   console.log(`| raw PGlite insert (jsonb_populate_recordset) | ${raw.toFixed(0)} |`);
   console.log(`ratios per run: ${results.map((r) => (r.loader / r.raw).toFixed(2)).join(", ")}`);
+  if (pg.length > 0) {
+    console.log(`\nPostgreSQL (${new URL(server!).host}):`);
+    console.log(`| path | rows/s (median of ${pg.length}) |\n|---|---:|`);
+    console.log(
+      `| restpipe normalise + COPY + commit (merge) | ${
+        median(pg.map((r) => r.loader)).toFixed(0)
+      } |`,
+    );
+    console.log(`| raw COPY of the same rows | ${median(pg.map((r) => r.raw)).toFixed(0)} |`);
+    console.log(`ratios per run: ${pg.map((r) => (r.loader / r.raw).toFixed(2)).join(", ")}`);
+  }
 }

@@ -259,6 +259,7 @@ export class StagingBuffer {
   readonly #dest: Destination;
   readonly #normalizer: NormalizerType;
   readonly #limit: number;
+  #writing: Promise<void> = Promise.resolve();
 
   /** Creates the buffer. */
   constructor(dest: Destination, normalizer: Normalizer, limit: number) {
@@ -291,7 +292,27 @@ export class StagingBuffer {
     const before = this.#countRows();
     this.#normalizer.normalize(resource, records, this.#rows, parentKey);
     this.#count += this.#countRows() - before;
-    if (this.#count >= this.#limit) await this.flush();
+    if (this.#count >= this.#limit) {
+      // the previous batch must be written first; this one is written while the next
+      // pages are normalised (a server destination works in parallel with us)
+      await this.#writing;
+      this.#writing = this.#write(this.#take());
+      this.#writing.catch(() => {}); // awaited (and thrown) by the next flush
+    }
+  }
+
+  /** The buffered rows, handed over (the buffer starts empty). */
+  #take(): [string, Row[]][] {
+    const batches: [string, Row[]][] = [...this.#rows.entries()];
+    this.#rows.clear();
+    this.#count = 0;
+    return batches;
+  }
+
+  async #write(batches: [string, Row[]][]): Promise<void> {
+    for (const [table, rows] of batches) {
+      await this.#dest.stage(table, rows, this.#normalizer.schema.tables[table]?.resource);
+    }
   }
 
   #countRows(): number {
@@ -300,13 +321,9 @@ export class StagingBuffer {
     return n;
   }
 
-  /** Writes every buffered row. */
+  /** Writes every buffered row (after the batch being written, if any). */
   async flush(): Promise<void> {
-    const batches: [string, Row[]][] = [...this.#rows.entries()];
-    this.#rows.clear();
-    this.#count = 0;
-    for (const [table, rows] of batches) {
-      await this.#dest.stage(table, rows, this.#normalizer.schema.tables[table]?.resource);
-    }
+    await this.#writing;
+    await this.#write(this.#take());
   }
 }

@@ -171,7 +171,8 @@ export class Normalizer {
     rowsOf: (t: string) => Row[],
     keyPaths?: ReadonlySet<string>,
   ): void {
-    for (const key of Object.keys(obj)) {
+    // own keys only: JSON objects have no enumerable inherited ones ("__proto__" is own)
+    for (const key in obj) {
       const value = obj[key];
       if (value === null || value === undefined) continue;
       // the source path, segments joined by SEP (arrays only when a column is created);
@@ -245,8 +246,8 @@ export class Normalizer {
   }
 
   #isJsonColumn(table: TableSchema, path: string): boolean {
-    if (!has(table.sources, path)) return false;
     const col = table.sources[path];
+    if (typeof col !== "string") return false;
     return col !== undefined && table.columns[col]?.type === "jsonb";
   }
 
@@ -294,7 +295,9 @@ export class Normalizer {
    */
   #column(table: TableSchema, path: string, type: DataType | null, variant?: string): string {
     const key = variant === undefined ? path : `${path}${SEP}${SEP}${variant}`;
-    if (has(table.sources, key)) return table.sources[key];
+    // a string is an own entry: Object.prototype's members ("constructor"…) are not strings
+    const existing = table.sources[key];
+    if (typeof existing === "string") return existing;
     // a full table keeps new fields in its overflow column
     if (type !== null && Object.keys(table.columns).length >= MAX_TABLE_COLUMNS) {
       if (!has(table.columns, OVERFLOW_COLUMN)) table.columns[OVERFLOW_COLUMN] = { type: "jsonb" };
@@ -312,7 +315,8 @@ export class Normalizer {
   }
 
   #childTable(parentName: string, parent: TableSchema, key: string): string {
-    if (has(parent.children, key)) return parent.children[key];
+    const existing = parent.children[key];
+    if (typeof existing === "string") return existing;
     const name = uniqueName(
       fitIdentifier(`${parentName}${PATH_SEPARATOR}${joinPath(key.split(SEP))}`),
       (n) => has(this.schema.tables, n),
