@@ -225,3 +225,24 @@ Deno.test("a record wider than a table can hold, one nested deeper than any stac
     await dest.close();
   }
 });
+
+Deno.test("a key too long for a btree index loads; the run does not fail", async () => {
+  // random text does not compress below the btree's limit (about 2.7 kB)
+  const long = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(15_000))));
+  await using api = serveHostile(() =>
+    rawJson(JSON.stringify({ data: [{ id: long, v: 1 }, { id: "short", v: 2 }] }))
+  );
+  const dest = await PgliteDestination.open();
+  try {
+    const s = spec(
+      api.url,
+      `  items: { path: /items, primary_key: id, write_disposition: merge }\n`,
+    );
+    await runPipeline(s, { destination: dest });
+    await runPipeline(s, { destination: dest });
+    const got = await rows(dest, `select length(id) as n from v_data.items order by 1`);
+    assert.deepEqual(got.map((r) => r.n), [5, long.length]);
+  } finally {
+    await dest.close();
+  }
+});

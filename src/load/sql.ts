@@ -397,10 +397,18 @@ async function finishFamily(
   const rootTable = final(root.table);
   const disposition = job.fullRefresh ? "replace" : root.disposition;
   if (keys.length > 0) {
-    await tx.exec(
-      `create index if not exists ${q(fitIdentifier(`${root.table}_key_idx`))}
-       on ${rootTable} (${keys.map(q).join(", ")})`,
-    );
+    // an index speeds the key joins up; a key too long for a btree (> 2.7 kB) must not
+    // fail the load, so the index is only tried
+    await tx.exec("savepoint restpipe_key_index");
+    try {
+      await tx.exec(
+        `create index if not exists ${q(fitIdentifier(`${root.table}_key_idx`))}
+         on ${rootTable} (${keys.map(q).join(", ")})`,
+      );
+      await tx.exec("release savepoint restpipe_key_index");
+    } catch {
+      await tx.exec("rollback to savepoint restpipe_key_index");
+    }
   }
   const gone = `_restpipe_gone_${index}`;
   const insertGone = (select: string) =>
