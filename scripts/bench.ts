@@ -24,7 +24,7 @@ import { quoteIdent as q } from "../src/normalize/naming.ts";
 import { Normalizer, type TableRows } from "../src/normalize/normalize.ts";
 import { DEFAULT_FLUSH_ROWS, StagingBuffer } from "../src/pipeline.ts";
 import { emptySchema } from "../src/normalize/schema.ts";
-import { buildPlan } from "../src/plan/plan.ts";
+import { buildPlan, type PlannedResource } from "../src/plan/plan.ts";
 import { parseSpec } from "../src/spec/load.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -251,7 +251,7 @@ async function micro(
   // restpipe: normalise, stage, commit (merge)
   if (into) await resetServer(into);
   const dest = into ? await PostgresDestination.open(into) : await PgliteDestination.open();
-  let input = make();
+  const input = make();
   const t0 = performance.now();
   const normalizer = new Normalizer(emptySchema(), "1");
   normalizer.rootTable(resource);
@@ -291,14 +291,7 @@ async function micro(
     const cols = Object.entries(t.columns).map(([c, { type }]) => `${q(c)} ${type}`).join(", ");
     await raw.db.exec(`create table raw.${q(name)} (${cols})`);
   }
-  input = make();
-  const n2 = new Normalizer(emptySchema(), "1");
-  const buffers: TableRows = new Map();
-  for (let i = 0; i < input.length; i += 1000) {
-    n2.normalize(resource, input.slice(i, i + 1000), buffers);
-  }
-  let rows = 0;
-  for (const list of buffers.values()) rows += list.length;
+  const { buffers, rows } = normalizeAll(resource, make());
   const t1 = performance.now();
   for (const [table, list] of buffers) {
     for (let i = 0; i < list.length; i += 5000) {
@@ -315,6 +308,21 @@ async function micro(
   return { loader: rows / loaderSeconds, raw: rows / rawSeconds, rows };
 }
 
+/** Every record normalised into rows, outside the clock of the raw baselines. */
+function normalizeAll(
+  resource: PlannedResource,
+  input: Record<string, unknown>[],
+): { buffers: TableRows; rows: number; normalizer: Normalizer } {
+  const normalizer = new Normalizer(emptySchema(), "1");
+  const buffers: TableRows = new Map();
+  for (let i = 0; i < input.length; i += 1000) {
+    normalizer.normalize(resource, input.slice(i, i + 1000), buffers);
+  }
+  let rows = 0;
+  for (const list of buffers.values()) rows += list.length;
+  return { buffers, rows, normalizer };
+}
+
 /**
  * Raw COPY into the server: the same rows (normalised beforehand, outside the clock),
  * straight into tables of the same columns through postgres.js, in this process.
@@ -323,7 +331,7 @@ async function rawCopy(
   url: string,
   schema: ReturnType<typeof emptySchema>,
   make: () => Record<string, unknown>[],
-  resource: ReturnType<typeof buildPlan>["resources"] extends Map<string, infer R> ? R : never,
+  resource: PlannedResource,
 ): Promise<{ raw: number; rows: number }> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   await sql.unsafe(`create schema bench_raw`);
@@ -331,14 +339,7 @@ async function rawCopy(
     const cols = Object.entries(t.columns).map(([c, { type }]) => `${q(c)} ${type}`).join(", ");
     await sql.unsafe(`create table bench_raw.${q(name)} (${cols})`);
   }
-  const n2 = new Normalizer(emptySchema(), "1");
-  const buffers: TableRows = new Map();
-  const input = make();
-  for (let i = 0; i < input.length; i += 1000) {
-    n2.normalize(resource, input.slice(i, i + 1000), buffers);
-  }
-  let rows = 0;
-  for (const list of buffers.values()) rows += list.length;
+  const { buffers, rows, normalizer: n2 } = normalizeAll(resource, make());
   const t1 = performance.now();
   for (const [table, list] of buffers) {
     const columns = Object.keys(n2.schema.tables[table].columns);

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { RunError, runPipeline } from "../src/pipeline.ts";
-import { PgliteDestination } from "../src/load/pglite.ts";
+import type { Destination } from "../src/load/destination.ts";
 import { FAST_RETRY, json, serveHostile, specOf } from "./hostile.ts";
-import { runCli, tempDir } from "./helpers.ts";
+import { runCli, tempDir, testEachDestination } from "./helpers.ts";
 import { startFakeAsana } from "../src/fake/server.ts";
 
 interface Task {
@@ -93,21 +93,21 @@ resources:
 `);
 }
 
-async function ids(dest: PgliteDestination, table: string): Promise<string[]> {
-  const r = await dest.db.query<{ id: string }>(`select id from t_data.${table} order by id`);
+async function ids(dest: Destination, table: string): Promise<string[]> {
+  const r = await dest.query<{ id: string }>(`select id from t_data.${table} order by id`);
   return r.rows.map((x) => x.id);
 }
 
-async function cursors(dest: PgliteDestination): Promise<Record<string, Record<string, string>>> {
+async function cursors(dest: Destination): Promise<Record<string, Record<string, string>>> {
   const state = await dest.readState("t_data");
   return (state.incremental ?? {}) as Record<string, Record<string, string>>;
 }
 
-Deno.test("a skipped listing keeps the replace rows of its parent, and the incremental rows below them", async () => {
-  const api = smallApi();
-  await using _ = api.server;
-  const dest = await PgliteDestination.open();
-  try {
+testEachDestination(
+  "a skipped listing keeps the replace rows of its parent, and the incremental rows below them",
+  async (dest) => {
+    const api = smallApi();
+    await using _ = api.server;
     const spec = specFor(api.server.url);
     await runPipeline(spec, { destination: dest });
     const before = {
@@ -135,16 +135,14 @@ Deno.test("a skipped listing keeps the replace rows of its parent, and the incre
       [],
       "tasks of a project a complete listing no longer has are deleted",
     );
-  } finally {
-    await dest.close();
-  }
-});
+  },
+);
 
-Deno.test("a replace child keeps the rows of a parent whose own listing was skipped", async () => {
-  const api = smallApi();
-  await using _ = api.server;
-  const dest = await PgliteDestination.open();
-  try {
+testEachDestination(
+  "a replace child keeps the rows of a parent whose own listing was skipped",
+  async (dest) => {
+    const api = smallApi();
+    await using _ = api.server;
     const spec = specOf(`pipeline: t
 dataset: t_data
 source:
@@ -165,16 +163,14 @@ resources:
     api.projects.w2 = ["p3", "p4"];
     await runPipeline(spec, { destination: dest });
     assert.deepEqual(await ids(dest, "projects"), ["p1", "p2", "p3", "p4"]);
-  } finally {
-    await dest.close();
-  }
-});
+  },
+);
 
-Deno.test("a skipped child listing keeps its incremental parent's cursor, so the next healthy run catches up", async () => {
-  const api = smallApi();
-  await using _ = api.server;
-  const dest = await PgliteDestination.open();
-  try {
+testEachDestination(
+  "a skipped child listing keeps its incremental parent's cursor, so the next healthy run catches up",
+  async (dest) => {
+    const api = smallApi();
+    await using _ = api.server;
     const spec = specFor(api.server.url);
     await runPipeline(spec, { destination: dest });
     const stored = (await cursors(dest)).tasks.p1;
@@ -193,16 +189,14 @@ Deno.test("a skipped child listing keeps its incremental parent's cursor, so the
       ["p1t1s1", "p1t1s2"],
     );
     assert.equal((await cursors(dest)).tasks.p1, task.modified_at);
-  } finally {
-    await dest.close();
-  }
-});
+  },
+);
 
-Deno.test("the cursor of a partition whose rows were deleted is reset: the rows come back with their parent", async () => {
-  const api = smallApi();
-  await using _ = api.server;
-  const dest = await PgliteDestination.open();
-  try {
+testEachDestination(
+  "the cursor of a partition whose rows were deleted is reset: the rows come back with their parent",
+  async (dest) => {
+    const api = smallApi();
+    await using _ = api.server;
     const spec = specFor(api.server.url);
     await runPipeline(spec, { destination: dest });
     assert.equal(typeof (await cursors(dest)).tasks.p2, "string");
@@ -218,35 +212,28 @@ Deno.test("the cursor of a partition whose rows were deleted is reset: the rows 
       (await ids(dest, "tasks")).filter((t) => t.startsWith("p2")),
       ["p2t1", "p2t2", "p2t3"],
     );
-  } finally {
-    await dest.close();
-  }
-});
+  },
+);
 
-Deno.test("reconcile deletes nothing when a key listing was skipped", async () => {
+testEachDestination("reconcile deletes nothing when a key listing was skipped", async (dest) => {
   const api = smallApi();
   await using _ = api.server;
-  const dest = await PgliteDestination.open();
-  try {
-    const spec = specFor(api.server.url, { reconcile: true });
-    await runPipeline(spec, { destination: dest });
-    api.tasks.splice(api.tasks.findIndex((t) => t.id === "p1t2"), 1);
-    api.denied.add("/tasks?project=p1&fields=id");
-    await runPipeline(spec, { destination: dest });
-    assert.equal((await ids(dest, "tasks")).includes("p1t2"), true, "kept: evidence incomplete");
-    api.denied.clear();
-    await runPipeline(spec, { destination: dest });
-    assert.equal((await ids(dest, "tasks")).includes("p1t2"), false, "deleted on a full listing");
-  } finally {
-    await dest.close();
-  }
+  const spec = specFor(api.server.url, { reconcile: true });
+  await runPipeline(spec, { destination: dest });
+  api.tasks.splice(api.tasks.findIndex((t) => t.id === "p1t2"), 1);
+  api.denied.add("/tasks?project=p1&fields=id");
+  await runPipeline(spec, { destination: dest });
+  assert.equal((await ids(dest, "tasks")).includes("p1t2"), true, "kept: evidence incomplete");
+  api.denied.clear();
+  await runPipeline(spec, { destination: dest });
+  assert.equal((await ids(dest, "tasks")).includes("p1t2"), false, "deleted on a full listing");
 });
 
-Deno.test("a top-level listing that is skipped or fails fails the run, naming the URL and hinting at base_url", async () => {
-  const api = smallApi();
-  await using _ = api.server;
-  const dest = await PgliteDestination.open();
-  try {
+testEachDestination(
+  "a top-level listing that is skipped or fails fails the run, naming the URL and hinting at base_url",
+  async (dest) => {
+    const api = smallApi();
+    await using _ = api.server;
     const spec = specFor(api.server.url);
     await runPipeline(spec, { destination: dest });
     api.denied.add("/workspaces");
@@ -261,10 +248,8 @@ Deno.test("a top-level listing that is skipped or fails fails the run, naming th
     );
     assert.equal((await ids(dest, "tasks")).length, 9);
     assert.equal((await ids(dest, "workspaces")).length, 2);
-  } finally {
-    await dest.close();
-  }
-});
+  },
+);
 
 Deno.test("asana.yaml with a mistyped ASANA_BASE_URL exits 1, names the URL without the token, and keeps every row", async () => {
   await using dir = await tempDir();
