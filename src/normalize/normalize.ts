@@ -63,6 +63,12 @@ export const OVERFLOW_COLUMN = "_dlt_overflow";
 /** How a `__proto__` field is named inside stored schemas (its column is `_proto`). */
 const PROTO_SEGMENT = "\u0002__proto__";
 
+/** Does a key path run below this object's path (`a` for key `a.b`)? */
+function nestedKey(keyPaths: ReadonlySet<string>, path: string): boolean {
+  for (const k of keyPaths) if (k.startsWith(path + SEP)) return true;
+  return false;
+}
+
 function has(obj: object, key: string): boolean {
   return Object.hasOwn(obj, key);
 }
@@ -195,7 +201,7 @@ export class Normalizer {
             maxNesting,
             rootId,
             rowsOf,
-            keyPaths,
+            keyPaths !== undefined && nestedKey(keyPaths, path) ? keyPaths : undefined,
           );
         } else {
           const childName = this.#childTable(tableName, table, path);
