@@ -200,9 +200,14 @@ export abstract class SqlDestination implements Destination {
       const tx = this.session;
       const counts: CommitCounts = {};
       const deleted = new Map<string, string>();
+      const ensured = this.#run?.columns ?? new Map<string, string>();
       for (const [i, root] of job.roots.entries()) {
         const family = [root.table, ...descendants(job.schema, root.table)];
-        for (const t of family) await ensureTable(tx, job.dataset, t, job.schema);
+        for (const t of family) {
+          // tables written in this run already have their columns; the others are made now
+          const want = Object.values(job.schema.tables[t].columns).map((c) => c.type).join();
+          if (ensured.get(t) !== want) await ensureTable(tx, job.dataset, t, job.schema);
+        }
         Object.assign(counts, await finishFamily(tx, job, root, family, i, deleted));
       }
       const deletedKeys = new Map<string, Set<string>>();
