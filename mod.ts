@@ -1,6 +1,6 @@
 /**
  * restpipe: a declarative config runner that moves data out of REST APIs into
- * Postgres (embedded PGlite).
+ * Postgres (embedded PGlite, or a PostgreSQL server).
  *
  * ```ts
  * import { loadSpec, runPipeline } from "./mod.ts";
@@ -18,6 +18,10 @@ export { buildPlan, type Plan, PlanError, type PlannedResource } from "./src/pla
 export { HttpClient, HttpError } from "./src/extract/http.ts";
 export { Normalizer } from "./src/normalize/normalize.ts";
 export { PgliteDestination } from "./src/load/pglite.ts";
+export { PostgresDestination } from "./src/load/postgres.ts";
+export type { Destination, LoadRecord, QueryResult } from "./src/load/destination.ts";
+export { openTarget, resolveTarget, type Target } from "./src/load/open.ts";
+export { RunLedger } from "./src/ledger.ts";
 export {
   defaultDbDir,
   type ResourceSummary,
