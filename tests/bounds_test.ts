@@ -247,3 +247,10 @@ Deno.test("credentials follow neither a redirect nor a next_url to another origi
     await dest.close();
   }
 });
+
+Deno.test("a file: base_url is refused when the spec is read", () => {
+  assert.throws(
+    () => spec("file:///etc", "  items: { path: /hostname }\n"),
+    /source\.base_url: expected an http:\/\/ or https:\/\/ URL/,
+  );
+});
