@@ -4,7 +4,7 @@ import { loadSpec, parseSpec } from "../src/spec/load.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { describeDataset } from "../src/show.ts";
-import { ROOT, runCli, tempDir } from "./helpers.ts";
+import { fastAsanaFile, ROOT, runCli, tempDir } from "./helpers.ts";
 
 const SPEC = `${ROOT}pipelines/asana.yaml`;
 const ROOT_TABLES = [
@@ -64,6 +64,7 @@ Deno.test("asana.yaml loads every table of the fake Asana; a second run changes 
     Deno.env.set("ASANA_BASE_URL", fake.baseUrl);
     Deno.env.set("ASANA_ACCESS_TOKEN", fake.token);
     const { spec } = await loadSpec(SPEC);
+    spec.source.limits.requests_per_minute = 60_000; // the fake serves this test alone
     const db = `${dir.path}/db`;
     const first = await runPipeline(spec, { dbDir: db });
     const truth = fake.groundTruth();
@@ -130,7 +131,8 @@ Deno.test("the CLI run prints a per-resource summary; show prints the tables", a
   const fake = await startFakeAsana({ tasksPerProject: 3 });
   try {
     const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
-    const run = await runCli(["run", SPEC, "--db", `${dir.path}/db`], env, dir.path);
+    const file = await fastAsanaFile(dir.path);
+    const run = await runCli(["run", file, "--db", `${dir.path}/db`], env, dir.path);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^resource\s+rows\s+requests\s+seconds$/m);
     assert.match(run.stdout, /^tasks\s+\d+\s+\d+\s+[\d.]+$/m);
@@ -152,6 +154,7 @@ Deno.test("--resources runs only the named resources; ancestors are fetched, not
     Deno.env.set("ASANA_BASE_URL", fake.baseUrl);
     Deno.env.set("ASANA_ACCESS_TOKEN", fake.token);
     const { spec } = await loadSpec(SPEC);
+    spec.source.limits.requests_per_minute = 60_000; // the fake serves this test alone
     const result = await runPipeline(spec, { dbDir: `${dir.path}/db`, resources: ["sections"] });
     assert.deepEqual(result.resources.map((r) => [r.resource, r.loaded]), [
       ["workspaces", false],

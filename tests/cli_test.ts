@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { startFakeAsana } from "../src/fake/server.ts";
 import { formatProgress, formatProgressLine, ProgressReporter } from "../src/cli/progress.ts";
 import type { Progress } from "../src/pipeline.ts";
-import { ROOT, runCli, tempDir } from "./helpers.ts";
+import { fastAsanaFile, ROOT, runCli, tempDir } from "./helpers.ts";
 
 const SPEC = `${ROOT}pipelines/asana.yaml`;
 
@@ -113,7 +113,8 @@ Deno.test("show --loads, show <table>, sql and serve (psql connects)", async () 
   try {
     const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
     const db = `${dir.path}/db`;
-    assert.equal((await runCli(["run", SPEC, "--db", db, "--quiet"], env)).code, 0);
+    const file = await fastAsanaFile(dir.path);
+    assert.equal((await runCli(["run", file, "--db", db, "--quiet"], env)).code, 0);
     const loads = await runCli(["show", "--db", db, "--loads"]);
     assert.match(loads.stdout, /^\d+\.\d+\s+completed\s+\S+Z\s+[\d.]+$/m);
     const table = await runCli(["show", "tasks", "--db", db]);

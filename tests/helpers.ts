@@ -85,13 +85,20 @@ export async function writeSpec(dir: string, text: string, name = "spec.yaml"): 
   return path;
 }
 
-/** pipelines/asana.yaml pointed at a server, with an optional edit of its text. */
+/**
+ * pipelines/asana.yaml pointed at a server, with an optional edit of its text. The
+ * spec's rate limit is raised (the fake serves one test, not Asana's quota) unless
+ * `realLimits` is set: tests of the limiter keep it.
+ */
 export async function asanaSpec(
   baseUrl: string,
   token: string,
   edit: (s: string) => string = (s) => s,
+  realLimits = false,
 ): Promise<Spec> {
-  const text = edit(await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`))
+  const raw = await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`);
+  const limited = realLimits ? raw : fastLimits(raw);
+  const text = edit(limited)
     .replace("${ASANA_BASE_URL:-https://app.asana.com/api/1.0}", baseUrl)
     .replace("${ASANA_ACCESS_TOKEN}", token);
   return parseSpec(text, "asana.yaml", { configDir: "/x" }).spec;
@@ -177,4 +184,19 @@ export function testEachDestination(
       },
     });
   }
+}
+
+/** The shipped spec's rate limit raised: the fake serves one test, not Asana's quota. */
+export function fastLimits(text: string): string {
+  return text.replace(/^(\s+)requests_per_minute: \d+$/m, "$1requests_per_minute: 60000");
+}
+
+/** A copy of pipelines/asana.yaml in `dir` with the rate limit raised; returns its path. */
+export async function fastAsanaFile(dir: string): Promise<string> {
+  const path = `${dir}/asana.yaml`;
+  await Deno.writeTextFile(
+    path,
+    fastLimits(await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`)),
+  );
+  return path;
 }

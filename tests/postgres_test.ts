@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import { startFakeAsana } from "../src/fake/server.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
-import { asanaSpec, ROOT, runCli, tableContents, tempDir, truthFor } from "./helpers.ts";
+import {
+  asanaSpec,
+  fastAsanaFile,
+  ROOT,
+  runCli,
+  tableContents,
+  tempDir,
+  truthFor,
+} from "./helpers.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
 import { json, serveHostile } from "./hostile.ts";
 
@@ -24,6 +32,7 @@ Deno.test({
   ignore: NO_POSTGRES,
   fn: async () => {
     await using db = await freshDatabase();
+    await using dir = await tempDir();
     const fake = await startFakeAsana({ seed: 5, tasksPerProject: 4 });
     try {
       const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
@@ -34,14 +43,15 @@ Deno.test({
         assert.equal(r.code, 0, r.stderr);
         return r;
       };
-      await cli(["run", SPEC, "--destination", db.url]);
+      const file = await fastAsanaFile(dir.path);
+      await cli(["run", file, "--destination", db.url]);
       const dest = await PostgresDestination.open(db.url);
       const first = await tableContents(dest);
       const spec = await asanaSpec(fake.baseUrl, fake.token);
       for (const [t, n] of Object.entries(truthFor(spec, fake.groundTruth()))) {
         assert.equal(first[t]?.length, n, t);
       }
-      await cli(["run", SPEC, "--destination", db.url, "--quiet"]);
+      await cli(["run", file, "--destination", db.url, "--quiet"]);
       assert.deepEqual(await tableContents(dest), first);
       const shown = await cli(["show", SPEC, "--destination", db.url]);
       assert.match(shown.stdout, /tasks\s+\d+/);

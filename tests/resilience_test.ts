@@ -29,7 +29,7 @@ Deno.test("5% faults, short-lived page tokens and a tight rate limit: exactly th
     const expected = await PgliteDestination.open();
     await runPipeline(await asanaSpec(clean.baseUrl, clean.token, edit), { destination: expected });
     const dest = await PgliteDestination.open();
-    const result = await runPipeline(await asanaSpec(harsh.baseUrl, harsh.token, edit), {
+    const result = await runPipeline(await asanaSpec(harsh.baseUrl, harsh.token, edit, true), {
       destination: dest,
     });
     assert.equal(harsh.stats.faults > 0, true, "faults were injected");
