@@ -275,6 +275,7 @@ async function micro(
       keyColumns: normalizer.keyColumns(resource),
     }],
     state: () => ({}),
+    rowIdPrefix: normalizer.idPrefix,
   });
   const loaderSeconds = (performance.now() - t0) / 1000;
   await dest.close();

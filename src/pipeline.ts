@@ -192,6 +192,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         schema: normalizer.schema,
         roots,
         state,
+        rowIdPrefix: normalizer.idPrefix,
         fullRefresh: options.fullRefresh,
         resources: Object.fromEntries(plan.order.map((name) => {
           const s = extracted.stats.get(name)!;

@@ -50,6 +50,8 @@ export interface CommitJob {
   state: (deleted: ReadonlyMap<string, ReadonlySet<string>>) => Record<string, unknown>;
   /** Rebuild: every table becomes exactly this run's rows, whatever its disposition. */
   fullRefresh?: boolean;
+  /** The prefix every row id of this load starts with (counts child rows without a join). */
+  rowIdPrefix?: string;
   /** What each resource extracted (records, requests, request chains), for later plans. */
   resources?: Record<string, ResourceFigures>;
 }

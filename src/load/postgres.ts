@@ -198,10 +198,7 @@ function* copyLines(rows: Row[], columns: string[], json: boolean[]): Generator<
 export function copyValue(value: unknown, json = false): string {
   if (value === undefined || value === null) return "\\N";
   let text: string;
-  if (json) {
-    text = stringifyJson(value);
-    return text.replace(/[\\\t\n\r]/g, escapeChar);
-  }
+  if (json) return escapeCopy(stringifyJson(value));
   switch (typeof value) {
     case "string":
       text = value;
@@ -214,7 +211,14 @@ export function copyValue(value: unknown, json = false): string {
     default:
       text = stringifyJson(value);
   }
-  return text.replace(/[\\\t\n\r]/g, escapeChar);
+  return escapeCopy(text);
+}
+
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+/** Backslash escapes for `COPY` text format (most values need none: checked first). */
+function escapeCopy(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? text.replace(/[\\\t\n\r]/g, escapeChar) : text;
 }
 
 function escapeChar(ch: string): string {

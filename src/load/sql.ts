@@ -505,9 +505,13 @@ async function finishFamily(
   );
   counts[root.table] = n.rows[0].n;
   for (const t of family.slice(1)) {
+    // every row id of a load starts with the load's prefix: a scan, not a join
     const c = await tx.query<{ n: number }>(
-      `select count(*)::int as n from ${final(t)} c
-       where c.${q(S.rootId)} in (select ${id} from ${rootTable} where ${load} = ${current})`,
+      job.rowIdPrefix
+        ? `select count(*)::int as n from ${final(t)} c
+           where starts_with(c.${q(S.rootId)}, ${quoteLiteral(job.rowIdPrefix)})`
+        : `select count(*)::int as n from ${final(t)} c
+           where c.${q(S.rootId)} in (select ${id} from ${rootTable} where ${load} = ${current})`,
     );
     counts[t] = c.rows[0].n;
   }

@@ -92,6 +92,11 @@ export class Normalizer {
     this.#idPrefix = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
   }
 
+  /** The prefix of every row id this normaliser makes (unique to the load). */
+  get idPrefix(): string {
+    return this.#idPrefix;
+  }
+
   /** The root table of a resource, created on first use. */
   rootTable(resource: PlannedResource): string {
     for (const [name, t] of Object.entries(this.schema.tables)) {
