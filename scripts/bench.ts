@@ -257,7 +257,7 @@ async function micro(
   normalizer.rootTable(resource);
   await dest.begin(spec.dataset, normalizer.schema);
   // the pipeline's own path: pages of 100 records into the staging buffer
-  const buffer = new StagingBuffer(dest, normalizer, DEFAULT_FLUSH_ROWS);
+  const buffer = new StagingBuffer(dest, normalizer, dest.batchRows ?? DEFAULT_FLUSH_ROWS);
   for (let i = 0; i < input.length; i += 100) {
     await buffer.add(resource, input.slice(i, i + 100), "p");
   }

@@ -124,7 +124,11 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     for (const r of loaded) normalizer.rootTable(r);
     await dest.begin(spec.dataset, normalizer.schema, options.purpose ?? "run");
 
-    const buffer = new StagingBuffer(dest, normalizer, options.flushRows ?? DEFAULT_FLUSH_ROWS);
+    const buffer = new StagingBuffer(
+      dest,
+      normalizer,
+      options.flushRows ?? dest.batchRows ?? DEFAULT_FLUSH_ROWS,
+    );
     let stats: Map<string, ResourceStats>;
     let incomplete: ReadonlySet<string> = new Set();
     let tables: Record<string, number>;

@@ -96,6 +96,8 @@ export interface QueryResult<T> {
 export interface Destination {
   /** Where the data goes, for messages (never holding a password). */
   readonly description: string;
+  /** Rows a run buffers before it writes a batch, when this destination prefers its own. */
+  readonly batchRows?: number;
   /** Does the dataset hold a load? */
   hasDataset(dataset: string): Promise<boolean>;
   /** The datasets that hold loads. */

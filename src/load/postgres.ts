@@ -55,6 +55,8 @@ export function describeUrl(url: string): string {
 export class PostgresDestination extends SqlDestination {
   /** Where the data goes (the URL without its password). */
   readonly description: string;
+  /** Larger COPY batches: fewer statements, and the server parses while we normalise. */
+  override readonly batchRows: number | undefined = 50_000;
   protected readonly session: SqlSession;
   readonly #sql: postgres.Sql;
   #locked: string | undefined;

@@ -42,6 +42,8 @@ export interface SqlSession {
  */
 export abstract class SqlDestination implements Destination {
   abstract readonly description: string;
+  /** Rows a run buffers before it writes a batch (the run's default when undefined). */
+  readonly batchRows: number | undefined = undefined;
   /** The connection every statement goes through. */
   protected abstract readonly session: SqlSession;
   #queue: Promise<unknown> = Promise.resolve();
