@@ -237,7 +237,7 @@ export async function extract(
       item,
     });
     // the same request for the same partition (a task listed by two projects): made once
-    const once = `${partition}\u0000${url.href}`;
+    const once = `${partition}\u0000${requestKey(url, options.fieldsParam)}`;
     if (requested.get(resource.name)!.has(once)) {
       s.duplicates++;
       return;
@@ -323,8 +323,9 @@ export async function extract(
       keysOnly: true,
       item,
     });
-    if (listed.get(resource.name)!.has(url.href)) return;
-    listed.get(resource.name)!.add(url.href);
+    const key = requestKey(url, options.fieldsParam);
+    if (listed.get(resource.name)!.has(key)) return;
+    listed.get(resource.name)!.add(key);
     const guard = { capped: false };
     try {
       for await (
@@ -359,6 +360,19 @@ export async function extract(
   while (running.size > 0) await Promise.all([...running]);
   if (failure !== undefined) throw failure;
   return result;
+}
+
+/**
+ * A request as the dedupe sets keep it: path and query without the field list, which is
+ * the same for every request of a resource and the longest part of an Asana URL.
+ */
+function requestKey(url: URL, fieldsParam: string | undefined): string {
+  if (fieldsParam === undefined || !url.searchParams.has(fieldsParam)) {
+    return url.pathname + url.search;
+  }
+  const u = new URL(url);
+  u.searchParams.delete(fieldsParam);
+  return u.pathname + u.search;
 }
 
 /** Is this record of a recursive resource already among its own ancestors? */
