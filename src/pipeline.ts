@@ -4,7 +4,7 @@
  * @module
  */
 import { extract, type ResourceStats } from "./extract/extract.ts";
-import { cursorsOf } from "./ledger.ts";
+import { cursorsOf, type RunLedger } from "./ledger.ts";
 import { HttpClient } from "./extract/http.ts";
 import { PgliteDestination } from "./load/pglite.ts";
 import type { Destination, RootWrite } from "./load/destination.ts";
@@ -130,7 +130,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
       options.flushRows ?? dest.batchRows ?? DEFAULT_FLUSH_ROWS,
     );
     let stats: Map<string, ResourceStats>;
-    let incomplete: ReadonlySet<string> = new Set();
+    let ledger: RunLedger;
     let tables: Record<string, number>;
     try {
       let live: Map<string, ResourceStats> | undefined;
@@ -165,9 +165,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         },
       ).finally(() => clearInterval(timer));
       stats = extracted.stats;
-      incomplete = new Set(
-        plan.order.filter((name) => extracted.ledger.hasIncompleteChain(name)),
-      );
+      ledger = extracted.ledger;
       options.signal?.throwIfAborted();
       await buffer.flush();
       const roots: RootWrite[] = loaded.map((r) => ({
@@ -236,7 +234,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         })),
         capped: s.capped,
         cycles: s.cycles,
-        incomplete: incomplete.has(name),
+        incomplete: ledger.hasIncompleteChain(name),
       };
     });
     return {

@@ -11,7 +11,7 @@ import { buildPlan, PlanError } from "../plan/plan.ts";
 import { estimateRun } from "../plan/estimate.ts";
 import { defaultDbDir, RunError, runPipeline } from "../pipeline.ts";
 import { PgliteDestination } from "../load/pglite.ts";
-import type { Destination, LoadRecord, QueryResult } from "../load/destination.ts";
+import type { Destination, LoadRecord } from "../load/destination.ts";
 import {
   DestinationError,
   openTarget,
@@ -320,16 +320,7 @@ async function sql(argv: string[]): Promise<number> {
   const write = args.flags.has("write");
   try {
     // read-only unless --write: the query runs in a read-only transaction, rolled back
-    let result: QueryResult<Record<string, unknown>>;
-    try {
-      result = await dest.query(args.positional[0], [], { write });
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      if (!write && /read-only transaction/.test(message)) {
-        throw new UsageError(`sql: ${message}; sql is read-only unless --write is given`);
-      }
-      throw e;
-    }
+    const result = await dest.query(args.positional[0], [], { write });
     if (args.flags.has("json")) {
       out(JSON.stringify(result.rows, null, 2));
     } else if (result.fields.length > 0) {
@@ -340,8 +331,11 @@ async function sql(argv: string[]): Promise<number> {
       out(`ok (${result.affectedRows ?? 0} rows affected)`);
     }
   } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`sql: ${e instanceof Error ? e.message : String(e)}`);
+    const message = e instanceof Error ? e.message : String(e);
+    const hint = !write && /read-only transaction/.test(message)
+      ? "; sql is read-only unless --write is given"
+      : "";
+    throw new UsageError(`sql: ${message}${hint}`);
   } finally {
     await dest.close();
   }

@@ -364,7 +364,7 @@ export async function extract(
 
 /**
  * A request as the dedupe sets keep it: path and query without the field list, which is
- * the same for every request of a resource and the longest part of an Asana URL.
+ * the same for every request of a resource and often the longest part of a URL.
  */
 function requestKey(url: URL, fieldsParam: string | undefined): string {
   if (fieldsParam === undefined || !url.searchParams.has(fieldsParam)) {

@@ -114,7 +114,6 @@ export class HttpClient {
   readonly #source: Source;
   readonly #origin: string;
   readonly #limiter: Limiter;
-  readonly #secrets: string[];
   readonly #redactor: Redactor;
   readonly #signal: AbortSignal | undefined;
   /** Counters for the summary. */
@@ -131,9 +130,7 @@ export class HttpClient {
       requestsPerMinute: source.limits.requests_per_minute,
       maxInFlight: source.limits.max_in_flight,
     });
-    this.#secrets = [...credentialsOf(source.auth), ...(options.secrets ?? [])]
-      .filter((s) => s.length >= 4);
-    this.#redactor = new Redactor(this.#secrets);
+    this.#redactor = new Redactor([...credentialsOf(source.auth), ...(options.secrets ?? [])]);
     this.#signal = options.signal;
   }
 

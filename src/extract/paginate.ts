@@ -125,7 +125,7 @@ export async function* paginate(
     const records = selectRecords(response.body, recordsPath, client.redact(next.toString()));
     if (paginator.type !== "single") {
       // an API that ignores the page parameter answers every page with the first one
-      const fingerprint = records.length === 0 ? undefined : stringifyJson(records);
+      const fingerprint = pageFingerprint(records);
       if (fingerprint !== undefined && fingerprint === previousPage) {
         throw new PaginationLoopError(
           `${who}: GET ${
@@ -206,4 +206,16 @@ function pageParam(paginator: Paginator): string {
     default:
       return "its next-page link";
   }
+}
+
+/**
+ * What identifies a page cheaply (taken before its records are handed on and enriched):
+ * its size and its first and last records. Two pages of one listing that agree on these
+ * are the same page served again.
+ */
+function pageFingerprint(records: unknown[]): string | undefined {
+  if (records.length === 0) return undefined;
+  return `${records.length}\u0000${stringifyJson(records[0])}\u0000${
+    stringifyJson(records[records.length - 1])
+  }`;
 }

@@ -89,17 +89,7 @@ export async function lockDatabaseDir(dir: string, purpose: string): Promise<Dir
     }
     throw e;
   }
-  let locked: boolean;
-  try {
-    locked = await file.tryLock(true);
-  } catch (e) {
-    file.close();
-    throw e;
-  }
-  if (!locked) {
-    file.close();
-    throw new DatabaseLockedError(dir, await readHolder(path));
-  }
+  await holdOrThrow(file, dir);
   const holder: LockHolder = { pid: Deno.pid, purpose, since: new Date().toISOString() };
   await file.truncate(0);
   await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
@@ -138,10 +128,18 @@ export async function assertNotHeld(dir: string): Promise<void> {
   } catch {
     return; // no lock file: nobody has held it
   }
+  await holdOrThrow(file, dir);
+  await file.unlock();
+  file.close();
+}
+
+/** Takes the lock of an open lock file, or closes it and says who holds it. */
+async function holdOrThrow(file: Deno.FsFile, dir: string): Promise<void> {
+  let locked = false;
   try {
-    if (!(await file.tryLock(true))) throw new DatabaseLockedError(dir, await readHolder(path));
-    await file.unlock();
+    locked = await file.tryLock(true);
   } finally {
-    file.close();
+    if (!locked) file.close();
   }
+  if (!locked) throw new DatabaseLockedError(dir, await readHolder(`${dir}/${LOCK_FILE}`));
 }

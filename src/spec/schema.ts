@@ -177,7 +177,7 @@ export function isLoopbackHost(host: string): boolean {
 export function isInsecureUrl(url: string): boolean {
   try {
     const u = new URL(url);
-    return u.protocol === "http:" && !LOOPBACK_HOST.test(u.hostname);
+    return u.protocol === "http:" && !isLoopbackHost(u.hostname);
   } catch {
     return false;
   }
