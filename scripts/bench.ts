@@ -171,7 +171,7 @@ async function e2e(tasks: number): Promise<E2E> {
     const retries = Number(stdout.match(/(\d+) retries/)?.[1] ?? 0);
     let rows = 0;
     const loaded: Record<string, number> = {};
-    for (const m of stdout.matchAll(/^(\w+)\s+(\d+)\s+(\d+)\s+[\d.]+$/gm)) {
+    for (const m of stdout.matchAll(/^(\w+)\s+(\d+)\s+\d+\s+(\d+)\s+[\d.]+$/gm)) {
       rows += Number(m[2]);
       loaded[m[1]] = Number(m[2]);
     }

@@ -1,7 +1,8 @@
 /**
  * Runs the fake Asana as its own process (for benchmarks and manual runs). Prints one
  * JSON line `{baseUrl, token, truth}`, then serves until killed.
- * `GET /__fake/stats` returns its counters.
+ * `GET /__fake/stats` returns its counters; `GET /__fake/mutate?touch=0.01&add=N&remove=N&stories=N`
+ * changes the organisation (FakeData.mutate) and answers what changed.
  *
  * Flags: --tasks N (total, about), --latency MS, --jitter MS, --rpm N, --in-flight N,
  * --fault-rate F, --offset-ttl MS, --seed N.

@@ -54,8 +54,10 @@ export interface Progress {
 export interface ResourceSummary {
   resource: string;
   table: string;
-  /** Records extracted. */
+  /** Rows the commit wrote to the resource's table (records received, when it is not loaded). */
   rows: number;
+  /** Records received (a task listed by two projects arrives twice, and is one row). */
+  received: number;
   requests: number;
   seconds: number;
   loaded: boolean;
@@ -67,6 +69,8 @@ export interface ResourceSummary {
   capped: number;
   /** Records of a recursive resource that were their own ancestor (not followed). */
   cycles: number;
+  /** Parent records that needed no request: `when:` said their listing is empty. */
+  avoided: number;
   /** True when some listing was skipped or capped: rows it would have covered were kept. */
   incomplete: boolean;
 }
@@ -161,6 +165,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         {
           fieldsParam: spec.source.fields_param,
           cursor: (resource, partition) => stored[resource]?.[partition],
+          loadedBefore: (resource) => Object.keys(stored[resource] ?? {}).length > 0,
           onStart: (result) => live = result.stats,
         },
       ).finally(() => clearInterval(timer));
@@ -222,9 +227,10 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
       return {
         resource: name,
         table: normalizer.rootTable(r),
-        rows: s.rows,
+        rows: r.load ? tables[normalizer.rootTable(r)] ?? 0 : s.rows,
+        received: s.rows,
         requests: client.stats.byResource.get(name) ?? 0,
-        seconds: s.startedAt === 0 ? 0 : (s.finishedAt - s.startedAt) / 1000,
+        seconds: s.startedAt === 0 ? 0 : Math.max(0, s.finishedAt - s.startedAt) / 1000,
         loaded: r.load,
         restarts: s.restarts,
         skipped: [...s.skipped].map(([status, x]) => ({
@@ -234,6 +240,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         })),
         capped: s.capped,
         cycles: s.cycles,
+        avoided: s.avoided,
         incomplete: ledger.hasIncompleteChain(name),
       };
     });

@@ -28,6 +28,21 @@ for (const premium of [true, false]) {
         assert.equal(got[t] ?? 0, truth[t], t);
       }
       assert.equal(truth.subtasks > truth.tasks / 10, true);
+      // when: the parents that say they have none get no request (one page each otherwise)
+      const withSubtasks = fake.data.all("task").filter((t) => Number(t.num_subtasks) > 0);
+      assert.equal(fake.requests.get("/tasks/{gid}/subtasks"), withSubtasks.length);
+      const avoided = result.resources.find((r) => r.resource === "subtasks")!.avoided;
+      assert.equal(avoided > withSubtasks.length, true, `${avoided} subtask listings avoided`);
+      // a first load lists each project's tasks once: from `initial`, the listing has every
+      // key, so no key-only listing is made for reconcile (one page of ≤ 100 per project)
+      assert.equal(fake.requests.get("/tasks"), fake.data.all("project").length);
+      const orgs = fake.data.all("workspace").filter((w) => w.is_organization).length;
+      assert.equal(fake.requests.get("/workspaces/{gid}/teams"), orgs);
+      for (const r of result.resources) {
+        // a resource whose requests were all skipped took no time, not negative time
+        assert.equal(r.seconds >= 0, true, `${r.resource}: ${r.seconds} s`);
+        if (r.loaded) assert.equal(r.rows, got[r.table] ?? 0, `${r.resource}: rows written`);
+      }
       const skipped = result.resources.flatMap((r) => r.skipped.map((s) => [r.resource, s.status]));
       if (premium) {
         assert.deepEqual(skipped, []);
@@ -87,6 +102,36 @@ Deno.test("subtasks to any depth, deleted with their tasks in an incremental run
     fake.data.deleteTask(listedParent);
     await runPipeline(spec, { destination: dest });
     assert.deepEqual(await countsOf(dest).then((c) => c.subtasks), fake.groundTruth().subtasks);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a task whose subtasks are all deleted loses them, though when: makes no request", async () => {
+  const fake = await startFakeAsana({ tasksPerProject: 10 });
+  try {
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    await runPipeline(spec, { destination: dest });
+    // a listed task with subtasks, none of which has subtasks of its own
+    const listed = new Set([...fake.data.tasksOf.values()].flat());
+    const [task, subs] = [...fake.data.subtasksOf.entries()].find(([t, s]) =>
+      listed.has(t) && s.length > 0 &&
+      s.every((x) => (fake.data.subtasksOf.get(x) ?? []).length === 0)
+    )!;
+    const before = await fake.requests.get("/tasks/{gid}/subtasks")!;
+    for (const s of [...subs]) fake.data.deleteTask(s);
+    fake.data.touchTask(task);
+    assert.equal(fake.data.objects.get(task)!.num_subtasks, 0);
+    await runPipeline(spec, { destination: dest });
+    assert.equal(fake.requests.get("/tasks/{gid}/subtasks"), before, "a subtask listing was made");
+    const left = await dest.db.query<{ n: number }>(
+      `select count(*)::int as n from asana_data.subtasks where parent_task_gid = $1`,
+      [task],
+    );
+    assert.equal(left.rows[0].n, 0);
+    assert.equal((await countsOf(dest)).subtasks, fake.groundTruth().subtasks);
     await dest.close();
   } finally {
     await fake.close();

@@ -134,8 +134,23 @@ Deno.test("the CLI run prints a per-resource summary; show prints the tables", a
     const file = await fastAsanaFile(dir.path);
     const run = await runCli(["run", file, "--db", `${dir.path}/db`], env, dir.path);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^resource\s+rows\s+requests\s+seconds$/m);
-    assert.match(run.stdout, /^tasks\s+\d+\s+\d+\s+[\d.]+$/m);
+    assert.match(run.stdout, /^resource\s+rows\s+received\s+requests\s+seconds$/m);
+    const line = (resource: string) => {
+      const m = run.stdout.match(
+        new RegExp(`^${resource}\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+([\\d.]+)$`, "m"),
+      );
+      assert.ok(m, `no summary line for ${resource}:\n${run.stdout}`);
+      return { rows: Number(m[1]), received: Number(m[2]), requests: Number(m[3]) };
+    };
+    // rows are what the table holds: a task listed by two projects is received twice
+    const truth = fake.groundTruth();
+    const tasks = line("tasks");
+    assert.equal(tasks.rows, truth.tasks);
+    assert.equal(tasks.received > tasks.rows, true, "no task of the fake sits in two projects");
+    assert.equal(line("stories").rows, truth.stories);
+    assert.equal(line("portfolios").rows, truth.portfolios);
+    // disabled or not, every resource's seconds are real durations (never negative)
+    assert.doesNotMatch(run.stdout, /\s-\d+\.\d+$/m);
     assert.doesNotMatch(run.stdout + run.stderr, new RegExp(fake.token));
     const show = await runCli(["show", SPEC, "--db", `${dir.path}/db`], {}, dir.path);
     assert.equal(show.code, 0, show.stderr);

@@ -59,7 +59,8 @@ Deno.test("plan and run --dry-run estimate requests, from the last load once the
 
 Deno.test("off a terminal, --verbose logs a progress line every second on stderr", async () => {
   await using dir = await tempDir();
-  const fake = await startFakeAsana({ tasksPerProject: 6, latencyMs: 60 });
+  // slow answers: under the quota the limiter sends at once, and the run must outlast a second
+  const fake = await startFakeAsana({ tasksPerProject: 6, latencyMs: 300 });
   try {
     const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
     const r = await runCli(["run", SPEC, "--db", `${dir.path}/db`, "--verbose"], env);

@@ -15,19 +15,20 @@ export function pad(s: string | number, n: number, right = false): string {
   return right ? text.padStart(n) : text.padEnd(n);
 }
 
-/** The end-of-run summary, one line per resource. */
+/**
+ * The end-of-run summary, one line per resource: rows written to its table, records
+ * received (more when a record is listed under two parents), requests, and seconds from
+ * its first request to the end of its last listing.
+ */
 export function formatRunSummary(result: RunResult): string {
   const w = Math.max(8, ...result.resources.map((r) => r.resource.length));
-  const lines = [
-    `${pad("resource", w)}  ${pad("rows", 8, true)}  ${pad("requests", 8, true)}  ${
-      pad("seconds", 8, true)
-    }`,
-  ];
+  const line = (cells: (string | number)[]) =>
+    [pad(cells[0], w), ...cells.slice(1).map((c) => pad(c, 8, true))].join("  ");
+  const lines = [line(["resource", "rows", "received", "requests", "seconds"])];
   for (const r of result.resources) {
     lines.push(
-      `${pad(r.resource, w)}  ${pad(r.rows, 8, true)}  ${pad(r.requests, 8, true)}  ${
-        pad(r.seconds.toFixed(2), 8, true)
-      }${r.loaded ? "" : "  (fetched for fan-out, not loaded)"}`,
+      line([r.resource, r.rows, r.received, r.requests, r.seconds.toFixed(2)]) +
+        (r.loaded ? "" : "  (fetched for fan-out, not loaded)"),
     );
   }
   for (const r of result.resources) {
@@ -38,6 +39,9 @@ export function formatRunSummary(result: RunResult): string {
     }
     if (r.restarts > 0) {
       lines.push(`${r.resource}: ${r.restarts} listing(s) restarted after an expired page token`);
+    }
+    if (r.avoided > 0) {
+      lines.push(`${r.resource}: ${r.avoided} request(s) not made: \`when:\` says they are empty`);
     }
     if (r.capped > 0) {
       lines.push(`${r.resource}: ${r.capped} listing(s) stopped at max_pages`);

@@ -12,6 +12,7 @@ import { stringifyJson } from "./json.ts";
 import { canonicalKey, canonicalValue } from "./keys.ts";
 import { type ChainPosition, compareCursors, partitionOf, RunLedger } from "../ledger.ts";
 import { paginate } from "./paginate.ts";
+import { evaluatePredicate } from "../plan/predicate.ts";
 
 /** A record of a resource as the API returned it. */
 export type ApiRecord = Record<string, unknown>;
@@ -28,7 +29,7 @@ export interface ResourceStats {
   pages: number;
   /** Request chains: one per parent record (one for a root resource). */
   chains: number;
-  /** Milliseconds from the first request to the last page. */
+  /** `performance.now()` at the first request and at the end of the last chain (0: none). */
   startedAt: number;
   finishedAt: number;
   /** Listings started again after an expired page token. */
@@ -41,6 +42,8 @@ export interface ResourceStats {
   cycles: number;
   /** Request chains left out because the same request was made already in this run. */
   duplicates: number;
+  /** Request chains not needed: `when:` said the parent's listing is empty. */
+  avoided: number;
 }
 
 /**
@@ -70,6 +73,12 @@ export interface ExtractOptions {
   cursor?: (resource: string, partition: string) => string | undefined;
   /** Called once at the start with the live result, whose stats grow as the run goes. */
   onStart?: (live: ExtractResult) => void;
+  /**
+   * Does the destination hold cursors of this resource from an earlier load? When it
+   * does not, a reconciled resource's listings start from `initial` and list every key
+   * themselves: no separate key-only listing is made.
+   */
+  loadedBefore?: (resource: string) => boolean;
 }
 
 /** A record's primary key in its canonical text form (also a child's parent key). */
@@ -120,6 +129,22 @@ function parentKeyOf(plan: Plan, ancestry: Ancestry): string {
   return ancestry.length === 0
     ? ""
     : keyOf(plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
+}
+
+/** Where a chain of `resource` for this ancestry and `for_each` item sits, for the ledger. */
+function positionOf(
+  plan: Plan,
+  resource: PlannedResource,
+  ancestry: Ancestry,
+  item: unknown,
+): ChainPosition {
+  const parentKey = parentKeyOf(plan, ancestry);
+  return {
+    resource: resource.name,
+    parentKey,
+    partition: partitionOf(parentKey, item),
+    ancestors: ancestry,
+  };
 }
 
 /** The `for_each` elements of a chain (one `undefined` when the resource has none). */
@@ -191,6 +216,7 @@ export async function extract(
       capped: 0,
       cycles: 0,
       duplicates: 0,
+      avoided: 0,
     });
     gates.set(name, new Gate(options.pendingChains ?? 256));
   }
@@ -199,12 +225,22 @@ export async function extract(
 
   const spawn = async (resource: PlannedResource, ancestry: Ancestry, recursive = false) => {
     const gate = gates.get(resource.name)!;
+    const when = ancestry.length > 0 ? resource.when.get(ancestry[0].resource) : undefined;
+    const needed = when === undefined || evaluatePredicate(when, ancestry[0].record) !== false;
+    // keys come from the listings themselves on a first load (they start from `initial`)
+    const keysFromChains = resource.reconcile && !(options.loadedBefore?.(resource.name) ?? true);
     for (const item of itemsOf(resource, ancestry)) {
       if (failure !== undefined) return;
+      if (!needed) {
+        // the parent says the listing is empty: a complete listing of nothing
+        stats.get(resource.name)!.avoided++;
+        ledger.chainCompleted(positionOf(plan, resource, ancestry, item), undefined);
+        continue;
+      }
       if (recursive) gate.enterNow();
       else await gate.enter();
-      const chains = [runChain(resource, ancestry, item)];
-      if (resource.reconcile) chains.push(listKeys(resource, ancestry, item));
+      const chains = [runChain(resource, ancestry, item, keysFromChains)];
+      if (resource.reconcile && !keysFromChains) chains.push(listKeys(resource, ancestry, item));
       const task: Promise<void> = Promise.all(chains)
         .then(() => {})
         .catch((e) => {
@@ -218,17 +254,16 @@ export async function extract(
     }
   };
 
-  const runChain = async (resource: PlannedResource, ancestry: Ancestry, item: unknown) => {
+  const runChain = async (
+    resource: PlannedResource,
+    ancestry: Ancestry,
+    item: unknown,
+    listsKeys: boolean,
+  ) => {
     if (failure !== undefined) return;
     const s = stats.get(resource.name)!;
-    const parentKey = parentKeyOf(plan, ancestry);
-    const partition = partitionOf(parentKey, item);
-    const at: ChainPosition = {
-      resource: resource.name,
-      parentKey,
-      partition,
-      ancestors: ancestry,
-    };
+    const at = positionOf(plan, resource, ancestry, item);
+    const { parentKey, partition } = at;
     const stored = resource.incremental
       ? options.cursor?.(resource.name, partition) ?? resource.incremental.initial
       : undefined;
@@ -289,8 +324,14 @@ export async function extract(
             if (cursor === undefined || compareCursors(value, cursor) > 0) cursor = value;
           }
         }
+        if (listsKeys) {
+          ledger.keysListed(
+            resource.name,
+            records.map((r) => keyOf(resource, r)),
+            true,
+          );
+        }
         await sink(resource, records, parentKey);
-        s.finishedAt = performance.now();
         for (const child of children) {
           for (const record of records) {
             if (failure !== undefined) return;
@@ -306,12 +347,16 @@ export async function extract(
       if (guard.capped) {
         s.capped++;
         ledger.chainIncomplete(at);
+        if (listsKeys) ledger.keysListed(resource.name, [], false);
         return;
       }
       ledger.chainCompleted(at, cursor);
     } catch (e) {
+      if (listsKeys) ledger.keysListed(resource.name, [], false);
       skipOrThrow(resource, s, e, client.origin);
       ledger.chainIncomplete(at);
+    } finally {
+      s.finishedAt = Math.max(s.finishedAt, performance.now());
     }
   };
 
@@ -326,6 +371,7 @@ export async function extract(
     const key = requestKey(url, options.fieldsParam);
     if (listed.get(resource.name)!.has(key)) return;
     listed.get(resource.name)!.add(key);
+    if (s.startedAt === 0) s.startedAt = performance.now();
     const guard = { capped: false };
     try {
       for await (
@@ -350,6 +396,8 @@ export async function extract(
     } catch (e) {
       ledger.keysListed(resource.name, [], false);
       skipOrThrow(resource, s, e, client.origin);
+    } finally {
+      s.finishedAt = Math.max(s.finishedAt, performance.now());
     }
   };
 

@@ -170,7 +170,7 @@ export class HttpClient {
     }
     for (let attempt = 1;; attempt++) {
       this.#signal?.throwIfAborted();
-      const release = await this.#limiter.acquire();
+      const release = await this.#limiter.acquire(this.#signal);
       let response: HttpResponse | undefined;
       let failure: string | undefined;
       let fatal = false;
@@ -182,15 +182,25 @@ export class HttpClient {
         );
         response = await this.#fetch(url, headers);
       } catch (e) {
+        release();
         this.#signal?.throwIfAborted();
         if (e instanceof RequestRefused) {
           failure = e.message;
           fatal = true;
         } else failure = describeFetchError(e);
-      } finally {
-        release();
       }
       const status = response?.status ?? 0;
+      let wait = retry.backoff_seconds * 1000 * 2 ** (attempt - 1) * (0.5 + Math.random());
+      let why = "backoff";
+      if (status === 429) {
+        const after = retryAfterMs(response!.headers.get("retry-after"));
+        if (after !== undefined) {
+          wait = after;
+          why = "Retry-After";
+        }
+        // the pause starts before the place is given back: no request slips in between
+        release(wait);
+      } else release();
       if (response && status < 400 && response.body !== NOT_JSON) return response;
       const retryable = !fatal && (response === undefined || status === 429 || status === 408 ||
         status >= 500 || response.body === NOT_JSON ||
@@ -207,15 +217,6 @@ export class HttpClient {
             .join(", "),
         );
       }
-      let wait = retry.backoff_seconds * 1000 * 2 ** (attempt - 1) * (0.5 + Math.random());
-      let why = "backoff";
-      if (status === 429) {
-        const after = retryAfterMs(response!.headers.get("retry-after"));
-        if (after !== undefined) {
-          wait = after;
-          why = "Retry-After";
-        }
-      }
       if (wait > retry.max_wait_seconds * 1000) {
         throw fail(
           `the server asked to wait ${Math.round(wait / 1000)} s (${why}), longer than ` +
@@ -223,10 +224,7 @@ export class HttpClient {
         );
       }
       this.stats.retries++;
-      if (status === 429) {
-        this.stats.throttled++;
-        this.#limiter.pause(wait);
-      }
+      if (status === 429) this.stats.throttled++;
       await sleep(wait, this.#signal);
     }
   }

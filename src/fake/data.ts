@@ -388,7 +388,8 @@ export class FakeData {
     );
     for (const parent of [...orgProjects, ...portfolios, ...goals]) {
       const kind = parent.resource_type;
-      this.add("status_update", {
+      // as in Asana, the parent names its latest status update
+      parent.current_status_update = ref(this.add("status_update", {
         title: `Status of ${parent.name}`,
         resource_subtype: `${kind}_status_update`,
         text: "On track ✅",
@@ -398,7 +399,7 @@ export class FakeData {
         created_at: this.tick(),
         modified_at: this.tick(),
         parent: ref(parent),
-      });
+      }));
     }
     for (const u of users) {
       for (const ws of u.workspaces as Ref[]) {
@@ -500,6 +501,8 @@ export class FakeData {
     if (parent) {
       const subs = this.subtasksOf.get(parent) ?? [];
       subs.splice(subs.indexOf(gid), 1);
+      const p = this.objects.get(parent);
+      if (p) p.num_subtasks = subs.length;
     }
     this.#remove(gid);
   }

@@ -547,8 +547,31 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
   };
 
   const handle = async (req: Request): Promise<Response> => {
-    if (new URL(req.url).pathname === "/__fake/stats") {
+    const control = new URL(req.url);
+    if (control.pathname === "/__fake/stats") {
       return json(200, { ...stats, truth: groundTruth() });
+    }
+    if (control.pathname === "/__fake/mutate") {
+      // changes a share of the organisation (see FakeData.mutate); answers what changed
+      const q = control.searchParams;
+      const num = (k: string) => {
+        const v = q.get(k);
+        if (v === null) return undefined;
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0) throw new RangeError(`__fake/mutate: bad ${k}=${v}`);
+        return n;
+      };
+      try {
+        const m = data.mutate({
+          touch: num("touch"),
+          add: num("add"),
+          remove: num("remove"),
+          stories: num("stories"),
+        });
+        return json(200, { ...m, truth: groundTruth() });
+      } catch (e) {
+        return json(400, { errors: [{ message: (e as Error).message }] });
+      }
     }
     stats.requests++;
     inFlight++;

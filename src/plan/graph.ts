@@ -7,6 +7,7 @@
 import type { KeyPath } from "../spec/errors.ts";
 import { didYouMean } from "../spec/suggest.ts";
 import { placeholders } from "./template.ts";
+import { parsePredicate, PredicateError, predicatePaths } from "./predicate.ts";
 
 /** The placeholder namespace of a resource's own incremental cursor: `{incremental.start}`. */
 export const INCREMENTAL = "incremental";
@@ -19,6 +20,8 @@ export const ITEM = "item";
 export interface GraphIssue {
   path: KeyPath;
   message: string;
+  /** A character offset within the string value at `path` (an expression's error). */
+  offset?: number;
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -101,6 +104,7 @@ export function checkGraph(doc: unknown): GraphIssue[] {
     }
     // an unknown parent is reported once; its placeholders cannot be checked
     if (unknownParent) continue;
+    issues.push(...checkWhen(r.when, ps, at, (n) => resources[n], defaultKey));
     const direct = ps.filter((p) => p !== name);
     const recursive = ps.includes(name);
     const templates: [KeyPath, string][] = [];
@@ -230,4 +234,58 @@ function missingField(resource: unknown, field: string, defaultKey: unknown): st
     f === field || field.startsWith(`${f}.`) || f.startsWith(`${field}.`)
   );
   return ok ? null : fields;
+}
+
+/** `when:` parses, names only parents, and reads only fields each parent requests. */
+function checkWhen(
+  when: unknown,
+  parents: string[],
+  at: (...path: (string | number)[]) => KeyPath,
+  lookup: (n: string) => unknown,
+  defaultKey: unknown,
+): GraphIssue[] {
+  if (when === undefined) return [];
+  if (parents.length === 0) {
+    return [{
+      path: at("when"),
+      message: "when: decides per parent record; this resource has no parent",
+    }];
+  }
+  const entries: [KeyPath, string, string[]][] = [];
+  if (typeof when === "string") entries.push([at("when"), when, parents]);
+  else if (isRecord(when)) {
+    for (const [parent, text] of Object.entries(when)) {
+      if (!parents.includes(parent)) {
+        return [{
+          path: at("when", parent),
+          message: `"${parent}" is not a parent of this resource${didYouMean(parent, parents)}`,
+        }];
+      }
+      if (typeof text === "string") entries.push([at("when", parent), text, [parent]]);
+    }
+  }
+  const issues: GraphIssue[] = [];
+  for (const [path, text, of] of entries) {
+    try {
+      const predicate = parsePredicate(text);
+      for (const field of predicatePaths(predicate)) {
+        for (const parent of of) {
+          const missing = missingField(lookup(parent), field, defaultKey);
+          if (missing) {
+            issues.push({
+              path,
+              offset: text.indexOf(field),
+              message: `when: ${parent} does not request field "${field}"${
+                didYouMean(field, missing)
+              } (without it every request would be made)`,
+            });
+          }
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof PredicateError)) throw e;
+      issues.push({ path, offset: e.offset, message: `when: ${e.message}` });
+    }
+  }
+  return issues;
 }

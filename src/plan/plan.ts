@@ -13,6 +13,7 @@ import type {
 } from "../spec/schema.ts";
 import { didYouMean } from "../spec/suggest.ts";
 import { ancestors, parentList } from "./graph.ts";
+import { parsePredicate, type Predicate } from "./predicate.ts";
 
 /** Column type hints of a resource, by column name. */
 export type ColumnHints = Record<string, string>;
@@ -57,6 +58,8 @@ export interface PlannedResource {
   partial: boolean;
   /** False for ancestors fetched only to fan out over (not in `--resources`). */
   load: boolean;
+  /** `when:` per parent name: a parent record for which it is false needs no request. */
+  when: Map<string, Predicate>;
 }
 
 /** The resources of one run, parents before children. */
@@ -179,5 +182,10 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     reconcile: r.reconcile,
     partial: ancestry.some((a) => spec.resources[a].incremental !== undefined),
     load,
+    when: new Map(
+      typeof r.when === "string"
+        ? parents.map((p) => [p, parsePredicate(r.when as string)])
+        : Object.entries(r.when ?? {}).map(([p, text]) => [p, parsePredicate(text)]),
+    ),
   };
 }

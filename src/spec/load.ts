@@ -73,7 +73,12 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
-  const at = (path: KeyPath, message: string): SpecIssue => ({ path, message, ...locate(path) });
+  const at = (path: KeyPath, message: string, offset?: number): SpecIssue => {
+    const inside = offset === undefined ? undefined : offsetWithin(doc.contents, path, offset);
+    if (inside === undefined) return { path, message, ...locate(path) };
+    const { line, col } = lineCounter.linePos(inside);
+    return { path, message, line, column: col };
+  };
 
   const raw: unknown = doc.toJS();
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -106,7 +111,7 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
   if (!result.success) {
     for (const issue of result.issues) issues.push(at(...describeIssue(issue, data)));
   }
-  for (const g of checkGraph(data)) issues.push(at(g.path, g.message));
+  for (const g of checkGraph(data)) issues.push(at(g.path, g.message, g.offset));
   for (const n of checkNames(data)) issues.push(at(n.path, n.message));
   if (issues.length > 0 || !result.success) throw new SpecError(file, dedupe(issues));
   try {
@@ -203,6 +208,26 @@ function offsetOf(root: unknown, path: KeyPath): number | undefined {
     }
   }
   return best;
+}
+
+/**
+ * The source offset of character `offset` of the one-line string at `path` (inside its
+ * quotes, if quoted); undefined when the value is not such a string.
+ */
+function offsetWithin(root: unknown, path: KeyPath, offset: number): number | undefined {
+  let node = root as Node | null;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+      node = (pair?.value ?? null) as Node | null;
+    } else if (isSeq(node) && typeof key === "number") node = node.items[key] as Node | null;
+    else return undefined;
+  }
+  if (!isScalar(node) || typeof node.value !== "string" || !node.range) return undefined;
+  const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+  if (node.type !== "PLAIN" && !quoted) return undefined;
+  if (node.range[1] - node.range[0] !== node.value.length + (quoted ? 2 : 0)) return undefined;
+  return node.range[0] + (quoted ? 1 : 0) + offset;
 }
 
 /** Names JavaScript objects reserve: a resource or table named so would misbehave. */

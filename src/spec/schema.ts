@@ -282,6 +282,16 @@ export const ResourceSchema = v.strictObject({
     [v.array(scalar), v.string()],
     "expected a list of values, a comma-separated string or a placeholder such as {users.workspaces}",
   )),
+  /**
+   * When a parent record needs a request at all, from its own fields: an expression
+   * (`num_subtasks > 0`, `is_organization`, `type == 'x' and not archived`) for every
+   * parent, or one per parent name. A parent record for which it is false is a listing
+   * known to be empty: no request, and its rows of this resource are replaced by none.
+   */
+  when: v.optional(v.union(
+    [v.string(), v.record(name, v.string())],
+    'expected an expression such as "num_subtasks > 0", or a map of parent name to expression',
+  )),
   params: v.optional(ParamsSchema),
   headers: v.optional(HeadersSchema),
   /** Fields to request through the source's `fields_param`. */
