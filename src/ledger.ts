@@ -89,6 +89,7 @@ export class RunLedger {
   readonly #failedParents = new Map<string, Set<string>>();
   readonly #tainted = new Map<string, Set<string>>();
   readonly #incomplete = new Set<string>();
+  readonly #deferred = new Set<string>();
   readonly #keys = new Map<string, { keys: Set<string>; complete: boolean }>();
 
   /** Starts an empty ledger for a plan. */
@@ -124,6 +125,19 @@ export class RunLedger {
     }
   }
 
+  /**
+   * A resource's listings under some parent were not due (`refresh_every`): nothing they
+   * would have covered may go, as for an incomplete listing, but it is no failure.
+   */
+  chainsDeferred(resource: string): void {
+    this.#deferred.add(resource);
+  }
+
+  /** Were some listings of this resource deferred in this run? */
+  wasDeferred(resource: string): boolean {
+    return this.#deferred.has(resource);
+  }
+
   /** A key-only listing of a reconciled resource returned these keys (`complete`: to its end). */
   keysListed(resource: string, keys: Iterable<string>, complete: boolean): void {
     const into = this.#keys.get(resource)!;
@@ -131,9 +145,11 @@ export class RunLedger {
     if (!complete) into.complete = false;
   }
 
-  /** Did some chain of this resource, or of an ancestor, not complete? */
+  /** Did some chain of this resource, or of an ancestor, not complete or not run (deferred)? */
   isIncomplete(resource: PlannedResource): boolean {
-    return [resource.name, ...resource.ancestors].some((a) => this.#incomplete.has(a));
+    return [resource.name, ...resource.ancestors].some((a) =>
+      this.#incomplete.has(a) || this.#deferred.has(a)
+    );
   }
 
   /** Did some chain of this resource itself not complete? */

@@ -71,6 +71,8 @@ export interface ResourceSummary {
   cycles: number;
   /** Parent records that needed no request: `when:` said their listing is empty. */
   avoided: number;
+  /** Some listings were not due (`refresh_every`): their rows were kept as they were. */
+  deferred: boolean;
   /** True when some listing was skipped or capped: rows it would have covered were kept. */
   incomplete: boolean;
 }
@@ -105,6 +107,17 @@ export function defaultDbDir(spec: Spec): string {
 
 export { type Cursors, cursorsOf } from "./ledger.ts";
 
+/** The key of a resource's listings under one parent resource in the state's `refreshed`. */
+function refreshKey(resource: string, parent: string): string {
+  return parent === "" ? resource : `${resource} < ${parent}`;
+}
+
+/** When each `refresh_every` listing last ran to the end (ISO instants), from the state. */
+function refreshesOf(state: Record<string, unknown>): Record<string, string> {
+  const value = state.refreshed;
+  return typeof value === "object" && value !== null ? value as Record<string, string> : {};
+}
+
 /** A load id in dlt's format: seconds since the epoch, with microseconds. */
 export function newLoadId(now = Date.now()): string {
   return (now / 1000).toFixed(6);
@@ -123,6 +136,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     const schema = (await dest.readSchema(spec.dataset)) ?? emptySchema();
     const previous = await dest.readState(spec.dataset);
     const stored = options.fullRefresh ? {} : cursorsOf(previous);
+    const lastRefresh = refreshesOf(previous);
     const normalizer = new Normalizer(schema, loadId);
     const loaded = [...plan.resources.values()].filter((r) => r.load);
     for (const r of loaded) normalizer.rootTable(r);
@@ -166,6 +180,13 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           fieldsParam: spec.source.fields_param,
           cursor: (resource, partition) => stored[resource]?.[partition],
           loadedBefore: (resource) => Object.keys(stored[resource] ?? {}).length > 0,
+          deferred: (resource, parent) => {
+            const r = plan.resources.get(resource)!;
+            const every = r.refreshEvery.get(parent);
+            if (every === undefined || !r.load || options.fullRefresh) return false;
+            const last = Date.parse(lastRefresh[refreshKey(resource, parent)] ?? "");
+            return !Number.isNaN(last) && started.getTime() - last < every;
+          },
           onStart: (result) => live = result.stats,
         },
       ).finally(() => clearInterval(timer));
@@ -182,8 +203,17 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           .map((p) => normalizer.rootTable(p)),
         ...extracted.ledger.writesFor(r, options.fullRefresh ?? false),
       }));
+      // listings with refresh_every that ran to the end, under parents whose listings did too
+      const refreshed = { ...lastRefresh };
+      for (const r of loaded) {
+        for (const parent of r.refreshEvery.keys()) {
+          const ran = !extracted.ledger.isIncomplete(r);
+          if (ran) refreshed[refreshKey(r.name, parent)] = started.toISOString();
+        }
+      }
       const state = (deleted: ReadonlyMap<string, ReadonlySet<string>>) => ({
         ...previous,
+        refreshed,
         incremental: extracted.ledger.nextCursors(
           stored,
           (parent) =>
@@ -241,6 +271,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         capped: s.capped,
         cycles: s.cycles,
         avoided: s.avoided,
+        deferred: ledger.wasDeferred(name),
         incomplete: ledger.hasIncompleteChain(name),
       };
     });

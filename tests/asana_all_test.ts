@@ -22,7 +22,7 @@ for (const premium of [true, false]) {
       const got = await countsOf(dest);
       const truth = fake.groundTruth();
       const tables = loadedTables(spec);
-      assert.equal(tables.length, 22);
+      assert.equal(tables.length, 23);
       for (const t of tables) {
         assert.ok(t in truth, `the fake knows ${t}`);
         assert.equal(got[t] ?? 0, truth[t], t);

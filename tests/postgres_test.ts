@@ -16,6 +16,7 @@ import {
   tableContents,
   tempDir,
   truthFor,
+  withoutSubtasks,
 } from "./helpers.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
 import { json, serveHostile } from "./hostile.ts";
@@ -138,7 +139,10 @@ Deno.test({
       await runPipeline(spec, { destination: inc });
       const fresh = await PostgresDestination.open(b.url);
       await runPipeline(spec, { destination: fresh });
-      assert.deepEqual(await tableContents(inc), await tableContents(fresh));
+      assert.deepEqual(
+        withoutSubtasks(await tableContents(inc)),
+        withoutSubtasks(await tableContents(fresh)),
+      );
       await inc.close();
       await fresh.close();
     } finally {

@@ -40,6 +40,9 @@ export function formatRunSummary(result: RunResult): string {
     if (r.restarts > 0) {
       lines.push(`${r.resource}: ${r.restarts} listing(s) restarted after an expired page token`);
     }
+    if (r.deferred) {
+      lines.push(`${r.resource}: not due (refresh_every); its rows were kept as they were`);
+    }
     if (r.avoided > 0) {
       lines.push(`${r.resource}: ${r.avoided} request(s) not made: \`when:\` says they are empty`);
     }

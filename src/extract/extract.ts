@@ -79,6 +79,8 @@ export interface ExtractOptions {
    * themselves: no separate key-only listing is made.
    */
   loadedBefore?: (resource: string) => boolean;
+  /** Is this resource's listing under this parent resource (`""`: none) not due yet? */
+  deferred?: (resource: string, parent: string) => boolean;
 }
 
 /** A record's primary key in its canonical text form (also a child's parent key). */
@@ -225,6 +227,11 @@ export async function extract(
 
   const spawn = async (resource: PlannedResource, ancestry: Ancestry, recursive = false) => {
     const gate = gates.get(resource.name)!;
+    if (options.deferred?.(resource.name, ancestry[0]?.resource ?? "")) {
+      // not due (refresh_every): its rows, and those of its descendants, stay as they are
+      ledger.chainsDeferred(resource.name);
+      return;
+    }
     const when = ancestry.length > 0 ? resource.when.get(ancestry[0].resource) : undefined;
     const needed = when === undefined || evaluatePredicate(when, ancestry[0].record) !== false;
     // keys come from the listings themselves on a first load (they start from `initial`)

@@ -357,6 +357,25 @@ export class FakeData {
       this.#task(ws, null, null, users.map(ref), [], [], 9, 1, sub);
       void parentGid;
     }
+    // subtasks have their own attachments and time-tracking entries
+    const listedSet = new Set(listed.map((t) => t.gid));
+    [...this.subtasksOf.values()].flat().filter((g) => !listedSet.has(g)).forEach((gid, i) => {
+      const sub = this.objects.get(gid)!;
+      if (i % 3 === 0) this.add("attachment", this.#attachment(sub));
+      if (i % 4 === 1) {
+        this.add("time_tracking_entry", {
+          duration_minutes: 15 + i,
+          entered_on: "2024-05-02",
+          attributable_to: null,
+          created_by: users[0] ? ref(users[0]) : null,
+          task: ref(sub),
+          created_at: this.tick(),
+          approval_status: "DRAFT",
+          billable_status: "not_billable",
+          description: "subtask time",
+        });
+      }
+    });
     const orgProjects = projects.filter((p) => (p.workspace as Ref).gid === org.gid);
     const portfolios = [0, 1].map((i) =>
       this.add("portfolio", {
@@ -370,8 +389,23 @@ export class FakeData {
         workspace: ref(org),
         items: orgProjects.slice(i, i + 3).map(ref),
         permalink_url: `https://app.asana.com/0/portfolio/${i}`,
+        custom_field_settings: [],
       })
     );
+    // portfolios carry custom field settings of their own (the first portfolio: two)
+    const fieldsOfOrg = this.all("custom_field").filter((c) =>
+      (c.workspace as Ref).gid === org.gid
+    );
+    portfolios.forEach((portfolio, i) => {
+      for (const cf of fieldsOfOrg.slice(0, 2 - i)) {
+        const setting = this.add("custom_field_setting", {
+          custom_field: ref(cf),
+          parent: ref(portfolio),
+          is_important: i === 0,
+        });
+        (portfolio.custom_field_settings as Ref[]).push(ref(setting));
+      }
+    });
     const goals = [0, 1, 2].map((i) =>
       this.add("goal", {
         name: `Goal ${i + 1}: ${this.#phrase(2)}`,

@@ -43,6 +43,9 @@ export interface FakeStats {
   peakInFlight: number;
   /** Expired offset tokens refused. */
   expired: number;
+  /** When the first request arrived and the last response left (ms since the epoch; 0: none). */
+  firstRequestAt: number;
+  lastResponseAt: number;
 }
 
 /** A fault rule: requests whose path matches answer with this status. */
@@ -179,12 +182,34 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       }
     }
     requests.set(route, (requests.get(route) ?? 0) + 1);
+    noteListing(url, items.length);
     return json(200, body);
+  };
+
+  /**
+   * Every distinct listing served (path and params, without paging, fields or
+   * `modified_since`) with the most records it held: the data's request floor is one
+   * request per 100 records of each listing that held any.
+   */
+  const listings = new Map<string, number>();
+  const noteListing = (url: URL, size: number) => {
+    const key = url.pathname + "?" + [...url.searchParams.entries()]
+      .filter(([k]) =>
+        !["offset", "limit", "opt_fields", "opt_pretty", "modified_since"].includes(k)
+      )
+      .map(([k, v]) => `${k}=${v}`).sort().join("&");
+    listings.set(key, Math.max(listings.get(key) ?? 0, size));
+  };
+  const requestFloor = () => {
+    let n = 0;
+    for (const size of listings.values()) n += Math.ceil(size / 100);
+    return n;
   };
 
   const single = (url: URL, route: string, obj: AsanaObject): Response => {
     const fields = url.searchParams.get("opt_fields");
     requests.set(route, (requests.get(route) ?? 0) + 1);
+    noteListing(url, 1);
     return json(200, {
       data: fields ? renderer.project(obj, parseOptFields(fields)) : renderer.full(obj),
     });
@@ -410,6 +435,15 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       (p.custom_field_settings as Ref[]).map((r) => data.objects.get(r.gid)!),
     );
   });
+  route("/portfolios/{gid}/custom_field_settings", (u, [g]) => {
+    const p = get(g, "portfolio", "portfolio");
+    paid("Portfolios");
+    return list(
+      u,
+      "/portfolios/{gid}/custom_field_settings",
+      (p.custom_field_settings as Ref[]).map((r) => data.objects.get(r.gid)!),
+    );
+  });
   route("/projects/{gid}/project_memberships", (u, [g]) => {
     get(g, "project", "project");
     return list(u, "/projects/{gid}/project_memberships", byRef("project_membership", "parent", g));
@@ -497,7 +531,15 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
     (u, [g]) => single(u, "/custom_fields/{gid}", get(g, "custom_field", "custom_field")),
   );
 
-  const stats: FakeStats = { requests: 0, throttled: 0, faults: 0, peakInFlight: 0, expired: 0 };
+  const stats: FakeStats = {
+    requests: 0,
+    throttled: 0,
+    faults: 0,
+    peakInFlight: 0,
+    expired: 0,
+    firstRequestAt: 0,
+    lastResponseAt: 0,
+  };
   const window: number[] = [];
   let inFlight = 0;
   const throttle = (): Response | undefined => {
@@ -549,7 +591,12 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
   const handle = async (req: Request): Promise<Response> => {
     const control = new URL(req.url);
     if (control.pathname === "/__fake/stats") {
-      return json(200, { ...stats, truth: groundTruth() });
+      return json(200, {
+        ...stats,
+        truth: groundTruth(),
+        requestFloor: requestFloor(),
+        subtaskDepth: subtaskDepth(),
+      });
     }
     if (control.pathname === "/__fake/mutate") {
       // changes a share of the organisation (see FakeData.mutate); answers what changed
@@ -574,12 +621,14 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       }
     }
     stats.requests++;
+    if (stats.firstRequestAt === 0) stats.firstRequestAt = Date.now();
     inFlight++;
     stats.peakInFlight = Math.max(stats.peakInFlight, inFlight);
     try {
       return await respond(req);
     } finally {
       inFlight--;
+      stats.lastResponseAt = Date.now();
     }
   };
   const respond = async (req: Request): Promise<Response> => {
@@ -612,11 +661,33 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
     }
   };
 
+  /** The deepest nesting of subtasks below a listed task (1: subtasks without subtasks). */
+  const subtaskDepth = (): number => {
+    const depth = (gid: string): number =>
+      1 + Math.max(0, ...(data.subtasksOf.get(gid) ?? []).map(depth));
+    let most = 0;
+    for (const tasks of data.tasksOf.values()) {
+      for (const t of tasks) most = Math.max(most, depth(t) - 1);
+    }
+    return most;
+  };
+
   const groundTruth = (): Record<string, number> => {
     const listed = new Set<string>();
     for (const tasks of data.tasksOf.values()) for (const t of tasks) listed.add(t);
+    // stories of listed tasks and of their subtasks at every depth
+    const all = new Set(listed);
+    const walk = (gid: string) => {
+      for (const s of data.subtasksOf.get(gid) ?? []) {
+        if (!all.has(s)) {
+          all.add(s);
+          walk(s);
+        }
+      }
+    };
+    for (const t of listed) walk(t);
     let stories = 0;
-    for (const t of listed) stories += data.storiesOf.get(t)?.length ?? 0;
+    for (const t of all) stories += data.storiesOf.get(t)?.length ?? 0;
     const orgs = data.all("workspace").filter((w) => w.is_organization).map((w) => w.gid);
     return {
       workspaces: data.all("workspace").length,
@@ -627,12 +698,16 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       stories,
       teams: data.all("team").filter((t) => orgs.some((o) => refIs(t.organization, o))).length,
       users: data.all("user").length,
-      ...moreTruth(listed, orgs),
+      ...moreTruth(listed, all, orgs),
     };
   };
 
   /** Row counts of the resources beyond the seed's eight. */
-  const moreTruth = (listed: Set<string>, orgs: string[]): Record<string, number> => {
+  const moreTruth = (
+    listed: Set<string>,
+    all: Set<string>,
+    orgs: string[],
+  ): Record<string, number> => {
     const subtasks = new Set<string>();
     const walk = (gid: string) => {
       for (const s of data.subtasksOf.get(gid) ?? []) {
@@ -645,7 +720,7 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
     for (const t of listed) walk(t);
     const listedParent = (o: AsanaObject) => {
       const p = o.parent as Ref;
-      return listed.has(p.gid) || data.objects.get(p.gid)?.resource_type === "project";
+      return all.has(p.gid) || data.objects.get(p.gid)?.resource_type === "project";
     };
     const portfolios = data.all("portfolio");
     const items = new Set(
@@ -660,7 +735,15 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       subtasks: subtasks.size,
       custom_fields:
         data.all("custom_field").filter((c) => orgs.some((o) => refIs(c.workspace, o))).length,
-      custom_field_settings: data.all("custom_field_setting").length,
+      custom_field_settings:
+        data.all("custom_field_setting").filter((c) =>
+          data.objects.get((c.parent as Ref).gid)?.resource_type === "project"
+        ).length,
+      portfolio_custom_field_settings: premium
+        ? data.all("custom_field_setting").filter((c) =>
+          data.objects.get((c.parent as Ref).gid)?.resource_type === "portfolio"
+        ).length
+        : 0,
       attachments: data.all("attachment").filter(listedParent).length,
       project_memberships: data.all("project_membership").length,
       team_memberships: data.all("team_membership").length,
@@ -670,7 +753,7 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       goals: premium ? data.all("goal").length : 0,
       status_updates: updates.length,
       time_tracking_entries:
-        data.all("time_tracking_entry").filter((e) => listed.has((e.task as Ref).gid)).length,
+        data.all("time_tracking_entry").filter((e) => all.has((e.task as Ref).gid)).length,
       task_dependencies: premium ? dependencies : 0,
       user_task_lists: data.all("user_task_list").length,
     };

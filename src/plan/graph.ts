@@ -105,6 +105,16 @@ export function checkGraph(doc: unknown): GraphIssue[] {
     // an unknown parent is reported once; its placeholders cannot be checked
     if (unknownParent) continue;
     issues.push(...checkWhen(r.when, ps, at, (n) => resources[n], defaultKey));
+    if (isRecord(r.refresh_every)) {
+      for (const parent of Object.keys(r.refresh_every)) {
+        if (!ps.includes(parent)) {
+          issues.push({
+            path: at("refresh_every", parent),
+            message: `"${parent}" is not a parent of this resource${didYouMean(parent, ps)}`,
+          });
+        }
+      }
+    }
     const direct = ps.filter((p) => p !== name);
     const recursive = ps.includes(name);
     const templates: [KeyPath, string][] = [];

@@ -3,13 +3,14 @@
  *
  * @module
  */
-import type {
-  Incremental,
-  Paginator,
-  ResourceSpec,
-  Spec,
-  StatusRules,
-  WriteDisposition,
+import {
+  durationMs,
+  type Incremental,
+  type Paginator,
+  type ResourceSpec,
+  type Spec,
+  type StatusRules,
+  type WriteDisposition,
 } from "../spec/schema.ts";
 import { didYouMean } from "../spec/suggest.ts";
 import { ancestors, parentList } from "./graph.ts";
@@ -60,6 +61,8 @@ export interface PlannedResource {
   load: boolean;
   /** `when:` per parent name: a parent record for which it is false needs no request. */
   when: Map<string, Predicate>;
+  /** `refresh_every` per parent name (`""` for a root resource), in milliseconds. */
+  refreshEvery: Map<string, number>;
 }
 
 /** The resources of one run, parents before children. */
@@ -186,6 +189,13 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
       typeof r.when === "string"
         ? parents.map((p) => [p, parsePredicate(r.when as string)])
         : Object.entries(r.when ?? {}).map(([p, text]) => [p, parsePredicate(text)]),
+    ),
+    refreshEvery: new Map(
+      typeof r.refresh_every === "string"
+        ? (parents.length > 0 ? parents : [""]).map((
+          p,
+        ) => [p, durationMs(r.refresh_every as string)])
+        : Object.entries(r.refresh_every ?? {}).map(([p, d]) => [p, durationMs(d)]),
     ),
   };
 }

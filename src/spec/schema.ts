@@ -251,6 +251,18 @@ export const IncrementalSchema = v.strictObject({
   lag_seconds: v.optional(v.pipe(v.number(), v.minValue(0)), 0),
 });
 
+/** A duration: a number and a unit, `s`, `m`, `h` or `d` (`90m`, `24h`, `7d`). */
+export const DurationSchema = v.pipe(
+  v.string(),
+  v.regex(/^\d+(\.\d+)?(s|m|h|d)$/, "expected a duration such as 90m, 24h or 7d"),
+);
+
+/** Milliseconds of a validated duration. */
+export function durationMs(text: string): number {
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.slice(-1)]!;
+  return Number(text.slice(0, -1)) * unit;
+}
+
 /** Settings every resource inherits unless it sets its own. */
 export const DefaultsSchema = v.strictObject({
   write_disposition: v.optional(WriteDispositionSchema),
@@ -291,6 +303,15 @@ export const ResourceSchema = v.strictObject({
   when: v.optional(v.union(
     [v.string(), v.record(name, v.string())],
     'expected an expression such as "num_subtasks > 0", or a map of parent name to expression',
+  )),
+  /**
+   * List this resource again only when its last complete listing is older than this
+   * (`30m`, `12h`, `7d`), for every parent or per parent name; until then its rows stay
+   * as they are. `--full-refresh` lists everything.
+   */
+  refresh_every: v.optional(v.union(
+    [DurationSchema, v.record(name, DurationSchema)],
+    "expected a duration such as 24h, or a map of parent name to duration",
   )),
   params: v.optional(ParamsSchema),
   headers: v.optional(HeadersSchema),
