@@ -30,6 +30,20 @@ export function cursorsOf(state: Record<string, unknown>): Cursors {
   return typeof value === "object" && value !== null ? value as Cursors : {};
 }
 
+/**
+ * Records at a partition's cursor (within its lag) when it last moved, key → cursor
+ * value: resource → partition → keys. The next listing returns them again (the lower
+ * bound is inclusive and lagged); one whose cursor value is unchanged needs no child
+ * request, as its children were loaded with it.
+ */
+export type Boundaries = Record<string, Record<string, Record<string, string>>>;
+
+/** The boundary records kept in a pipeline's state. */
+export function boundariesOf(state: Record<string, unknown>): Boundaries {
+  const value = state.incremental_boundary;
+  return typeof value === "object" && value !== null ? value as Boundaries : {};
+}
+
 const NUMBER = /^-?\d+(\.\d+)?$/;
 const INSTANT_LIKE = /^\d{4}-\d{2}-\d{2}/;
 
@@ -85,6 +99,7 @@ export interface ChainPosition {
 export class RunLedger {
   readonly #plan: Plan;
   readonly #cursors = new Map<string, Map<string, string>>();
+  readonly #boundaries = new Map<string, Map<string, Record<string, string>>>();
   readonly #refreshed = new Map<string, Set<string>>();
   readonly #failedParents = new Map<string, Set<string>>();
   readonly #tainted = new Map<string, Set<string>>();
@@ -102,12 +117,23 @@ export class RunLedger {
       this.#failedParents.set(name, new Set());
       this.#tainted.set(name, new Set());
       this.#cursors.set(name, new Map());
+      this.#boundaries.set(name, new Map());
     }
   }
 
-  /** A chain read its listing to the end; `cursor` is the greatest cursor value it saw. */
-  chainCompleted(at: ChainPosition, cursor: string | undefined): void {
-    if (cursor !== undefined) this.#cursors.get(at.resource)!.set(at.partition, cursor);
+  /**
+   * A chain read its listing to the end; `cursor` is the greatest cursor value it saw,
+   * `boundary` the records at that cursor (within the lag), key → cursor value.
+   */
+  chainCompleted(
+    at: ChainPosition,
+    cursor: string | undefined,
+    boundary?: Record<string, string>,
+  ): void {
+    if (cursor !== undefined) {
+      this.#cursors.get(at.resource)!.set(at.partition, cursor);
+      if (boundary) this.#boundaries.get(at.resource)!.set(at.partition, boundary);
+    }
     this.#refreshed.get(at.resource)!.add(at.parentKey);
   }
 
@@ -198,11 +224,30 @@ export class RunLedger {
    * starts again from scratch.
    */
   nextCursors(stored: Cursors, deleted: (parent: string) => ReadonlySet<string>): Cursors {
-    const cursors: Cursors = { ...stored };
+    return this.#next(stored, (name) => this.movedCursors(name), deleted);
+  }
+
+  /** The boundary records to store, partition by partition as {@linkcode nextCursors}. */
+  nextBoundaries(
+    stored: Boundaries,
+    deleted: (parent: string) => ReadonlySet<string>,
+  ): Boundaries {
+    return this.#next(stored, (name) => {
+      const moved = this.movedCursors(name);
+      return new Map([...this.#boundaries.get(name)!].filter(([p]) => moved.has(p)));
+    }, deleted);
+  }
+
+  #next<T>(
+    stored: Record<string, Record<string, T>>,
+    movedOf: (resource: string) => Map<string, T>,
+    deleted: (parent: string) => ReadonlySet<string>,
+  ): Record<string, Record<string, T>> {
+    const cursors: Record<string, Record<string, T>> = { ...stored };
     for (const name of this.#plan.order) {
       const r = this.#plan.resources.get(name)!;
       if (!r.load || !r.incremental) continue;
-      const moved = this.movedCursors(name);
+      const moved = movedOf(name);
       if (moved.size > 0) cursors[name] = { ...cursors[name], ...Object.fromEntries(moved) };
     }
     for (const [name, partitions] of Object.entries(cursors)) {

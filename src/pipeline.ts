@@ -4,7 +4,7 @@
  * @module
  */
 import { extract, type ResourceStats } from "./extract/extract.ts";
-import { cursorsOf, type RunLedger } from "./ledger.ts";
+import { boundariesOf, cursorsOf, type RunLedger } from "./ledger.ts";
 import { HttpClient } from "./extract/http.ts";
 import { PgliteDestination } from "./load/pglite.ts";
 import type { Destination, RootWrite } from "./load/destination.ts";
@@ -73,6 +73,8 @@ export interface ResourceSummary {
   avoided: number;
   /** Some listings were not due (`refresh_every`): their rows were kept as they were. */
   deferred: boolean;
+  /** Records listed again at their cursor, unchanged: no child request was made for them. */
+  unchanged: number;
   /** True when some listing was skipped or capped: rows it would have covered were kept. */
   incomplete: boolean;
 }
@@ -136,6 +138,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     const schema = (await dest.readSchema(spec.dataset)) ?? emptySchema();
     const previous = await dest.readState(spec.dataset);
     const stored = options.fullRefresh ? {} : cursorsOf(previous);
+    const boundaries = options.fullRefresh ? {} : boundariesOf(previous);
     const lastRefresh = refreshesOf(previous);
     const normalizer = new Normalizer(schema, loadId);
     const loaded = [...plan.resources.values()].filter((r) => r.load);
@@ -180,6 +183,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           fieldsParam: spec.source.fields_param,
           cursor: (resource, partition) => stored[resource]?.[partition],
           loadedBefore: (resource) => Object.keys(stored[resource] ?? {}).length > 0,
+          boundary: (resource, partition) => boundaries[resource]?.[partition],
           deferred: (resource, parent) => {
             const r = plan.resources.get(resource)!;
             const every = r.refreshEvery.get(parent);
@@ -211,14 +215,13 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           if (ran) refreshed[refreshKey(r.name, parent)] = started.toISOString();
         }
       }
+      const deletedOf = (deleted: ReadonlyMap<string, ReadonlySet<string>>) => (parent: string) =>
+        deleted.get(normalizer.rootTable(plan.resources.get(parent)!)) ?? new Set<string>();
       const state = (deleted: ReadonlyMap<string, ReadonlySet<string>>) => ({
         ...previous,
         refreshed,
-        incremental: extracted.ledger.nextCursors(
-          stored,
-          (parent) =>
-            deleted.get(normalizer.rootTable(plan.resources.get(parent)!)) ?? new Set<string>(),
-        ),
+        incremental: extracted.ledger.nextCursors(stored, deletedOf(deleted)),
+        incremental_boundary: extracted.ledger.nextBoundaries(boundaries, deletedOf(deleted)),
       });
       options.signal?.throwIfAborted();
       tables = await dest.commit({
@@ -272,6 +275,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         cycles: s.cycles,
         avoided: s.avoided,
         deferred: ledger.wasDeferred(name),
+        unchanged: s.unchanged,
         incomplete: ledger.hasIncompleteChain(name),
       };
     });

@@ -77,8 +77,14 @@ Deno.test("asana.yaml loads every table of the fake Asana; a second run changes 
     // a task in two projects has its stories fetched once
     assert.equal(first.resources.find((r) => r.resource === "stories")!.rows, truth.stories);
 
-    await runPipeline(spec, { dbDir: db });
+    const stories = fake.requests.get("/tasks/{gid}/stories");
+    const second = await runPipeline(spec, { dbDir: db });
     assert.deepEqual(await counts(db), after1);
+    // nothing changed: the tasks listed again at each project's cursor are the ones loaded
+    // with their children last time, so no child request is made for them
+    const tasks = second.resources.find((r) => r.resource === "tasks")!;
+    assert.equal(tasks.unchanged > 0, true, "no task was listed again at the cursor");
+    assert.equal(fake.requests.get("/tasks/{gid}/stories"), stories, "stories were requested");
 
     // the data is queryable as users expect
     const dest = await PgliteDestination.open(db);

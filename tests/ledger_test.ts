@@ -112,3 +112,26 @@ Deno.test("cursor order: numbers as numbers, instants as instants whatever the o
   assert.equal(compareCursors("b", "a") > 0, true);
   assert.equal(compareCursors("10", "10"), 0);
 });
+
+Deno.test("boundary records move with their cursor only: a tainted partition keeps its old ones, a deleted parent's go", () => {
+  const l = new RunLedger(plan);
+  l.chainCompleted(at("tasks", "p1", [["projects", "w"]]), "2024-02-01T00:00:00Z", {
+    t1: "2024-02-01T00:00:00Z",
+  });
+  l.chainCompleted(at("tasks", "p2", [["projects", "w"]]), "2024-02-02T00:00:00Z", {
+    t2: "2024-02-02T00:00:00Z",
+  });
+  l.chainCompleted(at("tasks", "p3", [["projects", "w"]]), "2024-02-03T00:00:00Z", {
+    t3: "2024-02-03T00:00:00Z",
+  });
+  // a story listing below p2's tasks failed: p2's cursor, and so its boundary, stay
+  l.chainIncomplete(at("stories", "t2", [["tasks", "p2"], ["projects", "w"]]));
+  const stored = { tasks: { p2: { old: "2024-01-01T00:00:00Z" }, p9: { gone: "x" } } };
+  assert.deepEqual(l.nextBoundaries(stored, (p) => new Set(p === "projects" ? ["p9"] : [])), {
+    tasks: {
+      p1: { t1: "2024-02-01T00:00:00Z" },
+      p2: { old: "2024-01-01T00:00:00Z" },
+      p3: { t3: "2024-02-03T00:00:00Z" },
+    },
+  });
+});

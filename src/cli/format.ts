@@ -40,6 +40,12 @@ export function formatRunSummary(result: RunResult): string {
     if (r.restarts > 0) {
       lines.push(`${r.resource}: ${r.restarts} listing(s) restarted after an expired page token`);
     }
+    if (r.unchanged > 0) {
+      lines.push(
+        `${r.resource}: ${r.unchanged} record(s) listed again at the cursor, unchanged: ` +
+          `their children were not requested again`,
+      );
+    }
     if (r.deferred) {
       lines.push(`${r.resource}: not due (refresh_every); its rows were kept as they were`);
     }

@@ -44,6 +44,11 @@ export interface ResourceStats {
   duplicates: number;
   /** Request chains not needed: `when:` said the parent's listing is empty. */
   avoided: number;
+  /**
+   * Records listed again at their partition's cursor, unchanged since the run that
+   * loaded them with their children: no child request was made for them.
+   */
+  unchanged: number;
 }
 
 /**
@@ -79,6 +84,8 @@ export interface ExtractOptions {
    * themselves: no separate key-only listing is made.
    */
   loadedBefore?: (resource: string) => boolean;
+  /** The records at a partition's cursor when it last moved (key → cursor value). */
+  boundary?: (resource: string, partition: string) => Record<string, string> | undefined;
   /** Is this resource's listing under this parent resource (`""`: none) not due yet? */
   deferred?: (resource: string, parent: string) => boolean;
 }
@@ -219,6 +226,7 @@ export async function extract(
       cycles: 0,
       duplicates: 0,
       avoided: 0,
+      unchanged: 0,
     });
     gates.set(name, new Gate(options.pendingChains ?? 256));
   }
@@ -288,6 +296,12 @@ export async function extract(
     s.chains++;
     if (s.startedAt === 0) s.startedAt = performance.now();
     let cursor = stored;
+    const inc = resource.incremental;
+    const seenBefore = inc && stored !== undefined
+      ? options.boundary?.(resource.name, partition)
+      : undefined;
+    /** Records near the greatest cursor value so far: the next run's boundary. */
+    let boundary = new Map<string, string>();
     const children = resource.children.map((c) => plan.resources.get(c)!);
     const retryStatuses = new Set(
       Object.entries(resource.onStatus).filter(([, a]) => a === "retry").map(([c]) => Number(c)),
@@ -321,14 +335,20 @@ export async function extract(
         }
         s.pages++;
         s.rows += records.length;
-        if (resource.incremental) {
+        /** Records whose children were loaded with this same version in an earlier run. */
+        let unchanged: Set<ApiRecord> | undefined;
+        if (inc) {
           for (const r of records) {
-            const raw = getPath(r, resource.incremental.cursor);
-            if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "bigint") {
-              continue;
-            }
-            const value = canonicalValue(raw);
+            const value = cursorValue(r, inc.cursor);
+            if (value === undefined) continue;
             if (cursor === undefined || compareCursors(value, cursor) > 0) cursor = value;
+            if (resource.primaryKey.length === 0) continue;
+            const key = keyOf(resource, r);
+            boundary.set(key, value);
+            if (seenBefore?.[key] === value) (unchanged ??= new Set()).add(r);
+          }
+          if (boundary.size > 256 && cursor !== undefined) {
+            boundary = nearCursor(boundary, cursor, inc.lag_seconds);
           }
         }
         if (listsKeys) {
@@ -339,9 +359,11 @@ export async function extract(
           );
         }
         await sink(resource, records, parentKey);
+        if (unchanged) s.unchanged += unchanged.size;
         for (const child of children) {
           for (const record of records) {
             if (failure !== undefined) return;
+            if (unchanged?.has(record)) continue;
             const next = [{ resource: resource.name, record, partition }, ...ancestry];
             if (child === resource && isOwnAncestor(plan, resource, record, ancestry)) {
               s.cycles++;
@@ -357,7 +379,13 @@ export async function extract(
         if (listsKeys) ledger.keysListed(resource.name, [], false);
         return;
       }
-      ledger.chainCompleted(at, cursor);
+      ledger.chainCompleted(
+        at,
+        cursor,
+        inc && cursor !== undefined
+          ? Object.fromEntries(nearCursor(boundary, cursor, inc.lag_seconds))
+          : undefined,
+      );
     } catch (e) {
       if (listsKeys) ledger.keysListed(resource.name, [], false);
       skipOrThrow(resource, s, e, client.origin);
@@ -459,6 +487,25 @@ function skipOrThrow(
   const entry = s.skipped.get(e.status) ?? { count: 0, example: e.message };
   entry.count++;
   s.skipped.set(e.status, entry);
+}
+
+/** A record's cursor value in canonical text, if it has one. */
+function cursorValue(record: ApiRecord, path: string): string | undefined {
+  const raw = getPath(record, path);
+  if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "bigint") {
+    return undefined;
+  }
+  return canonicalValue(raw);
+}
+
+/** The entries whose cursor value the next listing returns again: at least the lagged cursor. */
+function nearCursor(
+  entries: Map<string, string>,
+  cursor: string,
+  lagSeconds: number,
+): Map<string, string> {
+  const from = lagged(cursor, lagSeconds);
+  return new Map([...entries].filter(([, v]) => compareCursors(v, from) >= 0));
 }
 
 /** The cursor less the lag, when it is an instant. */
