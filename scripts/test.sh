@@ -57,4 +57,5 @@ if [ -z "${RESTPIPE_TEST_POSTGRES_URL:-}" ]; then
 fi
 trap cleanup EXIT
 
-deno test --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run --allow-sys tests/
+# test files run two at a time (this machine has two cores; most tests wait on HTTP or a child)
+deno test --parallel --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run --allow-sys tests/

@@ -204,7 +204,9 @@ Deno.test("a run that fails halfway leaves the previous load intact and says wha
     const before = await counts(db);
 
     // change the data so that a committed second load would show, then break stories
+    // (a changed task's stories are requested again)
     fake.data.all("project")[0].name = "renamed";
+    fake.data.touchTask([...fake.data.tasksOf.values()][0][0]);
     fake.faults.push({ match: /\/stories$/, status: 500 });
     const failed = await runCli(["run", spec, "--db", db], env, dir.path);
     assert.equal(failed.code, 1);
