@@ -107,3 +107,56 @@ Deno.test("pipelines/asana.yaml points editors at the JSON Schema, and validates
   ]);
   assert.equal(schema.additionalProperties, false);
 });
+
+/** The README's table of Asana's list endpoints: path → what loads it. */
+async function endpointTable(): Promise<Map<string, string>> {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const section = readme.slice(readme.indexOf("### Every list endpoint"));
+  const rows = [...section.matchAll(/^\| `GET ([^`]+)`\s*\| ([^|]+)\|/gm)];
+  return new Map(rows.map((m) => [m[1], m[2].trim().replaceAll("`", "")]));
+}
+
+Deno.test("the README accounts for every Asana list endpoint and every resource of asana.yaml", async () => {
+  const table = await endpointTable();
+  assert.equal(table.size, 65);
+  const text = await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`);
+  const { spec } = parseSpec(text.replace("${ASANA_ACCESS_TOKEN}", "x"), "asana.yaml", {
+    configDir: "/x",
+  });
+  const loadedAs = new Set(table.values());
+  for (const [name, r] of Object.entries(spec.resources)) {
+    // a single-record endpoint (My Tasks of a user) is no list
+    if (r.paginator?.type === "single") continue;
+    assert.ok(loadedAs.has(name), `${name} is not in the README's endpoint table`);
+  }
+  // what the table says is loaded is a resource, or a child table of one
+  for (const [path, as] of table) {
+    if (as === "–") continue;
+    assert.ok(as.split("__")[0] in spec.resources, `${path}: ${as} is not loaded`);
+  }
+});
+
+const OAS = new URL("../shared/reference/asana/asana_oas.yaml", `file://${ROOT}`).pathname;
+const hasOas = await Deno.stat(OAS).then(() => true, () => false);
+
+Deno.test({
+  name:
+    "the README's endpoint table lists exactly the GET endpoints of asana_oas.yaml that page with offset",
+  // the OpenAPI description is reference material beside the repository, not in it
+  ignore: !hasOas,
+  fn: async () => {
+    const { parse } = await import("yaml");
+    const oas = parse(await Deno.readTextFile(OAS)) as {
+      paths: Record<string, Record<string, { parameters?: { $ref?: string; name?: string }[] }>>;
+      components: { parameters: Record<string, { name: string }> };
+    };
+    const pages = (ps: { $ref?: string; name?: string }[] = []) =>
+      ps.some((p) =>
+        (p.$ref ? oas.components.parameters[p.$ref.split("/").pop()!]?.name : p.name) === "offset"
+      );
+    const listing = Object.entries(oas.paths).filter(([, ops]) =>
+      ops.get && pages([...(ops.get.parameters ?? []), ...((ops.parameters ?? []) as never[])])
+    ).map(([path]) => path).sort();
+    assert.deepEqual([...(await endpointTable()).keys()].sort(), listing);
+  },
+});

@@ -420,6 +420,72 @@ export class FakeData {
         followers: users.slice(0, 1).map(ref),
       })
     );
+    // beyond the first listings: periods, memberships, relationships, categories, templates
+    const year = this.add("time_period", {
+      display_name: "FY25",
+      period: "FY",
+      start_on: "2025-01-01",
+      end_on: "2025-12-31",
+      parent: null,
+      workspace: ref(org),
+    });
+    for (let q = 0; q < 4; q++) {
+      this.add("time_period", {
+        display_name: `Q${q + 1} FY25`,
+        period: `Q${q + 1}`,
+        start_on: `2025-${String(q * 3 + 1).padStart(2, "0")}-01`,
+        end_on: `2025-${String(q * 3 + 3).padStart(2, "0")}-${q === 0 || q === 3 ? 31 : 30}`,
+        parent: ref(year),
+        workspace: ref(org),
+      });
+    }
+    for (const portfolio of portfolios) {
+      for (const [i, u] of users.slice(0, 2).entries()) {
+        this.add("portfolio_membership", {
+          portfolio: ref(portfolio),
+          user: ref(u),
+          access_level: i === 0 ? "admin" : "editor",
+        });
+      }
+    }
+    for (const goal of goals.slice(1)) {
+      this.add("goal_relationship", {
+        resource_subtype: "subgoal",
+        supporting_resource: ref(goal),
+        supported_goal: ref(goals[0]),
+        contribution_weight: 0.5,
+      });
+    }
+    for (const goal of goals) {
+      for (const [i, u] of users.slice(0, 2).entries()) {
+        this.add("membership", {
+          resource_subtype: "goal_membership",
+          parent: ref(goal),
+          member: ref(u),
+          access_level: i === 0 ? "editor" : "commenter",
+          role: i === 0 ? "owner" : "commenter",
+        });
+      }
+    }
+    ["Design", "Engineering", "Old work"].forEach((name, i) =>
+      this.add("time_tracking_category", {
+        name,
+        color: ["light-blue", "dark-green", "none"][i],
+        is_archived: i === 2,
+        workspace: ref(org),
+      })
+    );
+    for (const [i, team] of teams.slice(0, 2).entries()) {
+      this.add("project_template", {
+        name: `${team.name} template ${i + 1}`,
+        description: "Start here 🧩",
+        owner: ref(users[0]),
+        team: ref(team),
+        public: i === 0,
+        color: "light-purple",
+        workspace: ref(org),
+      });
+    }
     for (const parent of [...orgProjects, ...portfolios, ...goals]) {
       const kind = parent.resource_type;
       // as in Asana, the parent names its latest status update

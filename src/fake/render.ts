@@ -37,6 +37,18 @@ export const COMPACT_FIELDS: Record<string, string[]> = {
     "created_by",
   ],
   user_task_list: ["gid", "resource_type", "name", "owner", "workspace"],
+  time_period: ["gid", "resource_type", "display_name", "period", "start_on", "end_on"],
+  portfolio_membership: ["gid", "resource_type", "portfolio", "user", "access_level"],
+  goal_relationship: [
+    "gid",
+    "resource_type",
+    "resource_subtype",
+    "supporting_resource",
+    "contribution_weight",
+  ],
+  membership: ["gid", "resource_type", "resource_subtype", "parent", "member", "access_level"],
+  time_tracking_category: ["gid", "resource_type", "name", "color"],
+  project_template: ["gid", "resource_type", "name"],
 };
 
 const DEFAULT_COMPACT = ["gid", "resource_type", "name"];

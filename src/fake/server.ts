@@ -182,7 +182,7 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       }
     }
     requests.set(route, (requests.get(route) ?? 0) + 1);
-    noteListing(url, items.length);
+    noteListing(url, route, items.length);
     return json(200, body);
   };
 
@@ -191,25 +191,29 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
    * `modified_since`) with the most records it held: the data's request floor is one
    * request per 100 records of each listing that held any.
    */
-  const listings = new Map<string, number>();
-  const noteListing = (url: URL, size: number) => {
+  const listings = new Map<string, { route: string; size: number }>();
+  const noteListing = (url: URL, route: string, size: number) => {
     const key = url.pathname + "?" + [...url.searchParams.entries()]
       .filter(([k]) =>
         !["offset", "limit", "opt_fields", "opt_pretty", "modified_since"].includes(k)
       )
       .map(([k, v]) => `${k}=${v}`).sort().join("&");
-    listings.set(key, Math.max(listings.get(key) ?? 0, size));
+    listings.set(key, { route, size: Math.max(listings.get(key)?.size ?? 0, size) });
   };
-  const requestFloor = () => {
-    let n = 0;
-    for (const size of listings.values()) n += Math.ceil(size / 100);
-    return n;
+  /** The request floor of the listings served so far, per route pattern. */
+  const requestFloorByRoute = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const { route, size } of listings.values()) {
+      out[route] = (out[route] ?? 0) + Math.ceil(size / 100);
+    }
+    return out;
   };
+  const requestFloor = () => Object.values(requestFloorByRoute()).reduce((a, b) => a + b, 0);
 
   const single = (url: URL, route: string, obj: AsanaObject): Response => {
     const fields = url.searchParams.get("opt_fields");
     requests.set(route, (requests.get(route) ?? 0) + 1);
-    noteListing(url, 1);
+    noteListing(url, route, 1);
     return json(200, {
       data: fields ? renderer.project(obj, parseOptFields(fields)) : renderer.full(obj),
     });
@@ -488,6 +492,43 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
     const goals = ws === null ? data.all("goal") : byRef("goal", "workspace", ws);
     return list(u, "/goals", goals);
   });
+  route("/time_periods", (u) => {
+    const ws = get(required(u, "workspace"), "workspace", "workspace");
+    return list(u, "/time_periods", byRef("time_period", "workspace", ws.gid));
+  });
+  route("/portfolios/{gid}/portfolio_memberships", (u, [g]) => {
+    get(g, "portfolio", "portfolio");
+    paid("Portfolios");
+    return list(
+      u,
+      "/portfolios/{gid}/portfolio_memberships",
+      byRef("portfolio_membership", "portfolio", g),
+    );
+  });
+  route("/goal_relationships", (u) => {
+    paid("Goals");
+    const goal = get(required(u, "supported_goal"), "goal", "supported_goal");
+    return list(u, "/goal_relationships", byRef("goal_relationship", "supported_goal", goal.gid));
+  });
+  route("/memberships", (u) => {
+    const parent = required(u, "parent");
+    const target = data.objects.get(parent);
+    if (!target) throw new ApiError(404, `parent: Unknown object: ${parent}`);
+    if (target.resource_type === "goal") paid("Goals");
+    return list(u, "/memberships", byRef("membership", "parent", parent));
+  });
+  route("/time_tracking_categories", (u) => {
+    const ws = get(required(u, "workspace"), "workspace", "workspace");
+    return list(
+      u,
+      "/time_tracking_categories",
+      byRef("time_tracking_category", "workspace", ws.gid),
+    );
+  });
+  route("/project_templates", (u) => {
+    const ws = get(required(u, "workspace"), "workspace", "workspace");
+    return list(u, "/project_templates", byRef("project_template", "workspace", ws.gid));
+  });
   route("/status_updates", (u) => {
     const parent = required(u, "parent");
     if (!data.objects.get(parent)) throw new ApiError(404, `parent: Unknown object: ${parent}`);
@@ -595,6 +636,8 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
         ...stats,
         truth: groundTruth(),
         requestFloor: requestFloor(),
+        requestFloorByRoute: requestFloorByRoute(),
+        requestsByRoute: Object.fromEntries(requests),
         subtaskDepth: subtaskDepth(),
       });
     }
@@ -756,6 +799,12 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
         data.all("time_tracking_entry").filter((e) => all.has((e.task as Ref).gid)).length,
       task_dependencies: premium ? dependencies : 0,
       user_task_lists: data.all("user_task_list").length,
+      time_periods: data.all("time_period").length,
+      portfolio_memberships: premium ? data.all("portfolio_membership").length : 0,
+      goal_relationships: premium ? data.all("goal_relationship").length : 0,
+      goal_memberships: premium ? data.all("membership").length : 0,
+      time_tracking_categories: data.all("time_tracking_category").length,
+      project_templates: data.all("project_template").length,
     };
   };
 
