@@ -146,7 +146,9 @@ export function formatCheck(
   const visit = (name: string, depth: number) => {
     shown.add(name);
     const r = plan.resources.get(name)!;
-    const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join("&");
+    const params = Object.entries(r.params).flatMap(([k, v]) =>
+      (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`)
+    ).join("&");
     const bits = [
       r.writeDisposition,
       r.primaryKey.length ? `key ${r.primaryKey.join("+")}` : "no key",

@@ -282,7 +282,7 @@ export async function extract(
     const stored = resource.incremental
       ? options.cursor?.(resource.name, partition) ?? resource.incremental.initial
       : undefined;
-    const { url } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
+    const { url, headers } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
       start: stored === undefined ? undefined : lagged(stored, resource.incremental!.lag_seconds),
       item,
     });
@@ -307,7 +307,7 @@ export async function extract(
       Object.entries(resource.onStatus).filter(([, a]) => a === "retry").map(([c]) => Number(c)),
     );
     const guard = { capped: false };
-    const pages = paginate(client, resource.paginator, resource.records, url, resource.headers, {
+    const pages = paginate(client, resource.paginator, resource.records, url, headers, {
       resource: resource.name,
       parentKey: parentKey === "" ? undefined : parentKey,
       retryStatuses,
@@ -399,10 +399,17 @@ export async function extract(
   const listKeys = async (resource: PlannedResource, ancestry: Ancestry, item: unknown) => {
     if (failure !== undefined) return;
     const s = stats.get(resource.name)!;
-    const { url, parentKey } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
-      keysOnly: true,
-      item,
-    });
+    const { url, parentKey, headers } = buildRequest(
+      client,
+      plan,
+      resource,
+      ancestry,
+      options.fieldsParam,
+      {
+        keysOnly: true,
+        item,
+      },
+    );
     const key = requestKey(url, options.fieldsParam);
     if (listed.get(resource.name)!.has(key)) return;
     listed.get(resource.name)!.add(key);
@@ -415,7 +422,7 @@ export async function extract(
           resource.paginator,
           resource.records,
           url,
-          resource.headers,
+          headers,
           { resource: resource.name, parentKey },
           { maxPages: resource.maxPages, guard },
         )
@@ -540,7 +547,7 @@ export function buildRequest(
   ancestry: Ancestry,
   fieldsParam: string | undefined,
   incremental: { start?: string; keysOnly?: boolean; item?: unknown } = {},
-): { url: URL; parentKey: string | undefined } {
+): { url: URL; parentKey: string | undefined; headers: Record<string, string> } {
   const parent = ancestry[0];
   const parentPlan = parent ? plan.resources.get(parent.resource) : undefined;
   const parentKey = parent && parentPlan && parentPlan.primaryKey.length > 0
@@ -567,15 +574,24 @@ export function buildRequest(
     return String(value);
   };
   const url = client.resolve(render(resource.path, resolve, encodeURIComponent));
+  const withIncremental = (value: string) => value.includes(`{${INCREMENTAL}.`);
   for (const [k, value] of Object.entries(resource.params)) {
-    if (typeof value !== "string") url.searchParams.set(k, String(value));
-    else if (!(incremental.keysOnly && value.includes(`{${INCREMENTAL}.`))) {
-      url.searchParams.set(k, render(value, resolve));
+    const values = Array.isArray(value) ? value : [value];
+    // a key-only listing leaves the incremental filter out
+    if (incremental.keysOnly && values.some((x) => typeof x === "string" && withIncremental(x))) {
+      continue;
+    }
+    url.searchParams.delete(k);
+    for (const x of values) {
+      url.searchParams.append(k, typeof x === "string" ? render(x, resolve) : String(x));
     }
   }
   const fields = incremental.keysOnly ? resource.primaryKey : resource.fields;
   if (fieldsParam && fields && fields.length > 0) {
     url.searchParams.set(fieldsParam, fields.join(","));
   }
-  return { url, parentKey };
+  const headers = Object.fromEntries(
+    Object.entries(resource.headers).map(([k, value]) => [k, render(value, resolve)]),
+  );
+  return { url, parentKey, headers };
 }

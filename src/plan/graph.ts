@@ -124,6 +124,11 @@ export function checkGraph(doc: unknown): GraphIssue[] {
       if (!isRecord(map)) continue;
       for (const [k, value] of Object.entries(map)) {
         if (typeof value === "string") templates.push([at(key, k), value]);
+        if (Array.isArray(value)) {
+          value.forEach((x, i) => {
+            if (typeof x === "string") templates.push([at(key, k, i), x]);
+          });
+        }
       }
     }
     const forEachPath = typeof r.for_each === "string" && r.for_each.startsWith("{");

@@ -16,6 +16,16 @@ import { didYouMean } from "../spec/suggest.ts";
 import { ancestors, parentList } from "./graph.ts";
 import { parsePredicate, type Predicate } from "./predicate.ts";
 
+/** A query parameter's value: one value, or a list sent as the key repeated. */
+export type ParamValue = string | number | boolean | (string | number | boolean)[];
+
+/** A map without its `null` entries (a `null` removes what an outer level set). */
+function withoutNulls<T>(map: Record<string, T | null>): Record<string, T> {
+  return Object.fromEntries(
+    Object.entries(map).filter((e): e is [string, T] => e[1] !== null),
+  );
+}
+
 /** Column type hints of a resource, by column name. */
 export type ColumnHints = Record<string, string>;
 
@@ -33,8 +43,10 @@ export interface PlannedResource {
   ancestors: string[];
   /** Children that the plan runs, in spec order. */
   children: string[];
-  params: NonNullable<ResourceSpec["params"]>;
-  headers: NonNullable<ResourceSpec["headers"]>;
+  /** Query parameters (inherited ones removed by `null` are gone). */
+  params: Record<string, ParamValue>;
+  /** Headers (inherited ones removed by `null` are gone). */
+  headers: Record<string, string>;
   fields: string[] | undefined;
   /** Parent fields copied into each record: column name → dotted parent path. */
   includeFromParent: Record<string, string>;
@@ -169,8 +181,8 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
       },
     ancestors: ancestry,
     children: [],
-    params: { ...spec.source.params, ...d.params, ...r.params },
-    headers: { ...spec.source.headers, ...d.headers, ...r.headers },
+    params: withoutNulls({ ...spec.source.params, ...d.params, ...r.params }),
+    headers: withoutNulls({ ...spec.source.headers, ...d.headers, ...r.headers }),
     fields: r.fields,
     includeFromParent,
     writeDisposition: r.write_disposition ?? d.write_disposition ?? "append",

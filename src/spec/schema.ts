@@ -35,11 +35,24 @@ const scalar = v.union(
   (issue) => `expected a string, number or boolean, got ${issue.received}`,
 );
 
-/** Query parameters: a value may hold `{resource.field}` placeholders. */
-export const ParamsSchema = v.record(v.string(), scalar);
+/**
+ * Query parameters: a value may hold `{resource.field}` placeholders; a list sends the
+ * key once per element (`_json=a&_json=b`); `null` removes a parameter inherited from
+ * the source or the defaults.
+ */
+export const ParamsSchema = v.record(
+  v.string(),
+  v.union(
+    [scalar, v.array(scalar), v.null()],
+    (issue) => `expected a string, number, boolean, a list of them, or null, got ${issue.received}`,
+  ),
+);
 
-/** HTTP headers sent with every request of a source or resource. */
-export const HeadersSchema = v.record(v.string(), v.string());
+/**
+ * HTTP headers sent with every request of a source or resource; a value may hold
+ * placeholders, and `null` removes a header inherited from the source or the defaults.
+ */
+export const HeadersSchema = v.record(v.string(), v.nullable(v.string()));
 
 /** The write dispositions a resource may declare. */
 export const WRITE_DISPOSITIONS = ["replace", "append", "merge"] as const;

@@ -1,0 +1,84 @@
+/**
+ * Spec language: list-valued params, `null` removing an inherited param or header, and
+ * placeholders in headers, against a local server that logs what it received.
+ */
+import assert from "node:assert/strict";
+import { runPipeline } from "../src/pipeline.ts";
+import { PgliteDestination } from "../src/load/pglite.ts";
+import { json, serveHostile, specOf } from "./hostile.ts";
+import { SpecError } from "../src/spec/errors.ts";
+import { parseSpec } from "../src/spec/load.ts";
+
+function api() {
+  return serveHostile((url) => {
+    if (url.pathname === "/folders") {
+      return json({ data: [{ id: "f1", tag: "red" }, { id: "f2", tag: "blue" }] });
+    }
+    return json({ data: [{ id: `${url.pathname}:1` }] });
+  });
+}
+
+Deno.test("a list param repeats its key; null removes an inherited param or header; headers take placeholders", async () => {
+  await using server = api();
+  const spec = specOf(`pipeline: lang
+dataset: lang_data
+source:
+  base_url: "${server.url}"
+  records: data
+  params: { limit: 100, expand: all }
+  headers: { X-Client: restpipe, X-Team: core }
+defaults: { primary_key: id, write_disposition: replace }
+resources:
+  folders:
+    path: /folders
+    params: { _json: [a, b], expand: null }
+  files:
+    path: /files
+    parent: folders
+    params: { tags: ["{parent.tag}", fixed, 3], limit: null }
+    headers: { X-Folder: "{parent.id}", X-Team: null }
+`);
+  const dest = await PgliteDestination.open();
+  await runPipeline(spec, { destination: dest });
+  const folders = server.requests.find((r) => r.url.pathname === "/folders")!;
+  assert.deepEqual(folders.url.searchParams.getAll("_json"), ["a", "b"]);
+  assert.equal(folders.url.searchParams.get("limit"), "100");
+  assert.equal(folders.url.searchParams.has("expand"), false, "expand: null did not remove it");
+  assert.equal(folders.headers.get("x-team"), "core");
+  const files = server.requests.filter((r) => r.url.pathname === "/files");
+  assert.equal(files.length, 2);
+  for (const r of files) {
+    const folder = r.headers.get("x-folder");
+    assert.ok(folder === "f1" || folder === "f2", `X-Folder: ${folder}`);
+    assert.deepEqual(r.url.searchParams.getAll("tags"), [
+      folder === "f1" ? "red" : "blue",
+      "fixed",
+      "3",
+    ]);
+    assert.equal(r.url.searchParams.has("limit"), false, "limit: null did not remove it");
+    assert.equal(r.url.searchParams.get("expand"), "all");
+    assert.equal(r.headers.get("x-client"), "restpipe");
+    assert.equal(r.headers.has("x-team"), false, "X-Team: null did not remove it");
+  }
+  await dest.close();
+});
+
+Deno.test("placeholders inside a list param are checked like any other", () => {
+  const text = `pipeline: lang
+dataset: lang_data
+source: { base_url: "https://api.example.com" }
+resources:
+  folders: { path: /folders, fields: [id, tag] }
+  files:
+    path: /files
+    parent: folders
+    params: { tags: [ok, "{parent.tga}"] }
+`;
+  assert.throws(
+    () => parseSpec(text, "l.yaml", { configDir: "/x" }),
+    (e: unknown) =>
+      e instanceof SpecError &&
+      /l\.yaml:9:26 resources\.files\.params\.tags\[1\]: placeholder \{parent\.tga\}: folders does not request field "tga"; did you mean "tag"\?/
+        .test(e.message),
+  );
+});
