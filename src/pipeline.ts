@@ -75,6 +75,10 @@ export interface ResourceSummary {
   deferred: boolean;
   /** Records listed again at their cursor, unchanged: no child request was made for them. */
   unchanged: number;
+  /** Parent records that lack the `for_each` list: no request, nothing deleted below them. */
+  missingForEach: number;
+  /** The `for_each` placeholder, when the list comes from a record. */
+  forEach: string | undefined;
   /** True when some listing was skipped or capped: rows it would have covered were kept. */
   incomplete: boolean;
 }
@@ -276,6 +280,8 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         avoided: s.avoided,
         deferred: ledger.wasDeferred(name),
         unchanged: s.unchanged,
+        missingForEach: s.missingForEach,
+        forEach: r.forEach && "from" in r.forEach ? r.forEach.from : undefined,
         incomplete: ledger.hasIncompleteChain(name),
       };
     });

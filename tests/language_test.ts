@@ -82,3 +82,43 @@ resources:
         .test(e.message),
   );
 });
+
+Deno.test("for_each over a list a parent record lacks: reported, no request, and its rows are kept", async () => {
+  let second = false;
+  await using server = serveHostile((url) => {
+    if (url.pathname === "/folders") {
+      // on the second run f1 lacks its list, and f2's list is empty
+      return json({
+        data: second
+          ? [{ id: "f1" }, { id: "f2", tags: [] }, { id: "f3", tags: ["z"] }]
+          : [{ id: "f1", tags: ["x"] }, { id: "f2", tags: ["y"] }, { id: "f3", tags: ["z"] }],
+      });
+    }
+    return json({ data: [{ id: url.pathname }] });
+  });
+  const spec = specOf(`pipeline: each
+dataset: each_data
+source: { base_url: "${server.url}", records: data }
+defaults: { primary_key: id, write_disposition: replace }
+resources:
+  folders: { path: /folders }
+  labels:
+    path: /labels/{item}
+    parent: folders
+    for_each: "{parent.tags}"
+`);
+  const dest = await PgliteDestination.open();
+  await runPipeline(spec, { destination: dest });
+  const ids = async () =>
+    (await dest.query<{ id: string }>(`select id from each_data.labels order by id`)).rows
+      .map((r) => r.id);
+  assert.deepEqual(await ids(), ["/labels/x", "/labels/y", "/labels/z"]);
+  second = true;
+  const result = await runPipeline(spec, { destination: dest });
+  const labels = result.resources.find((r) => r.resource === "labels")!;
+  assert.equal(labels.missingForEach, 1);
+  assert.equal(labels.incomplete, true);
+  // f1 said nothing: its label stays; f2 said "none": its label goes
+  assert.deepEqual(await ids(), ["/labels/x", "/labels/z"]);
+  await dest.close();
+});

@@ -40,6 +40,12 @@ export function formatRunSummary(result: RunResult): string {
     if (r.restarts > 0) {
       lines.push(`${r.resource}: ${r.restarts} listing(s) restarted after an expired page token`);
     }
+    if (r.missingForEach > 0) {
+      lines.push(
+        `${r.resource}: ${r.missingForEach} parent record(s) have no ${r.forEach} list: ` +
+          `no request was made for them, and none of their rows was deleted`,
+      );
+    }
     if (r.unchanged > 0) {
       lines.push(
         `${r.resource}: ${r.unchanged} record(s) listed again at the cursor, unchanged: ` +

@@ -44,6 +44,8 @@ export interface ResourceStats {
   duplicates: number;
   /** Request chains not needed: `when:` said the parent's listing is empty. */
   avoided: number;
+  /** Parent records without the `for_each` list at all (no request; nothing deleted below). */
+  missingForEach: number;
   /**
    * Records listed again at their partition's cursor, unchanged since the run that
    * loaded them with their children: no child request was made for them.
@@ -157,7 +159,7 @@ function positionOf(
 }
 
 /** The `for_each` elements of a chain (one `undefined` when the resource has none). */
-function itemsOf(resource: PlannedResource, ancestry: Ancestry): unknown[] {
+function itemsOf(resource: PlannedResource, ancestry: Ancestry): unknown[] | typeof MISSING {
   const each = resource.forEach;
   if (each === undefined) return [undefined];
   if ("values" in each) return each.values;
@@ -166,9 +168,14 @@ function itemsOf(resource: PlannedResource, ancestry: Ancestry): unknown[] {
     ? ancestry[0]
     : ancestry.find((a) => a.resource === ref.resource);
   const value = source ? getPath(source.record, ref.field) : undefined;
-  if (value === undefined || value === null) return [];
+  // absent: the record does not say (an empty list or null says there is nothing)
+  if (value === undefined) return MISSING;
+  if (value === null) return [];
   return Array.isArray(value) ? value : [value];
 }
+
+/** A `for_each` list the ancestor record does not carry at all. */
+const MISSING = Symbol("missing");
 
 /** Statuses (0: no answer) that suggest a wrong base URL or a token without access. */
 const HINTED = new Set([0, 400, 401, 403, 404, 405, 410]);
@@ -227,6 +234,7 @@ export async function extract(
       duplicates: 0,
       avoided: 0,
       unchanged: 0,
+      missingForEach: 0,
     });
     gates.set(name, new Gate(options.pendingChains ?? 256));
   }
@@ -244,7 +252,18 @@ export async function extract(
     const needed = when === undefined || evaluatePredicate(when, ancestry[0].record) !== false;
     // keys come from the listings themselves on a first load (they start from `initial`)
     const keysFromChains = resource.reconcile && !(options.loadedBefore?.(resource.name) ?? true);
-    for (const item of itemsOf(resource, ancestry)) {
+    const items = itemsOf(resource, ancestry);
+    if (items === MISSING) {
+      // no evidence of what the list holds: nothing below this parent may be deleted
+      stats.get(resource.name)!.missingForEach++;
+      ledger.chainIncomplete(positionOf(plan, resource, ancestry, undefined));
+      return;
+    }
+    // an empty list (or null) says the parent has none: a complete listing of nothing
+    if (items.length === 0) {
+      ledger.chainCompleted(positionOf(plan, resource, ancestry, undefined), undefined);
+    }
+    for (const item of items) {
       if (failure !== undefined) return;
       if (!needed) {
         // the parent says the listing is empty: a complete listing of nothing
