@@ -122,3 +122,49 @@ resources:
   assert.deepEqual(await ids(), ["/labels/x", "/labels/z"]);
   await dest.close();
 });
+
+Deno.test("reconcile: {fields} sends its own field list in the key-only listing", async () => {
+  const items = [
+    { id: 1, name: "a", at: "2024-01-01" },
+    { id: 2, name: "b", at: "2024-01-02" },
+    { id: 3, name: "c", at: "2024-01-03" },
+  ];
+  await using server = serveHostile((url) => {
+    // an API that always returns the key, and refuses it as a field
+    if (url.searchParams.get("fields")?.split(",").includes("id")) {
+      return json({ errors: [{ message: "id is not a field" }] }, 400);
+    }
+    const since = url.searchParams.get("since") ?? "";
+    return json({ data: items.filter((i) => i.at >= since) });
+  });
+  const text = (reconcile: string) =>
+    `pipeline: rec
+dataset: rec_data
+source: { base_url: "${server.url}", records: data, fields_param: fields }
+resources:
+  items:
+    path: /items
+    primary_key: id
+    write_disposition: merge
+    fields: [name, at]
+    params: { since: "{incremental.start}" }
+    incremental: { cursor: at, initial: "2000-01-01" }
+    reconcile: ${reconcile}
+`;
+  const dest = await PgliteDestination.open();
+  const spec = specOf(text("{ fields: [name] }"));
+  await runPipeline(spec, { destination: dest });
+  items.splice(1, 1);
+  await runPipeline(spec, { destination: dest });
+  const keyListing = server.requests.filter((r) => !r.url.searchParams.has("since"));
+  assert.equal(keyListing.length, 1);
+  assert.equal(keyListing[0].url.searchParams.get("fields"), "name");
+  const ids = await dest.query<{ id: number }>(`select id from rec_data.items order by id`);
+  assert.deepEqual(ids.rows.map((r) => Number(r.id)), [1, 3]);
+  // with the primary key as the field list, the same API refuses the key listing
+  await assert.rejects(
+    runPipeline(specOf(text("true")), { destination: dest }),
+    /id is not a field/,
+  );
+  await dest.close();
+});

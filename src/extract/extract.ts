@@ -605,7 +605,9 @@ export function buildRequest(
       url.searchParams.append(k, typeof x === "string" ? render(x, resolve) : String(x));
     }
   }
-  const fields = incremental.keysOnly ? resource.primaryKey : resource.fields;
+  const fields = incremental.keysOnly
+    ? resource.reconcileFields ?? resource.primaryKey
+    : resource.fields;
   if (fieldsParam && fields && fields.length > 0) {
     url.searchParams.set(fieldsParam, fields.join(","));
   }

@@ -95,7 +95,7 @@ export function checkGraph(doc: unknown): GraphIssue[] {
         });
       }
     }
-    if (r.reconcile === true && !isRecord(r.incremental)) {
+    if ((r.reconcile === true || isRecord(r.reconcile)) && !isRecord(r.incremental)) {
       issues.push({
         path: at("reconcile"),
         message:

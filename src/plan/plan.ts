@@ -64,6 +64,8 @@ export interface PlannedResource {
   incremental: Incremental | undefined;
   /** List keys each run and delete what the API no longer has. */
   reconcile: boolean;
+  /** Fields of the key-only listing (the primary key when undefined). */
+  reconcileFields: string[] | undefined;
   /**
    * True when an ancestor loads incrementally: this resource is fetched only for the
    * parents returned in a run, and its rows are replaced within each of them.
@@ -194,7 +196,8 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     maxPages: r.max_pages ?? d.max_pages,
     onStatus: { ...spec.source.on_status, ...r.on_status },
     incremental: r.incremental,
-    reconcile: r.reconcile,
+    reconcile: r.reconcile !== false,
+    reconcileFields: typeof r.reconcile === "object" ? r.reconcile.fields : undefined,
     partial: ancestry.some((a) => spec.resources[a].incremental !== undefined),
     load,
     when: new Map(

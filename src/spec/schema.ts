@@ -353,7 +353,19 @@ export const ResourceSchema = v.strictObject({
    * List the keys of this incremental resource in every run (one key-only listing per
    * parent) and delete the rows, and their children, that the API no longer has.
    */
-  reconcile: v.optional(v.boolean(), false),
+  reconcile: v.optional(
+    v.union([
+      v.boolean(),
+      v.strictObject({
+        /**
+         * Fields of the key-only listing (default: the primary key), for an API that
+         * refuses the key itself as a field or needs more to tell records apart.
+         */
+        fields: v.pipe(v.array(v.string()), v.minLength(1)),
+      }),
+    ], "expected true, false or {fields: [...]}"),
+    false,
+  ),
 });
 
 /** A whole pipeline spec file. */
