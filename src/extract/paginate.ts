@@ -68,6 +68,9 @@ function nextLink(header: string | null, rel: string): string | undefined {
   return undefined;
 }
 
+/** Empty pages in a row after which a listing that does not stop on them fails. */
+export const MAX_EMPTY_PAGES = 25;
+
 /** Requests `url` and every following page, yielding each page's records. */
 export async function* paginate(
   client: HttpClient,
@@ -81,11 +84,17 @@ export async function* paginate(
   let next: URL | undefined = new URL(url);
   let page = paginator.type === "page_number" ? paginator.base_page : 0;
   let offset = 0;
-  if (paginator.type === "page_number") next.searchParams.set(paginator.page_param, String(page));
-  if (paginator.type === "offset") {
-    next.searchParams.set(paginator.limit_param, String(paginator.limit));
-    next.searchParams.set(paginator.offset_param, "0");
+  if (paginator.type === "page_number") {
+    next.searchParams.set(paginator.page_param, String(page));
+    if (paginator.limit !== undefined) {
+      next.searchParams.set(paginator.limit_param, String(paginator.limit));
+    }
   }
+  if (paginator.type === "offset") setOffset(next, paginator, 0);
+  const maxPages = Math.min(
+    limits.maxPages ?? Infinity,
+    paginator.type === "single" ? Infinity : paginator.max_pages ?? Infinity,
+  );
   const first = new URL(next);
   let restarts = 0;
   let restarted = false;
@@ -93,6 +102,7 @@ export async function* paginate(
   let visited = new Set<string>();
   let previousPage: string | undefined;
   let pages = 0;
+  let emptyPages = 0;
   const who = context.parentKey === undefined
     ? context.resource
     : `${context.resource} (parent ${context.parentKey})`;
@@ -142,11 +152,28 @@ export async function* paginate(
     restarted = false;
     const current: URL = next;
     next = undefined;
+    if (paginator.type === "single") break;
+    // the API says this was the last page, or an empty page ends the listing
+    if (paginator.has_more_path !== undefined) {
+      const more = getPath(response.body, paginator.has_more_path);
+      if (more === false || more === "false" || more === 0) break;
+    }
+    const stopOnEmpty = paginator.stop_after_empty_page ??
+      (paginator.type === "offset" || paginator.type === "page_number");
+    if (records.length === 0 && stopOnEmpty) break;
+    emptyPages = records.length === 0 ? emptyPages + 1 : 0;
+    if (emptyPages > MAX_EMPTY_PAGES) {
+      throw new PaginationLoopError(
+        `${who}: ${emptyPages} empty pages in a row, the last at ${
+          client.redact(current.toString())
+        }; stopping instead of paging on forever (set max_pages, or check has_more_path)`,
+      );
+    }
     switch (paginator.type) {
-      case "single":
-        break;
       case "cursor": {
-        const cursor = getPath(response.body, paginator.cursor_path);
+        const cursor = paginator.cursor_header !== undefined
+          ? response.headers.get(paginator.cursor_header)
+          : getPath(response.body, paginator.cursor_path);
         if (cursor !== undefined && cursor !== null && cursor !== "") {
           next = new URL(current);
           next.searchParams.set(paginator.cursor_param, String(cursor));
@@ -165,34 +192,61 @@ export async function* paginate(
       }
       case "offset": {
         offset += paginator.limit;
-        const total = paginator.total_path
-          ? Number(getPath(response.body, paginator.total_path))
-          : NaN;
-        const more = Number.isFinite(total) ? offset < total : records.length >= paginator.limit;
-        if (more && records.length > 0) {
+        const total = totalOf(response, paginator.total_path, paginator.total_header);
+        const more = total !== undefined
+          ? offset < total
+          : paginator.has_more_path !== undefined || records.length >= paginator.limit;
+        if (more) {
           next = new URL(current);
-          next.searchParams.set(paginator.offset_param, String(offset));
+          setOffset(next, paginator, offset);
         }
         break;
       }
       case "page_number": {
         page++;
-        const total = paginator.total_pages_path
+        const records_ = totalOf(response, paginator.total_path, paginator.total_header);
+        const pagesTotal = paginator.total_pages_path
           ? Number(getPath(response.body, paginator.total_pages_path))
+          : records_ !== undefined && paginator.limit !== undefined
+          ? Math.ceil(records_ / paginator.limit)
           : NaN;
-        const last = paginator.base_page + (Number.isFinite(total) ? total : Infinity) - 1;
-        if (records.length > 0 && page <= last) {
+        const last = paginator.base_page + (Number.isFinite(pagesTotal) ? pagesTotal : Infinity) -
+          1;
+        if (page <= last) {
           next = new URL(current);
           next.searchParams.set(paginator.page_param, String(page));
         }
         break;
       }
     }
-    if (next && limits.maxPages !== undefined && pages >= limits.maxPages) {
+    if (next && pages >= maxPages) {
       if (limits.guard) limits.guard.capped = true;
       return;
     }
   }
+}
+
+/** Sets an offset paginator's parameters: offset and limit, or offset and end index. */
+function setOffset(url: URL, p: Extract<Paginator, { type: "offset" }>, offset: number): void {
+  url.searchParams.set(p.offset_param, String(offset));
+  if (p.end_param !== undefined) url.searchParams.set(p.end_param, String(offset + p.limit));
+  else url.searchParams.set(p.limit_param, String(p.limit));
+}
+
+/** A total count from a body path or a response header, when the API gives one. */
+function totalOf(
+  response: HttpResponse,
+  path: string | undefined,
+  header: string | undefined,
+): number | undefined {
+  const raw = header !== undefined
+    ? response.headers.get(header)
+    : path !== undefined
+    ? getPath(response.body, path)
+    : undefined;
+  if (raw === undefined || raw === null || raw === "") return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 function pageParam(paginator: Paginator): string {

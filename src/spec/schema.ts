@@ -100,44 +100,73 @@ export const RestartOnSchema = v.strictObject({
 
 const restartOn = v.optional(RestartOnSchema);
 
+/** Options every paginator but `single` takes. */
+const common = {
+  restart_on: restartOn,
+  /** Stop each listing after this many pages (also settable per resource). */
+  max_pages: v.optional(positiveInt),
+  /** Dotted path of a boolean in the body: `false` means this was the last page. */
+  has_more_path: v.optional(v.string()),
+  /**
+   * Does an empty page end the listing? Default: yes for `offset` and `page_number`, no
+   * for the paginators that follow a cursor or a link (an API may answer an empty page
+   * that still has a next one).
+   */
+  stop_after_empty_page: v.optional(v.boolean()),
+};
+
 /** Paginators: how to ask for the next page of a listing. */
 export const PaginatorSchema = v.variant(
   "type",
   [
     v.strictObject({
       type: v.literal("cursor"),
-      restart_on: restartOn,
+      ...common,
       /** Dotted path of the next cursor in the response body. */
       cursor_path: v.optional(v.string(), "next_page.offset"),
+      /** A response header carrying the next cursor, instead of `cursor_path`. */
+      cursor_header: v.optional(v.string()),
       /** Query parameter that carries the cursor. */
       cursor_param: v.optional(v.string(), "offset"),
     }),
     v.strictObject({
       type: v.literal("next_url"),
-      restart_on: restartOn,
+      ...common,
       /** Dotted path of the next page's absolute URL in the response body. */
       next_url_path: v.string(),
     }),
     v.strictObject({
       type: v.literal("offset"),
-      restart_on: restartOn,
+      ...common,
       limit: positiveInt,
       offset_param: v.optional(v.string(), "offset"),
       limit_param: v.optional(v.string(), "limit"),
+      /** Send the end index (`_start=20&_end=40`) in this parameter instead of the limit. */
+      end_param: v.optional(v.string()),
       /** Dotted path of the total count, when the API returns one. */
       total_path: v.optional(v.string()),
+      /** A response header with the total count (`X-Total-Count`). */
+      total_header: v.optional(v.string()),
     }),
     v.strictObject({
       type: v.literal("page_number"),
-      restart_on: restartOn,
+      ...common,
       page_param: v.optional(v.string(), "page"),
+      /** The first page's number (1 unless the API counts from 0). */
       base_page: v.optional(v.number(), 1),
+      /** Records per page, sent in `limit_param` (and used with a total count). */
+      limit: v.optional(positiveInt),
+      limit_param: v.optional(v.string(), "limit"),
       /** Dotted path of the number of pages, when the API returns one. */
       total_pages_path: v.optional(v.string()),
+      /** Dotted path of the total count of records (needs `limit`). */
+      total_path: v.optional(v.string()),
+      /** A response header with the total count of records (needs `limit`). */
+      total_header: v.optional(v.string()),
     }),
     v.strictObject({
       type: v.literal("link_header"),
-      restart_on: restartOn,
+      ...common,
       rel: v.optional(v.string(), "next"),
     }),
     v.strictObject({ type: v.literal("single") }),
