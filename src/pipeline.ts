@@ -95,6 +95,8 @@ export interface RunResult {
   seconds: number;
   /** Characters replaced by U+FFFD (NULs and lone surrogates, which Postgres text cannot hold). */
   replacedCharacters: number;
+  /** Values a `columns:` hint could not convert: stored in variant columns instead. */
+  unconverted: number;
 }
 
 /** A run that failed: nothing was committed. */
@@ -294,6 +296,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
       throttled: client.stats.throttled,
       seconds: (performance.now() - t0) / 1000,
       replacedCharacters: client.repairs.replacedCharacters,
+      unconverted: normalizer.unconverted,
     };
   } finally {
     if (!options.destination) await dest.close();

@@ -8,6 +8,7 @@ import { PgliteDestination } from "../src/load/pglite.ts";
 import { json, serveHostile, specOf } from "./hostile.ts";
 import { SpecError } from "../src/spec/errors.ts";
 import { parseSpec } from "../src/spec/load.ts";
+import { testEachDestination } from "./helpers.ts";
 
 function api() {
   return serveHostile((url) => {
@@ -168,3 +169,118 @@ resources:
   );
   await dest.close();
 });
+
+testEachDestination(
+  "columns: hints convert values as dlt's do; what does not convert goes to a variant column, counted",
+  async (dest) => {
+    await using server = serveHostile(() =>
+      json({
+        data: [
+          {
+            id: 1,
+            active: 1,
+            flag: "true",
+            count: "42",
+            big: "123456789012345678901",
+            amount: "12.50",
+            ratio: "0.25",
+            at_s: 1700000000,
+            at_ms: "1700000000123",
+            day: "2024-02-03",
+            seen: "2024-02-03 10:20:30",
+            bad: "maybe",
+          },
+          {
+            id: 2,
+            active: 0,
+            flag: "FALSE",
+            count: 7,
+            big: 5,
+            amount: "-.5",
+            ratio: 3,
+            at_s: "1700000001",
+            at_ms: 1700000000999,
+            day: "2024-02-04T05:06:07Z",
+            seen: "2024-02-03",
+            bad: true,
+          },
+        ],
+      })
+    );
+    const spec = specOf(`pipeline: conv
+dataset: conv_data
+source: { base_url: "${server.url}", records: data }
+resources:
+  items:
+    path: /items
+    primary_key: id
+    write_disposition: replace
+    columns:
+      active: boolean
+      flag: boolean
+      count: bigint
+      big: numeric
+      amount: numeric
+      ratio: double precision
+      at_s: { type: timestamptz, format: epoch_s }
+      at_ms: { type: timestamptz, format: epoch_ms }
+      day: date
+      seen: timestamptz
+      bad: boolean
+`);
+    const result = await runPipeline(spec, { destination: dest });
+    assert.equal(result.unconverted, 1);
+    const rows = await dest.query<Record<string, string>>(
+      `select active::text, flag::text, count::text, big::text, amount::text, ratio::text,
+              to_char(at_s at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') as at_s,
+              to_char(at_ms at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') as at_ms,
+              day::text, to_char(seen at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') as seen,
+              bad::text, bad__v_text
+       from conv_data.items order by id`,
+    );
+    assert.deepEqual(rows.rows, [
+      {
+        active: "true",
+        flag: "true",
+        count: "42",
+        big: "123456789012345678901",
+        amount: "12.50",
+        ratio: "0.25",
+        at_s: "2023-11-14 22:13:20.000",
+        at_ms: "2023-11-14 22:13:20.123",
+        day: "2024-02-03",
+        seen: "2024-02-03 10:20:30",
+        bad: null,
+        bad__v_text: "maybe",
+      },
+      {
+        active: "false",
+        flag: "false",
+        count: "7",
+        big: "5",
+        amount: "-0.5",
+        ratio: "3",
+        at_s: "2023-11-14 22:13:21.000",
+        at_ms: "2023-11-14 22:13:20.999",
+        day: "2024-02-04",
+        seen: "2024-02-03 00:00:00",
+        bad: "true",
+        bad__v_text: null,
+      },
+    ]);
+    const types = await dest.query<{ column_name: string; data_type: string }>(
+      `select column_name, data_type from information_schema.columns
+       where table_schema = 'conv_data' and table_name = 'items'
+         and column_name in ('active', 'count', 'big', 'ratio', 'at_s', 'day')
+       order by column_name`,
+    );
+    assert.deepEqual(types.rows.map((r) => `${r.column_name} ${r.data_type}`), [
+      "active boolean",
+      "at_s timestamp with time zone",
+      "big numeric",
+      "count bigint",
+      "day date",
+      "ratio double precision",
+    ]);
+  },
+);

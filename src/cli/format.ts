@@ -74,6 +74,12 @@ export function formatRunSummary(result: RunResult): string {
         `and their cursors did not move`,
     );
   }
+  if (result.unconverted > 0) {
+    lines.push(
+      `${result.unconverted} value(s) did not convert to their column's declared type ` +
+        `(columns:); they were stored in variant columns (<column>__v_<type>)`,
+    );
+  }
   if (result.replacedCharacters > 0) {
     lines.push(
       `${result.replacedCharacters} character(s) Postgres text cannot hold (NUL, lone ` +

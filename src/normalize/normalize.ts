@@ -4,10 +4,11 @@
  *
  * @module
  */
-import type { PlannedResource } from "../plan/plan.ts";
+import type { ColumnHint, PlannedResource } from "../plan/plan.ts";
 import { fitIdentifier, joinPath, PATH_SEPARATOR, snakeCase, uniqueName } from "./naming.ts";
 import { type StoredSchema, SYSTEM_COLUMNS as S, type TableSchema } from "./schema.ts";
 import {
+  convert,
   type DataType,
   fit,
   inferType,
@@ -84,6 +85,10 @@ export class Normalizer {
   readonly #loadId: string;
   readonly #idPrefix: string;
   #nextId = 0;
+  /** `columns:` hints of each root table, by source path. */
+  readonly #hints = new Map<string, Map<string, ColumnHint>>();
+  /** Values a `columns:` hint could not convert (stored in a variant column instead). */
+  unconverted = 0;
 
   /** Starts from the stored schema (or an empty one) for a load. */
   constructor(schema: StoredSchema, loadId: string) {
@@ -118,11 +123,15 @@ export class Normalizer {
       children: {},
     };
     this.schema.tables[name] = table;
-    for (const [col, type] of Object.entries(resource.columns)) {
+    const hints = new Map<string, ColumnHint>();
+    for (const [col, hint] of Object.entries(resource.columns)) {
       const column = joinPath(col.split(PATH_SEPARATOR));
-      table.columns[column] = { type: type as DataType };
-      table.sources[col.split(PATH_SEPARATOR).join(SEP)] = column;
+      table.columns[column] = { type: hint.type as DataType };
+      const path = col.split(PATH_SEPARATOR).join(SEP);
+      table.sources[path] = column;
+      hints.set(path, hint);
     }
+    this.#hints.set(name, hints);
     table.columns[S.id] = { type: "text" };
     table.columns[S.loadId] = { type: "text" };
     if (resource.parents.length > 0) table.columns[S.parentKey] = { type: "text" };
@@ -238,7 +247,11 @@ export class Normalizer {
       } else if (keyPaths?.has(path)) {
         this.#assignKey(table, row, path, value);
       } else {
-        this.#assign(table, row, path, value, inferType(value));
+        const hint = this.#hints.get(tableName)?.get(path);
+        const converted = hint ? convert(hint.type, value, hint.format) : NO_FIT;
+        if (hint && converted === NO_FIT) this.unconverted++;
+        if (converted !== NO_FIT) this.#assign(table, row, path, converted, hint!.type);
+        else this.#assign(table, row, path, value, inferType(value));
       }
     }
   }

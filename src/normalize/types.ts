@@ -138,3 +138,93 @@ export function fit(type: DataType, value: unknown): unknown {
       return typeof value === "string" && isDate(value) ? value : NO_FIT;
   }
 }
+
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const TRUE = new Set(["true", "t", "yes", "y", "1"]);
+const FALSE = new Set(["false", "f", "no", "n", "0"]);
+
+/**
+ * A value converted to a declared column type (`columns:` hints, as dlt's): 0/1 and
+ * "true"/"false" to booleans, numeric strings to numbers, epoch seconds or milliseconds
+ * (`format`) and date strings to instants and dates. {@linkcode NO_FIT} when it cannot be.
+ */
+export function convert(
+  type: DataType,
+  value: unknown,
+  format?: "epoch_s" | "epoch_ms",
+): unknown {
+  const direct = fit(type, value);
+  if (direct !== NO_FIT && !(format && (type === "timestamptz" || type === "date"))) {
+    return direct;
+  }
+  const text = typeof value === "string" ? value.trim() : undefined;
+  switch (type) {
+    case "boolean":
+      if (value === 1 || value === 0 || value === 1n || value === 0n) return Number(value) === 1;
+      if (text !== undefined && TRUE.has(text.toLowerCase())) return true;
+      if (text !== undefined && FALSE.has(text.toLowerCase())) return false;
+      return NO_FIT;
+    case "bigint":
+      if (text !== undefined && INTEGER.test(text)) {
+        return fit("bigint", BigInt(text)) === NO_FIT
+          ? NO_FIT
+          : (Number.isSafeInteger(Number(text)) ? Number(text) : BigInt(text));
+      }
+      if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
+      return NO_FIT;
+    case "numeric":
+      if (text !== undefined && INTEGER.test(text)) return BigInt(text);
+      // the decimal's own digits, not a double's: numeric stores them all
+      if (text !== undefined && DECIMAL.test(text)) {
+        return new Decimal(
+          text.replace(/^\+/, "").replace(/^(-?)\./, "$10.").replace(/\.(?=$|[eE])/, ""),
+        );
+      }
+      return NO_FIT;
+    case "double precision":
+      if (text !== undefined && DECIMAL.test(text)) return Number(text);
+      if (typeof value === "bigint") return Number(value);
+      return NO_FIT;
+    case "timestamptz":
+    case "date": {
+      let instant: string | undefined;
+      const n = typeof value === "number" || typeof value === "bigint"
+        ? Number(value)
+        : text !== undefined && DECIMAL.test(text)
+        ? Number(text)
+        : undefined;
+      if (n !== undefined) {
+        if (!format) return NO_FIT;
+        const ms = format === "epoch_s" ? n * 1000 : n;
+        const d = new Date(ms);
+        if (Number.isNaN(d.getTime())) return NO_FIT;
+        instant = d.toISOString();
+      } else if (text !== undefined) {
+        const iso = text.replace(/^(\d{4}-\d{2}-\d{2})[ T]/, "$1T");
+        if (isInstant(iso)) instant = iso;
+        else if (isInstant(`${iso}Z`)) instant = `${iso}Z`;
+        else if (isDate(text)) instant = `${text}T00:00:00Z`;
+      }
+      if (instant === undefined) return NO_FIT;
+      return type === "date" ? instant.slice(0, 10) : instant;
+    }
+    case "text":
+    case "jsonb":
+      return direct;
+  }
+}
+
+/** A decimal number kept as its digits (a numeric column's value from a string). */
+export class Decimal {
+  /** Creates it from validated decimal text. */
+  constructor(readonly digits: string) {}
+  /** The digits, as SQL and JSON write them. */
+  toString(): string {
+    return this.digits;
+  }
+  /** JSON writes the number itself, every digit. */
+  toJSON(): unknown {
+    return (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON(this.digits);
+  }
+}

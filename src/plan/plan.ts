@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  type ColumnType,
   durationMs,
   type Incremental,
   type Paginator,
@@ -27,7 +28,13 @@ function withoutNulls<T>(map: Record<string, T | null>): Record<string, T> {
 }
 
 /** Column type hints of a resource, by column name. */
-export type ColumnHints = Record<string, string>;
+export type ColumnHints = Record<string, ColumnHint>;
+
+/** A column's declared type, and how numbers become instants (`epoch_s`, `epoch_ms`). */
+export interface ColumnHint {
+  type: ColumnType;
+  format?: "epoch_s" | "epoch_ms";
+}
 
 /** A resource with every setting resolved: what the extractor and loader need. */
 export interface PlannedResource {
@@ -165,7 +172,7 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
   const each = r.for_each;
   const columns: ColumnHints = {};
   for (const [col, hint] of Object.entries(r.columns ?? {})) {
-    columns[col] = typeof hint === "string" ? hint : hint.type;
+    columns[col] = typeof hint === "string" ? { type: hint } : hint;
   }
   return {
     name,

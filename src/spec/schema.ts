@@ -275,7 +275,11 @@ export const IncludeFromParentSchema = v.union(
 /** Column hints: a type name, or an object with a type. */
 export const ColumnHintSchema = v.union([
   ColumnTypeSchema,
-  v.strictObject({ type: ColumnTypeSchema }),
+  v.strictObject({
+    type: ColumnTypeSchema,
+    /** How numbers become instants or dates: seconds or milliseconds since the epoch. */
+    format: v.optional(picklist(["epoch_s", "epoch_ms"])),
+  }),
 ]);
 
 /**
