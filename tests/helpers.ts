@@ -209,3 +209,11 @@ export async function fastAsanaFile(dir: string): Promise<string> {
 export function withoutSubtasks(c: Record<string, string[]>): Record<string, string[]> {
   return Object.fromEntries(Object.entries(c).filter(([t]) => !t.startsWith("subtasks")));
 }
+
+/** Asana's OpenAPI description, as the repository keeps it (reference/, gzipped). */
+export async function asanaOas(): Promise<string> {
+  const bytes = await Deno.readFile(`${ROOT}reference/asana_oas.yaml.gz`);
+  return await new Response(
+    new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+}

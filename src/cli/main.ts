@@ -5,6 +5,8 @@
  * @module
  */
 import { loadSpec } from "../spec/load.ts";
+import { parse as parseYaml } from "yaml";
+import type { OpenApiDocument } from "../spec/openapi.ts";
 import { SpecError } from "../spec/errors.ts";
 import type { Spec } from "../spec/schema.ts";
 import { buildPlan, PlanError } from "../plan/plan.ts";
@@ -201,11 +203,48 @@ async function plan(argv: string[]): Promise<number> {
 }
 
 async function check(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, {});
+  const args = parseArgs(argv, { openapi: "value" });
   const file = oneSpec(args, "check");
-  const loaded = await loadSpecRedacted(file);
+  const openapiFile = stringFlag(args, "openapi");
+  const openapi = openapiFile === undefined ? undefined : await readOpenApi(openapiFile);
+  const loaded = await loadSpecRedacted(file, { openapi });
   out(formatCheck(loaded.file, loaded.spec, buildPlan(loaded.spec), loaded.variables));
+  if (openapiFile !== undefined) {
+    out(
+      `\nchecked against ${openapiFile}: every resource's path has a GET, every param is ` +
+        `declared and every required one given, every field is one the API returns`,
+    );
+  }
   return 0;
+}
+
+/** An OpenAPI description (YAML or JSON) from a file; a bad file is a usage error. */
+async function readOpenApi(file: string): Promise<OpenApiDocument> {
+  let text: string;
+  try {
+    if (file.endsWith(".gz")) {
+      const bytes = await Deno.readFile(file);
+      text = await new Response(
+        new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
+      ).text();
+    } else text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new UsageError(
+      `--openapi ${file}: ${e instanceof Deno.errors.NotFound ? "no such file" : String(e)}`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { maxAliasCount: -1 });
+  } catch (e) {
+    throw new UsageError(
+      `--openapi ${file}: not YAML or JSON (${(e as Error).message.split("\n")[0]})`,
+    );
+  }
+  if (typeof doc !== "object" || doc === null || !("paths" in doc)) {
+    throw new UsageError(`--openapi ${file}: not an OpenAPI description (no paths)`);
+  }
+  return doc as OpenApiDocument;
 }
 
 async function isDatabase(dir: string): Promise<boolean> {

@@ -46,7 +46,15 @@ export const COMPACT_FIELDS: Record<string, string[]> = {
     "supporting_resource",
     "contribution_weight",
   ],
-  membership: ["gid", "resource_type", "resource_subtype", "parent", "member", "access_level"],
+  membership: [
+    "gid",
+    "resource_type",
+    "resource_subtype",
+    "member",
+    "parent",
+    "role",
+    "access_level",
+  ],
   time_tracking_category: ["gid", "resource_type", "name", "color"],
   project_template: ["gid", "resource_type", "name"],
 };

@@ -17,6 +17,7 @@ import {
 import { type Spec, SpecSchema } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
 import { checkGraph } from "../plan/graph.ts";
+import { checkOpenApi, type OpenApiDocument } from "./openapi.ts";
 
 /** Options for {@linkcode loadSpec}. */
 export interface LoadSpecOptions {
@@ -24,6 +25,8 @@ export interface LoadSpecOptions {
   requireVariables?: boolean;
   /** Folder holding `.dlt/`; the working directory by default. */
   configDir?: string;
+  /** Check every resource against this OpenAPI description too (`check --openapi`). */
+  openapi?: OpenApiDocument;
 }
 
 /** A validated spec and where it came from. */
@@ -114,6 +117,10 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
   for (const g of checkGraph(data)) issues.push(at(g.path, g.message, g.offset));
   for (const n of checkNames(data)) issues.push(at(n.path, n.message));
   if (issues.length > 0 || !result.success) throw new SpecError(file, dedupe(issues));
+  if (options.openapi) {
+    const found = checkOpenApi(result.output, data, options.openapi);
+    if (found.length > 0) throw new SpecError(file, found.map((i) => at(i.path, i.message)));
+  }
   try {
     const base = new URL(result.output.source.base_url);
     for (const part of [base.username, base.password]) {

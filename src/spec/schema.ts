@@ -250,6 +250,11 @@ export const SourceSchema = v.pipe(
     allow_insecure_http: v.optional(v.boolean(), false),
     /** Status rules for every resource, e.g. `{404: skip}`. */
     on_status: v.optional(StatusRulesSchema, {}),
+    /**
+     * Fields the API returns whether asked or not (Asana's `gid`, `resource_type`):
+     * `check --openapi` accepts them in any resource's `fields`.
+     */
+    always_returned: v.optional(v.array(v.string()), []),
   }),
   v.forward(
     v.check(
