@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { ROOT, runCli, tempDir } from "./helpers.ts";
+import { startFakeAsana } from "../src/fake/server.ts";
+import { PgliteDestination } from "../src/load/pglite.ts";
 
 const OAS = `${ROOT}reference/asana_oas.yaml.gz`;
 
@@ -58,4 +60,58 @@ resources:
     'bad.yaml:18:15 resources.sections.path: /projects/{projects.gid}/sectionz is not a path of the OpenAPI description; did you mean "/projects/{project_gid}/sections"?',
     'bad.yaml:19:3 resources.periods: GET /time_periods requires the query parameter "workspace"; add it to params',
   ]);
+});
+
+Deno.test("init --openapi lists the paths, and writes a spec that passes check and loads the fake Asana's truth", async () => {
+  await using dir = await tempDir();
+  const list = await runCli(["init", "--openapi", OAS], {});
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^\/projects\/\{project_gid\}\/sections {2}\(parent: projects\)$/m);
+
+  const out = `${dir.path}/asana_min.yaml`;
+  const paths = "/workspaces,/projects/{project_gid}/sections,/projects/{project_gid}/tasks," +
+    "/tasks/{task_gid}/stories";
+  const init = await runCli(["init", "--openapi", OAS, "--resources", paths, "--out", out], {});
+  assert.equal(init.code, 0, init.stderr);
+  const text = await Deno.readTextFile(out);
+  // parents from path parameters, the paginator, fields and hints from the description
+  assert.match(
+    text,
+    /^ {2}sections:\n {4}path: "\/projects\/\{projects\.gid\}\/sections"\n {4}parent: projects$/m,
+  );
+  assert.match(
+    text,
+    /paginator: \{ type: cursor, cursor_path: next_page\.offset, cursor_param: offset \}/,
+  );
+  assert.match(text, /^ {2}fields_param: opt_fields$/m);
+  assert.match(text, /# added: the parent of a chosen path/);
+  assert.match(text, /columns: \{ .*created_at: timestamptz/);
+  const again = await runCli(["init", "--openapi", OAS, "--resources", paths, "--out", out], {});
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /the file exists/);
+
+  const check = await runCli(["check", out, "--openapi", OAS], { ASANA_TOKEN: "x" });
+  assert.equal(check.code, 0, check.stderr);
+
+  const fake = await startFakeAsana({ tasksPerProject: 6 });
+  try {
+    const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_TOKEN: fake.token };
+    const run = await runCli(["run", out, "--db", `${dir.path}/db`], env, dir.path);
+    assert.equal(run.code, 0, run.stderr);
+    const dest = await PgliteDestination.open(`${dir.path}/db`);
+    const count = async (t: string) =>
+      (await dest.query<{ n: number }>(`select count(*)::int as n from asana_data.${t}`)).rows[0]
+        .n;
+    const listed = new Set([...fake.data.tasksOf.values()].flat());
+    let stories = 0;
+    for (const t of listed) stories += fake.data.storiesOf.get(t)?.length ?? 0;
+    assert.equal(await count("workspaces"), fake.data.all("workspace").length);
+    assert.equal(await count("projects"), fake.data.all("project").length);
+    assert.equal(await count("sections"), fake.data.all("section").length);
+    assert.equal(await count("tasks"), listed.size);
+    assert.equal(await count("stories"), stories);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
 });

@@ -15,7 +15,7 @@ const JSON_SERVER = (JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as 
   imports: Record<string, string>;
 }).imports["json-server"];
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -26,7 +26,7 @@ async function freePort(): Promise<number> {
 async function startJsonServer(dir: string, db: unknown) {
   const file = `${dir}/db.json`;
   await Deno.writeTextFile(file, JSON.stringify(db));
-  const port = await freePort();
+  const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", JSON_SERVER, "--host", "127.0.0.1", "--port", String(port), file],
     stdout: "null",

@@ -7,6 +7,7 @@
 import { loadSpec } from "../spec/load.ts";
 import { parse as parseYaml } from "yaml";
 import type { OpenApiDocument } from "../spec/openapi.ts";
+import { describeCandidates, generateSpec } from "../spec/init_openapi.ts";
 import { SpecError } from "../spec/errors.ts";
 import type { Spec } from "../spec/schema.ts";
 import { buildPlan, PlanError } from "../plan/plan.ts";
@@ -75,7 +76,8 @@ const USAGE = `usage:
   restpipe run <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b]
                            [--full-refresh] [--dry-run] [--quiet | --verbose]
   restpipe plan <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b] [--json]
-  restpipe check <spec.yaml>
+  restpipe check <spec.yaml> [--openapi <file>]
+  restpipe init --openapi <file> [--resources /path,/path] [--out <spec.yaml>]
   restpipe show [<spec.yaml>] [<table>] [--db DIR | --destination URL|postgres] [--loads] [--json]
   restpipe sql "<query>" [--db DIR | --destination URL|postgres] [--spec <spec.yaml>] [--json]
                [--write]
@@ -215,6 +217,42 @@ async function check(argv: string[]): Promise<number> {
         `declared and every required one given, every field is one the API returns`,
     );
   }
+  return 0;
+}
+
+async function init(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { openapi: "value", resources: "value", out: "value" });
+  const file = stringFlag(args, "openapi");
+  if (file === undefined) throw new UsageError("init needs --openapi <file>");
+  const doc = await readOpenApi(file);
+  const paths = resourcesFlag(args);
+  if (paths === undefined) {
+    out(
+      `GET paths of ${file} that list records (pass some as --resources /a,/b/{id}/c):\n` +
+        describeCandidates(doc),
+    );
+    return 0;
+  }
+  let text: string;
+  try {
+    text = generateSpec(doc, { paths, source: file });
+  } catch (e) {
+    throw new UsageError(`--resources: ${(e as Error).message}`);
+  }
+  const target = stringFlag(args, "out");
+  if (target === undefined) {
+    out(text);
+    return 0;
+  }
+  try {
+    await Deno.writeTextFile(target, text, { createNew: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new UsageError(`--out ${target}: the file exists; choose another name`);
+    }
+    throw e;
+  }
+  out(`wrote ${target}: review the lines marked "guessed", then deno task check ${target}`);
   return 0;
 }
 
@@ -435,6 +473,8 @@ export async function main(argv: string[]): Promise<number> {
         return await plan(rest);
       case "check":
         return await check(rest);
+      case "init":
+        return await init(rest);
       case "show":
         return await show(rest);
       case "sql":

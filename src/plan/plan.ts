@@ -8,7 +8,6 @@ import {
   durationMs,
   type Incremental,
   type Paginator,
-  type ResourceSpec,
   type Spec,
   type StatusRules,
   type WriteDisposition,

@@ -1,0 +1,382 @@
+/**
+ * `init --openapi`: a working spec from an API's OpenAPI description: base URL, auth,
+ * one resource per chosen `GET` path, parents from path parameters, the paginator,
+ * `fields` and column hints from the response schema, and comments that say what was
+ * guessed.
+ *
+ * @module
+ */
+import type { OpenApiDocument } from "./openapi.ts";
+
+type Json = Record<string, unknown>;
+const isObject = (x: unknown): x is Json =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+
+function deref(doc: OpenApiDocument, node: unknown, depth = 0): unknown {
+  if (!isObject(node) || typeof node.$ref !== "string" || depth > 32) return node;
+  let target: unknown = doc;
+  for (const p of node.$ref.replace(/^#\//, "").split("/")) {
+    target = isObject(target) ? target[p.replaceAll("~1", "/").replaceAll("~0", "~")] : undefined;
+  }
+  return deref(doc, target, depth + 1);
+}
+
+function properties(doc: OpenApiDocument, node: unknown, depth = 0): Map<string, Json> {
+  const out = new Map<string, Json>();
+  const s = deref(doc, node);
+  if (!isObject(s) || depth > 16) return out;
+  for (const key of ["allOf", "anyOf", "oneOf"]) {
+    const parts = s[key];
+    for (const part of Array.isArray(parts) ? parts : []) {
+      for (const [k, v] of properties(doc, part, depth + 1)) if (!out.has(k)) out.set(k, v);
+    }
+  }
+  if (isObject(s.properties)) {
+    for (const [k, v] of Object.entries(s.properties)) {
+      const resolved = deref(doc, v);
+      if (isObject(resolved)) out.set(k, resolved);
+    }
+  }
+  return out;
+}
+
+interface QueryParam {
+  name: string;
+  required: boolean;
+  maximum: number | undefined;
+  allowed: string[] | undefined;
+}
+
+/** What a chosen path lists, as far as its description tells. */
+export interface Candidate {
+  path: string;
+  /** The resource name (its last literal segment, made unique). */
+  name: string;
+  /** Path parameters, in order. */
+  pathParams: string[];
+  query: QueryParam[];
+  /** Where the records sit (`data`, or "" for a top-level list). */
+  records: string | undefined;
+  /** Properties of one record. */
+  fields: Map<string, Json>;
+  /** `next_page.offset`-style cursor in the body, when there is one. */
+  cursorPath: string | undefined;
+}
+
+function queryParams(doc: OpenApiDocument, item: Json, op: Json): QueryParam[] {
+  const out: QueryParam[] = [];
+  for (
+    const raw of [
+      ...(Array.isArray(item.parameters) ? item.parameters : []),
+      ...(Array.isArray(op.parameters) ? op.parameters : []),
+    ]
+  ) {
+    const p = deref(doc, raw);
+    if (!isObject(p) || p.in !== "query" || typeof p.name !== "string") continue;
+    const schema = deref(doc, p.schema);
+    const items = isObject(schema) ? deref(doc, schema.items) : undefined;
+    out.push({
+      name: p.name,
+      required: p.required === true,
+      maximum: isObject(schema) && typeof schema.maximum === "number" ? schema.maximum : undefined,
+      allowed: isObject(items) && Array.isArray(items.enum) ? items.enum.map(String) : undefined,
+    });
+  }
+  return out;
+}
+
+/** Every `GET` path that answers a list, with what the description says of it. */
+export function candidates(doc: OpenApiDocument): Candidate[] {
+  const out: Candidate[] = [];
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    const op = deref(doc, item.get);
+    if (!isObject(op) || !isObject(item)) continue;
+    const responses = isObject(op.responses) ? op.responses : {};
+    const ok = deref(doc, responses["200"]);
+    const media = isObject(ok) && isObject(ok.content)
+      ? deref(doc, ok.content["application/json"])
+      : undefined;
+    const schema = deref(doc, isObject(media) ? media.schema : undefined);
+    if (!isObject(schema)) continue;
+    let records: string | undefined;
+    let recordSchema: unknown;
+    if (schema.type === "array") {
+      records = "";
+      recordSchema = fullSchema(doc, schema.items);
+    } else {
+      const top = properties(doc, schema);
+      const data = isObject(schema.properties) ? schema.properties.data : undefined;
+      const d = deref(doc, data);
+      if (isObject(d) && (d.type === "array" || d.items !== undefined)) {
+        records = "data";
+        recordSchema = fullSchema(doc, d.items);
+      }
+      void top;
+    }
+    if (records === undefined) continue;
+    const top = properties(doc, schema);
+    const next = top.get("next_page");
+    const cursorPath = next && properties(doc, next).has("offset") ? "next_page.offset" : undefined;
+    out.push({
+      path,
+      name: "",
+      pathParams: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]),
+      query: queryParams(doc, item, op),
+      records,
+      fields: properties(doc, recordSchema),
+      cursorPath,
+    });
+  }
+  for (const c of out) c.name = baseName(c.path);
+  return out;
+}
+
+const literal = (p: string) => p.split("/").filter((s) => s && !s.startsWith("{"));
+
+/** A path's resource name: its last literal segment (`/projects/{gid}/sections` → sections). */
+function baseName(path: string): string {
+  const segs = literal(path);
+  return snake(segs[segs.length - 1] ?? "items");
+}
+
+/** The full schema of a compact record (`TaskCompact` → `TaskResponse`), when there is one. */
+function fullSchema(doc: OpenApiDocument, items: unknown): unknown {
+  if (!isObject(items) || typeof items.$ref !== "string") return items;
+  const full = items.$ref.replace(/Compact$/, "Response");
+  return full !== items.$ref && deref(doc, { $ref: full }) !== undefined ? { $ref: full } : items;
+}
+
+function snake(s: string): string {
+  return s.replace(/[^A-Za-z0-9]+/g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase()
+    .replace(/^_+|_+$/g, "");
+}
+
+function singular(s: string): string {
+  return s.endsWith("ies") ? `${s.slice(0, -3)}y` : s.endsWith("s") ? s.slice(0, -1) : s;
+}
+
+function plural(s: string): string {
+  return s.endsWith("y") ? `${s.slice(0, -1)}ies` : s.endsWith("s") ? s : `${s}s`;
+}
+
+/** The resource a path or query parameter names (`project_gid`, `workspace` → plural). */
+function resourceOf(param: string): string {
+  return plural(snake(param).replace(/_(gid|id)$/, ""));
+}
+
+/** Paths and their inferred parents, for `init --openapi` without `--resources`. */
+export function describeCandidates(doc: OpenApiDocument): string {
+  const list = candidates(doc);
+  const names = new Set(list.map((c) => c.name));
+  return list.map((c) => {
+    const parents = c.pathParams.map(resourceOf).filter((p) => names.has(p));
+    return `${c.path}${parents.length ? `  (parent: ${parents.join(", ")})` : ""}`;
+  }).join("\n");
+}
+
+/** A YAML scalar, quoted when it must be. */
+function y(value: string | number | boolean): string {
+  if (typeof value !== "string") return String(value);
+  return /^[A-Za-z_][A-Za-z0-9_./-]*$/.test(value) &&
+      !/^(true|false|null|yes|no|on|off)$/i.test(value)
+    ? value
+    : JSON.stringify(value);
+}
+
+const HINTS: [(s: Json) => boolean, string][] = [
+  [(s) => s.type === "string" && s.format === "date-time", "timestamptz"],
+  [(s) => s.type === "string" && s.format === "date", "date"],
+  [(s) => s.type === "integer", "bigint"],
+  [(s) => s.type === "number", "double precision"],
+  [(s) => s.type === "boolean", "boolean"],
+];
+
+/** Options of {@linkcode generateSpec}. */
+export interface InitOptions {
+  /** The chosen paths, exactly as the description writes them. */
+  paths: string[];
+  /** The spec file's name, for the comments. */
+  source: string;
+}
+
+/**
+ * Writes a spec for the chosen paths. A path parameter's resource (`{project_gid}` →
+ * `projects`) becomes the parent, added from the description when not chosen.
+ */
+export function generateSpec(doc: OpenApiDocument, options: InitOptions): string {
+  const all = candidates(doc);
+  const byPath = new Map(all.map((c) => [c.path, c]));
+  const unknown = options.paths.filter((p) => !byPath.has(p));
+  if (unknown.length > 0) {
+    throw new Error(
+      `not a GET path that lists records in the description: ${unknown.join(", ")}`,
+    );
+  }
+  /** The listing of a resource name: a chosen one, else `/<name>`, else the shortest. */
+  const listingOf = (name: string): Candidate | undefined => {
+    const same = all.filter((c) => c.name === name);
+    return same.find((c) => options.paths.includes(c.path)) ??
+      same.find((c) => c.path === `/${name}`) ??
+      same.sort((a, b) => a.pathParams.length - b.pathParams.length)[0];
+  };
+  const chosen: Candidate[] = [];
+  const added = new Set<string>();
+  const want = (c: Candidate) => {
+    if (chosen.includes(c)) return;
+    for (const param of c.pathParams) {
+      const parent = listingOf(resourceOf(param));
+      if (parent && parent !== c) {
+        if (!options.paths.includes(parent.path)) added.add(parent.path);
+        want(parent);
+      }
+    }
+    chosen.push(c);
+  };
+  for (const p of options.paths) want(byPath.get(p)!);
+  // names unique among the chosen: a second `tasks` becomes `project_tasks`
+  const count = new Map<string, number>();
+  for (const c of chosen) count.set(c.name, (count.get(c.name) ?? 0) + 1);
+  const nameOf = new Map(chosen.map((c) => [
+    c,
+    (count.get(c.name) ?? 0) > 1 && c.pathParams.length > 0
+      ? snake(`${singular(literal(c.path)[0])}_${c.name}`)
+      : c.name,
+  ]));
+  const byName = new Map(chosen.map((c) => [nameOf.get(c)!, c]));
+  const names = new Set(byName.keys());
+  const info = isObject((doc as Json).info) ? (doc as Json).info as Json : {};
+  const title = snake(String(info.title ?? "api")) || "api";
+  const servers = Array.isArray((doc as Json).servers) ? (doc as Json).servers as Json[] : [];
+  const base = typeof servers[0]?.url === "string" ? servers[0].url : "https://api.example.com";
+  const env = title.toUpperCase();
+  const schemes = isObject((doc as Json).components) &&
+      isObject(((doc as Json).components as Json).securitySchemes)
+    ? Object.values(((doc as Json).components as Json).securitySchemes as Json).map((s) =>
+      deref(doc, s)
+    ).filter(isObject)
+    : [];
+  const fieldsParams = new Set(
+    chosen.flatMap((c) =>
+      c.query.filter((q) => q.allowed && /fields/.test(q.name)).map((q) => q.name)
+    ),
+  );
+  const fieldsParam = fieldsParams.size === 1 ? [...fieldsParams][0] : undefined;
+  const limits = chosen.flatMap((c) =>
+    c.query.filter((q) => q.name === "limit" && q.maximum).map((q) => q.maximum!)
+  );
+  const cursor = chosen.every((c) => c.cursorPath && c.query.some((q) => q.name === "offset"));
+
+  const lines: string[] = [
+    `# yaml-language-server: $schema=../docs/spec.schema.json`,
+    `# Written by restpipe init from ${options.source}; review the lines marked "guessed".`,
+    `pipeline: ${y(title)}`,
+    `dataset: ${y(`${title}_data`)}`,
+    ``,
+    `source:`,
+    `  base_url: \${${env}_BASE_URL:-${base}}`,
+  ];
+  const bearer = schemes.find((s) => s.type === "http" && s.scheme === "bearer") ??
+    schemes.find((s) => s.type === "oauth2");
+  const apiKey = schemes.find((s) => s.type === "apiKey");
+  const basic = schemes.find((s) => s.type === "http" && s.scheme === "basic");
+  if (bearer) {
+    lines.push(`  auth: { type: bearer, token: "\${${env}_TOKEN}" }`);
+  } else if (apiKey) {
+    lines.push(
+      `  auth: { type: api_key, name: ${
+        y(String(apiKey.name))
+      }, api_key: \${${env}_API_KEY}, location: ${apiKey.in === "query" ? "query" : "header"} }`,
+    );
+  } else if (basic) {
+    lines.push(
+      `  auth: { type: basic, username: "\${${env}_USER}", password: "\${${env}_PASSWORD}" }`,
+    );
+  } else lines.push(`  # no security scheme in the description: no auth`);
+  const records = chosen[0]?.records ?? "";
+  lines.push(`  records: ${y(records)}`);
+  if (cursor) {
+    lines.push(
+      `  # recognised: an offset token in next_page.offset, sent back as ?offset=`,
+      `  paginator: { type: cursor, cursor_path: next_page.offset, cursor_param: offset }`,
+    );
+  } else lines.push(`  # no common paginator recognised: each resource says its own`);
+  if (fieldsParam) {
+    lines.push(`  fields_param: ${y(fieldsParam)}`);
+    const keys = [...new Set(chosen.map((c) => c.fields.has("gid") ? "gid" : "id"))];
+    lines.push(
+      `  # guessed: records carry their key whatever the field list asks`,
+      `  always_returned: [${keys.join(", ")}]`,
+    );
+  }
+  if (limits.length > 0) lines.push(`  params: { limit: ${Math.min(...limits)} }`);
+  lines.push(``, `resources:`);
+
+  for (const c of chosen) {
+    const key = c.fields.has("gid") ? "gid" : c.fields.has("id") ? "id" : undefined;
+    const name = nameOf.get(c)!;
+    lines.push(`  ${name}:`);
+    if (added.has(c.path)) lines.push(`    # added: the parent of a chosen path`);
+    // path parameters become placeholders on the parent's key
+    let path = c.path;
+    const parents: string[] = [];
+    for (const param of c.pathParams) {
+      const parent = resourceOf(param);
+      if (names.has(parent) && parent !== name) {
+        const parentKey = byName.get(parent)!.fields.has("gid") ? "gid" : "id";
+        path = path.replace(`{${param}}`, `{${parent}.${parentKey}}`);
+        parents.push(parent);
+      } else {
+        lines.push(
+          `    # guessed: {${param}} has no listing among the chosen paths; set it by hand`,
+        );
+      }
+    }
+    lines.push(`    path: ${y(path)}`);
+    const params: string[] = [];
+    // a query parameter that names another chosen resource (workspace → workspaces)
+    for (const q of c.query) {
+      const parent = resourceOf(q.name);
+      if (
+        parents.length === 0 && names.has(parent) && parent !== c.name && !/fields/.test(q.name)
+      ) {
+        const parentKey = byName.get(parent)!.fields.has("gid") ? "gid" : "id";
+        params.push(`${q.name}: "{${parent}.${parentKey}}"`);
+        parents.push(parent);
+        lines.push(`    # guessed: ?${q.name}= takes a ${singular(parent)} of ${parent}`);
+      } else if (q.required && !["limit", "offset"].includes(q.name) && q.name !== fieldsParam) {
+        lines.push(`    # guessed: ?${q.name}= is required; give it a value`);
+        params.push(`${q.name}: ""`);
+      }
+    }
+    if (parents.length > 0) {
+      lines.push(`    parent: ${parents.length === 1 ? parents[0] : `[${parents.join(", ")}]`}`);
+    }
+    if (params.length > 0) lines.push(`    params: { ${params.join(", ")} }`);
+    if (key) lines.push(`    primary_key: ${key}`);
+    lines.push(`    write_disposition: replace`);
+    const q = fieldsParam ? c.query.find((x) => x.name === fieldsParam) : undefined;
+    if (q?.allowed) {
+      const fields = [
+        ...new Set([
+          ...(key ? [key] : []),
+          // the field list's top-level names, less the paging ones of next_page
+          ...q.allowed.filter((f) => !f.includes(".") && !["offset", "path", "uri"].includes(f)),
+        ]),
+      ];
+      lines.push(`    fields: [${fields.map(y).join(", ")}]`);
+      const hints = fields.flatMap((f) => {
+        const s = c.fields.get(f);
+        const hint = s && HINTS.find(([test]) => test(s))?.[1];
+        return hint && f !== key ? [`${y(f)}: ${y(hint)}`] : [];
+      });
+      if (hints.length > 0) {
+        lines.push(
+          `    # from the response schema's types`,
+          `    columns: { ${hints.join(", ")} }`,
+        );
+      }
+    }
+    lines.push(``);
+  }
+  return lines.join("\n");
+}
