@@ -206,7 +206,9 @@ export class RunLedger {
     "refreshedParents" | "currentKeys"
   > {
     const incomplete = this.isIncomplete(r);
-    const replaces = r.writeDisposition === "replace" || fullRefresh;
+    // scd2 closes what a replace would delete: it narrows to refreshed parents alike
+    const replaces = r.writeDisposition === "replace" || r.writeDisposition === "scd2" ||
+      fullRefresh;
     const refreshed = r.parents.length > 0 ? this.refreshedParents(r.name) : [];
     let refreshedParents: string[] | undefined;
     if (r.partial && !fullRefresh) refreshedParents = refreshed;

@@ -209,6 +209,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         resource: r.name,
         disposition: r.writeDisposition,
         keyColumns: normalizer.keyColumns(r),
+        retireAbsent: r.writeDisposition === "scd2" && !r.incremental,
         parentTables: r.parents.map((p) => plan.resources.get(p)!).filter((p) => p.load)
           .map((p) => normalizer.rootTable(p)),
         ...extracted.ledger.writesFor(r, options.fullRefresh ?? false),

@@ -284,3 +284,56 @@ resources:
     ]);
   },
 );
+
+testEachDestination(
+  "scd2: a changed record closes its version and opens a new one; a deleted one closes; child rows follow their version",
+  async (dest) => {
+    let items: { id: number; name: string; tags: string[] }[] = [
+      { id: 1, name: "one", tags: ["a"] },
+      { id: 2, name: "two", tags: ["b", "c"] },
+      { id: 3, name: "three", tags: [] },
+    ];
+    await using server = serveHostile(() => json({ data: items }));
+    const spec = specOf(`pipeline: hist
+dataset: hist_data
+source: { base_url: "${server.url}", records: data }
+resources:
+  items: { path: /items, primary_key: id, write_disposition: scd2 }
+`);
+    const versions = async () =>
+      (await dest.query<{ v: string }>(
+        `select id || ':' || name || ':' || (_dlt_valid_to is null)::text ||
+                ':' || coalesce((select string_agg(t.value, ',' order by t._dlt_list_idx)
+                                 from hist_data.items__tags t where t._dlt_parent_id = i._dlt_id), '')
+                as v
+         from hist_data.items i order by id, _dlt_valid_from`,
+      )).rows.map((r) => r.v);
+    await runPipeline(spec, { destination: dest });
+    assert.deepEqual(await versions(), ["1:one:true:a", "2:two:true:b,c", "3:three:true:"]);
+
+    items = [
+      { id: 1, name: "one", tags: ["a"] },
+      { id: 2, name: "TWO", tags: ["c"] },
+      { id: 4, name: "four", tags: ["d"] },
+    ];
+    await runPipeline(spec, { destination: dest });
+    assert.deepEqual(await versions(), [
+      "1:one:true:a",
+      "2:two:false:b,c",
+      "2:TWO:true:c",
+      "3:three:false:",
+      "4:four:true:d",
+    ]);
+    // the closed version ends when the new one begins
+    const edges = await dest.query<{ ok: boolean }>(
+      `select (select _dlt_valid_to from hist_data.items where id = 2 and name = 'two') =
+              (select _dlt_valid_from from hist_data.items where id = 2 and name = 'TWO') as ok`,
+    );
+    assert.equal(edges.rows[0].ok, true);
+
+    // nothing changed: no version opens or closes
+    const before = await versions();
+    await runPipeline(spec, { destination: dest });
+    assert.deepEqual(await versions(), before);
+  },
+);

@@ -33,6 +33,11 @@ export interface RootWrite {
   refreshedParents?: string[];
   /** For a reconciled resource: every key the API holds; other rows are deleted. */
   currentKeys?: string[];
+  /**
+   * scd2: the listings list every record (no incremental filter), so a current version
+   * whose key is missing from a complete listing is closed.
+   */
+  retireAbsent?: boolean;
 }
 
 /** Everything the final transaction needs. */

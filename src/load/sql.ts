@@ -379,6 +379,106 @@ async function textTable(tx: SqlSession, name: string, values: string[]): Promis
 }
 
 /**
+ * scd2 (history): each record's versions are rows with `_dlt_valid_from` and
+ * `_dlt_valid_to` (null while current). A new row whose content hash equals its key's
+ * current version is dropped (with its child rows): nothing changed. Otherwise the
+ * current version closes and the new row opens. A current version whose key a complete
+ * listing no longer has, or that reconcile no longer lists, closes too. Nothing is
+ * deleted, so child resources see no deletions from an scd2 parent.
+ */
+async function finishScd2(
+  tx: SqlSession,
+  job: CommitJob,
+  root: RootWrite,
+  family: string[],
+  keys: string[],
+  index: number,
+  gone: string,
+  insertGone: (select: string) => Promise<void>,
+): Promise<CommitCounts> {
+  const final = (t: string) => `${q(job.dataset)}.${q(t)}`;
+  const rootTable = final(root.table);
+  const id = q(S.id);
+  const load = q(S.loadId);
+  const current = quoteLiteral(job.loadId);
+  const at = `${quoteLiteral(job.startedAt.toISOString())}::timestamptz`;
+  const from = q(S.validFrom);
+  const to = q(S.validTo);
+  const hash = q(S.hash);
+  const open = `o.${load} is distinct from ${current} and o.${to} is null`;
+  if (keys.length > 0) {
+    const same = keys.map((k) => `a.${q(k)} = b.${q(k)}`).join(" and ");
+    // the same key twice in this load: the later record wins
+    await insertGone(
+      `select a.${id} from ${rootTable} a join ${rootTable} b on ${same}
+       where a.${load} = ${current} and b.${load} = ${current}
+         and a.${id} collate "C" < b.${id} collate "C"`,
+    );
+    // every key this load listed, unchanged ones included (their new rows go next)
+    await tx.exec(
+      `create temp table _restpipe_scd2_seen_${index} on commit drop as
+       select distinct ${keyText("n", keys)} as v from ${rootTable} n where n.${load} = ${current}`,
+    );
+    const match = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
+    // unchanged: the new row is the current version again
+    await insertGone(
+      `select n.${id} from ${rootTable} n join ${rootTable} o on ${match}
+       where n.${load} = ${current} and ${open} and o.${hash} = n.${hash}`,
+    );
+  }
+  for (const t of family.slice(1)) {
+    await tx.exec(`delete from ${final(t)} where ${q(S.rootId)} in (select id from ${gone})`);
+  }
+  await tx.exec(`delete from ${rootTable} where ${id} in (select id from ${gone})`);
+  if (keys.length > 0) {
+    const match = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
+    // changed: the current version closes as the new one opens
+    await tx.exec(
+      `update ${rootTable} o set ${to} = ${at}
+       where ${open} and exists (select 1 from ${rootTable} n
+         where n.${load} = ${current} and ${match})`,
+    );
+    // gone from a complete listing (within the parents listed whole), or from reconcile
+    const older = `o.${load} is distinct from ${current} and o.${to} is null`;
+    const scope = root.refreshedParents === undefined
+      ? "true"
+      : root.refreshedParents.length === 0
+      ? "false"
+      : `o.${q(S.parentKey)} in (select v from _restpipe_scd2_parents_${index})`;
+    if (root.refreshedParents && root.refreshedParents.length > 0) {
+      await textTable(tx, `_restpipe_scd2_parents_${index}`, root.refreshedParents);
+    }
+    if (root.retireAbsent && scope !== "false") {
+      await tx.exec(
+        `update ${rootTable} o set ${to} = ${at} where ${older} and ${scope}
+         and ${keyText("o", keys)} not in (select v from _restpipe_scd2_seen_${index})`,
+      );
+    }
+    if (root.currentKeys) {
+      await textTable(tx, `_restpipe_scd2_current_${index}`, root.currentKeys);
+      await tx.exec(
+        `update ${rootTable} o set ${to} = ${at} where ${older}
+         and ${keyText("o", keys)} not in (select v from _restpipe_scd2_current_${index})`,
+      );
+    }
+  }
+  await tx.exec(
+    `update ${rootTable} set ${from} = ${at}, ${to} = null where ${load} = ${current}`,
+  );
+  const counts: CommitCounts = {};
+  for (const t of family) {
+    const c = await tx.query<{ n: number }>(
+      t === root.table
+        ? `select count(*)::int as n from ${rootTable} where ${load} = ${current}`
+        : `select count(*)::int as n from ${final(t)} c where c.${q(S.rootId)} in
+             (select ${id} from ${rootTable} where ${load} = ${current})`,
+    );
+    counts[t] = c.rows[0].n;
+  }
+  return counts;
+}
+
+/**
  * Finishes one root table and its child tables. The run's rows are already in place
  * (`_dlt_load_id` = this load); what remains is to remove the rows they replace: older
  * rows of the same key (merge) or all older rows (replace), all but the last record of a
@@ -402,7 +502,8 @@ async function finishFamily(
   const columns = job.schema.tables[root.table].columns;
   const keys = root.keyColumns.every((k) => k in columns) ? root.keyColumns : [];
   const rootTable = final(root.table);
-  const disposition = job.fullRefresh ? "replace" : root.disposition;
+  // history is kept through a full refresh: an scd2 table only gains and closes versions
+  const disposition = job.fullRefresh && root.disposition !== "scd2" ? "replace" : root.disposition;
   if (keys.length > 0) {
     // an index speeds the key joins up; a key too long for a btree (> 2.7 kB) must not
     // fail the load, so the index is only tried
@@ -421,6 +522,9 @@ async function finishFamily(
   const insertGone = (select: string) =>
     tx.exec(`insert into ${gone} ${select} on conflict do nothing`);
   await tx.exec(`create temp table ${gone} (id text primary key) on commit drop`);
+  if (disposition === "scd2") {
+    return await finishScd2(tx, job, root, family, keys, index, gone, insertGone);
+  }
   if (keys.length > 0 && disposition !== "append") {
     const same = keys.map((k) => `a.${q(k)} = b.${q(k)}`).join(" and ");
     // the same key twice in this load: the later record (higher _dlt_id) wins

@@ -135,6 +135,11 @@ export class Normalizer {
     table.columns[S.id] = { type: "text" };
     table.columns[S.loadId] = { type: "text" };
     if (resource.parents.length > 0) table.columns[S.parentKey] = { type: "text" };
+    if (resource.writeDisposition === "scd2") {
+      table.columns[S.validFrom] = { type: "timestamptz" };
+      table.columns[S.validTo] = { type: "timestamptz" };
+      table.columns[S.hash] = { type: "text" };
+    }
     return name;
   }
 
@@ -170,6 +175,7 @@ export class Normalizer {
       };
       rowsOf(tableName).push(row);
       const obj = isPlainObject(record) ? record : { value: record };
+      if (resource.writeDisposition === "scd2") row[S.hash] = contentHash(obj);
       this.#flatten(obj, tableName, table, row, "", 0, resource.maxNesting, id, rowsOf, keyPaths);
     }
   }
@@ -360,4 +366,33 @@ export class Normalizer {
     };
     return name;
   }
+}
+
+/** JSON with object keys sorted: the same record, whatever order the API sent its keys in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (isPlainObject(value)) {
+    return `{${
+      Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+        .join(",")
+    }}`;
+  }
+  return stringifyJson(value);
+}
+
+/** A 106-bit hash of a record's content (two 53-bit cyrb53 hashes), as hex. */
+export function contentHash(record: unknown): string {
+  const text = canonicalJson(record);
+  const cyrb53 = (seed: number) => {
+    let h1 = 0xdeadbeef ^ seed, h2 = 0x41c6ce57 ^ seed;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ ch, 2654435761);
+      h2 = Math.imul(h2 ^ ch, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16).padStart(14, "0");
+  };
+  return cyrb53(1) + cyrb53(2);
 }

@@ -47,6 +47,11 @@ export const SYSTEM_COLUMNS = {
   rootId: "_dlt_root_id",
   /** On a child resource's rows: the key of the parent record they were fetched for. */
   parentKey: "_dlt_parent_key",
+  /** scd2: when this version of the record was first loaded, and when it stopped being current. */
+  validFrom: "_dlt_valid_from",
+  validTo: "_dlt_valid_to",
+  /** scd2: a hash of the record as the API sent it, to tell a changed version from the same. */
+  hash: "_dlt_hash",
 } as const;
 
 /** The tables below `table` (children, grandchildren…), nearest first. */

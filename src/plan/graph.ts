@@ -102,6 +102,12 @@ export function checkGraph(doc: unknown): GraphIssue[] {
           "reconcile lists keys to notice deletions of an incremental resource; add incremental:",
       });
     }
+    if (r.write_disposition === "scd2" && r.primary_key === undefined && defaultKey === undefined) {
+      issues.push({
+        path: at("write_disposition"),
+        message: "scd2 keeps versions per record: set primary_key",
+      });
+    }
     // an unknown parent is reported once; its placeholders cannot be checked
     if (unknownParent) continue;
     issues.push(...checkWhen(r.when, ps, at, (n) => resources[n], defaultKey));

@@ -55,7 +55,7 @@ export const ParamsSchema = v.record(
 export const HeadersSchema = v.record(v.string(), v.nullable(v.string()));
 
 /** The write dispositions a resource may declare. */
-export const WRITE_DISPOSITIONS = ["replace", "append", "merge"] as const;
+export const WRITE_DISPOSITIONS = ["replace", "append", "merge", "scd2"] as const;
 
 /** How a resource's rows are written into its table. */
 export const WriteDispositionSchema = picklist(WRITE_DISPOSITIONS);
