@@ -337,3 +337,41 @@ resources:
     assert.deepEqual(await versions(), before);
   },
 );
+
+testEachDestination(
+  "scd2 with incremental and reconcile: an unlisted unchanged record stays current; a deleted one closes",
+  async (dest) => {
+    const items = [
+      { id: 1, name: "a", at: "2024-01-01" },
+      { id: 2, name: "b", at: "2024-01-03" },
+      { id: 3, name: "c", at: "2024-01-02" },
+    ];
+    await using server = serveHostile((url) => {
+      const since = url.searchParams.get("since") ?? "";
+      return json({ data: items.filter((i) => i.at >= since) });
+    });
+    const spec = specOf(`pipeline: hinc
+dataset: hinc_data
+source: { base_url: "${server.url}", records: data }
+resources:
+  items:
+    path: /items
+    primary_key: id
+    write_disposition: scd2
+    params: { since: "{incremental.start}" }
+    incremental: { cursor: at, initial: "2000-01-01" }
+    reconcile: true
+`);
+    const state = async () =>
+      (await dest.query<{ v: string }>(
+        `select id || ':' || name || ':' || (_dlt_valid_to is null)::text as v
+         from hinc_data.items order by id, _dlt_valid_from`,
+      )).rows.map((r) => r.v);
+    await runPipeline(spec, { destination: dest });
+    // record 1 changes, record 2 is deleted, record 3 is not listed again (unchanged)
+    items[0] = { id: 1, name: "A", at: "2024-02-01" };
+    items.splice(1, 1);
+    await runPipeline(spec, { destination: dest });
+    assert.deepEqual(await state(), ["1:a:false", "1:A:true", "2:b:false", "3:c:true"]);
+  },
+);
