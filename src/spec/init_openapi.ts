@@ -6,36 +6,14 @@
  *
  * @module
  */
-import type { OpenApiDocument } from "./openapi.ts";
+import { deref, isObject, type Json, type OpenApiDocument, propertiesOf } from "./openapi.ts";
 
-type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json =>
-  typeof x === "object" && x !== null && !Array.isArray(x);
-
-function deref(doc: OpenApiDocument, node: unknown, depth = 0): unknown {
-  if (!isObject(node) || typeof node.$ref !== "string" || depth > 32) return node;
-  let target: unknown = doc;
-  for (const p of node.$ref.replace(/^#\//, "").split("/")) {
-    target = isObject(target) ? target[p.replaceAll("~1", "/").replaceAll("~0", "~")] : undefined;
-  }
-  return deref(doc, target, depth + 1);
-}
-
-function properties(doc: OpenApiDocument, node: unknown, depth = 0): Map<string, Json> {
+/** A schema's properties, each resolved (`$ref` followed). */
+function properties(doc: OpenApiDocument, node: unknown): Map<string, Json> {
   const out = new Map<string, Json>();
-  const s = deref(doc, node);
-  if (!isObject(s) || depth > 16) return out;
-  for (const key of ["allOf", "anyOf", "oneOf"]) {
-    const parts = s[key];
-    for (const part of Array.isArray(parts) ? parts : []) {
-      for (const [k, v] of properties(doc, part, depth + 1)) if (!out.has(k)) out.set(k, v);
-    }
-  }
-  if (isObject(s.properties)) {
-    for (const [k, v] of Object.entries(s.properties)) {
-      const resolved = deref(doc, v);
-      if (isObject(resolved)) out.set(k, resolved);
-    }
+  for (const [k, v] of propertiesOf(doc, node)) {
+    const resolved = deref(doc, v);
+    if (isObject(resolved)) out.set(k, resolved);
   }
   return out;
 }

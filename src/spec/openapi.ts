@@ -29,13 +29,15 @@ interface Parameter {
   allowed: string[] | undefined;
 }
 
-type Json = Record<string, unknown>;
+/** A JSON object. */
+export type Json = Record<string, unknown>;
 
-const isObject = (x: unknown): x is Json =>
+/** Is this a JSON object (not null, not a list)? */
+export const isObject = (x: unknown): x is Json =>
   typeof x === "object" && x !== null && !Array.isArray(x);
 
 /** Follows a local `$ref` (`#/components/…`). */
-function deref(doc: OpenApiDocument, node: unknown, depth = 0): unknown {
+export function deref(doc: OpenApiDocument, node: unknown, depth = 0): unknown {
   if (!isObject(node) || typeof node.$ref !== "string" || depth > 32) return node;
   const parts = node.$ref.replace(/^#\//, "").split("/").map((p) =>
     p.replaceAll("~1", "/").replaceAll("~0", "~")
@@ -83,8 +85,8 @@ function matchPath(doc: OpenApiDocument, specPath: string): string | undefined {
   return undefined;
 }
 
-/** The properties of a schema (through `allOf`, `$ref`, and a `data` list's items). */
-function propertiesOf(doc: OpenApiDocument, node: unknown, depth = 0): Map<string, unknown> {
+/** The properties of a schema (through `allOf`, `anyOf`, `oneOf`, `$ref`, and list items). */
+export function propertiesOf(doc: OpenApiDocument, node: unknown, depth = 0): Map<string, unknown> {
   const out = new Map<string, unknown>();
   const s = deref(doc, node);
   if (!isObject(s) || depth > 16) return out;
