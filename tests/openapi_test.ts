@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ROOT, runCli, tempDir } from "./helpers.ts";
 import { startFakeAsana } from "../src/fake/server.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
+import { serveHostile } from "./hostile.ts";
 
 const OAS = `${ROOT}reference/asana_oas.yaml.gz`;
 
@@ -114,4 +115,19 @@ Deno.test("init --openapi lists the paths, and writes a spec that passes check a
   } finally {
     await fake.close();
   }
+});
+
+Deno.test("init --openapi reads the description from a URL too", async () => {
+  const gz = await Deno.readFile(OAS);
+  await using server = serveHostile((url) =>
+    url.pathname === "/asana_oas.yaml.gz"
+      ? new Response(gz)
+      : new Response("not here", { status: 404 })
+  );
+  const r = await runCli(["init", "--openapi", `${server.url}/asana_oas.yaml.gz`], {});
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\/workspaces$/m);
+  const missing = await runCli(["init", "--openapi", `${server.url}/nope`], {});
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--openapi http:\/\/127\.0\.0\.1:\d+\/nope: .*HTTP 404/);
 });

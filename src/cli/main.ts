@@ -77,7 +77,7 @@ const USAGE = `usage:
                            [--full-refresh] [--dry-run] [--quiet | --verbose]
   restpipe plan <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b] [--json]
   restpipe check <spec.yaml> [--openapi <file>]
-  restpipe init --openapi <file> [--resources /path,/path] [--out <spec.yaml>]
+  restpipe init --openapi <file|url> [--resources /path,/path] [--out <spec.yaml>]
   restpipe show [<spec.yaml>] [<table>] [--db DIR | --destination URL|postgres] [--loads] [--json]
   restpipe sql "<query>" [--db DIR | --destination URL|postgres] [--spec <spec.yaml>] [--json]
                [--write]
@@ -256,11 +256,20 @@ async function init(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** An OpenAPI description (YAML or JSON) from a file; a bad file is a usage error. */
+/** An OpenAPI description (YAML or JSON, gzipped or not) from a file or an http(s) URL. */
 async function readOpenApi(file: string): Promise<OpenApiDocument> {
   let text: string;
   try {
-    if (file.endsWith(".gz")) {
+    if (/^https?:\/\//i.test(file)) {
+      const res = await fetch(file, { headers: { accept: "application/yaml, application/json" } });
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`HTTP ${res.status}`);
+      }
+      text = file.endsWith(".gz")
+        ? await new Response(res.body!.pipeThrough(new DecompressionStream("gzip"))).text()
+        : await res.text();
+    } else if (file.endsWith(".gz")) {
       const bytes = await Deno.readFile(file);
       text = await new Response(
         new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
