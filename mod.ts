@@ -15,6 +15,10 @@ export { type LoadedSpec, loadSpec, type LoadSpecOptions, parseSpec } from "./sr
 export { formatIssue, SpecError, type SpecIssue } from "./src/spec/errors.ts";
 export * from "./src/spec/schema.ts";
 export { buildPlan, type Plan, PlanError, type PlannedResource } from "./src/plan/plan.ts";
+export { evaluatePredicate, parsePredicate, type Predicate } from "./src/plan/predicate.ts";
+export { checkOpenApi, type OpenApiDocument, type OpenApiIssue } from "./src/spec/openapi.ts";
+export { describeCandidates, generateSpec } from "./src/spec/init_openapi.ts";
+export { Limiter, type LimiterOptions } from "./src/extract/limiter.ts";
 export { HttpClient, HttpError } from "./src/extract/http.ts";
 export { Normalizer } from "./src/normalize/normalize.ts";
 export { PgliteDestination } from "./src/load/pglite.ts";
