@@ -44,7 +44,7 @@ Deno.test("a bad enum value names file:line:column, key path, choices and value"
     "    fields: [gid, name]\n    write_disposition: merg\n  projects:",
   );
   assert.deepEqual(errorsOf(text, "pipelines/x.yaml"), [
-    `pipelines/x.yaml:10:5 resources.workspaces.write_disposition: expected replace, append or merge, got "merg"`,
+    `pipelines/x.yaml:10:5 resources.workspaces.write_disposition: expected replace, append, merge or scd2, got "merg"`,
   ]);
 });
 
@@ -214,7 +214,7 @@ Deno.test("the CLI exits 2 with the messages (no stack trace) for a bad spec", a
   assert.equal(r.code, 2);
   assert.equal(
     r.stderr.trim(),
-    `${file}:10:5 resources.workspaces.write_disposition: expected replace, append or merge, got "merg"`,
+    `${file}:10:5 resources.workspaces.write_disposition: expected replace, append, merge or scd2, got "merg"`,
   );
   assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
 });
