@@ -184,6 +184,8 @@ async function e2e(tasks: number): Promise<E2E> {
       new Deno.Command(Deno.execPath(), {
         args: [
           "run",
+          // as `deno task run` runs it (deno.json)
+          "--v8-flags=--memory-saver-mode",
           "--allow-read",
           "--allow-write",
           "--allow-env",
