@@ -24,10 +24,18 @@ import type { RootWrite } from "./load/destination.ts";
 /** Stored cursors: resource → partition → cursor value. */
 export type Cursors = Record<string, Record<string, string>>;
 
+/** An object kept under `key` in a pipeline's state (`{}` when there is none). */
+export function stateEntry<T extends Record<string, unknown>>(
+  state: Record<string, unknown>,
+  key: string,
+): T {
+  const value = state[key];
+  return typeof value === "object" && value !== null ? value as T : {} as T;
+}
+
 /** The cursors kept in a pipeline's state. */
 export function cursorsOf(state: Record<string, unknown>): Cursors {
-  const value = state.incremental;
-  return typeof value === "object" && value !== null ? value as Cursors : {};
+  return stateEntry<Cursors>(state, "incremental");
 }
 
 /**
@@ -40,8 +48,7 @@ export type Boundaries = Record<string, Record<string, Record<string, string>>>;
 
 /** The boundary records kept in a pipeline's state. */
 export function boundariesOf(state: Record<string, unknown>): Boundaries {
-  const value = state.incremental_boundary;
-  return typeof value === "object" && value !== null ? value as Boundaries : {};
+  return stateEntry<Boundaries>(state, "incremental_boundary");
 }
 
 const NUMBER = /^-?\d+(\.\d+)?$/;

@@ -4,7 +4,7 @@
  * @module
  */
 import { extract, type ResourceStats } from "./extract/extract.ts";
-import { boundariesOf, cursorsOf, type RunLedger } from "./ledger.ts";
+import { boundariesOf, cursorsOf, type RunLedger, stateEntry } from "./ledger.ts";
 import { HttpClient } from "./extract/http.ts";
 import { PgliteDestination } from "./load/pglite.ts";
 import type { Destination, RootWrite } from "./load/destination.ts";
@@ -122,8 +122,7 @@ function refreshKey(resource: string, parent: string): string {
 
 /** When each `refresh_every` listing last ran to the end (ISO instants), from the state. */
 function refreshesOf(state: Record<string, unknown>): Record<string, string> {
-  const value = state.refreshed;
-  return typeof value === "object" && value !== null ? value as Record<string, string> : {};
+  return stateEntry<Record<string, string>>(state, "refreshed");
 }
 
 /** A load id in dlt's format: seconds since the epoch, with microseconds. */

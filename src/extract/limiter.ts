@@ -67,7 +67,6 @@ export class Limiter {
   #pausedUntil = 0;
   readonly #waiting: { grant: () => void }[] = [];
   #cancelTimer: (() => void) | undefined;
-  #sent = 0;
 
   /** Creates a limiter. */
   constructor(options: LimiterOptions) {
@@ -165,7 +164,6 @@ export class Limiter {
         return;
       }
       this.#inFlight++;
-      this.#sent++;
       this.#waiting.shift()!.grant();
     }
   }
@@ -199,11 +197,6 @@ export class Limiter {
   /** Requests in flight now. */
   get inFlight(): number {
     return this.#inFlight;
-  }
-
-  /** Requests sent so far. */
-  get sent(): number {
-    return this.#sent;
   }
 
   /** The quota the limiter keeps to now (lowered after 429s, recovering). */

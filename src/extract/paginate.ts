@@ -204,11 +204,11 @@ export async function* paginate(
       }
       case "page_number": {
         page++;
-        const records_ = totalOf(response, paginator.total_path, paginator.total_header);
+        const recordTotal = totalOf(response, paginator.total_path, paginator.total_header);
         const pagesTotal = paginator.total_pages_path
           ? Number(getPath(response.body, paginator.total_pages_path))
-          : records_ !== undefined && paginator.limit !== undefined
-          ? Math.ceil(records_ / paginator.limit)
+          : recordTotal !== undefined && paginator.limit !== undefined
+          ? Math.ceil(recordTotal / paginator.limit)
           : NaN;
         const last = paginator.base_page + (Number.isFinite(pagesTotal) ? pagesTotal : Infinity) -
           1;

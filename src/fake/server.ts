@@ -715,20 +715,27 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
     return most;
   };
 
-  const groundTruth = (): Record<string, number> => {
-    const listed = new Set<string>();
-    for (const tasks of data.tasksOf.values()) for (const t of tasks) listed.add(t);
-    // stories of listed tasks and of their subtasks at every depth
-    const all = new Set(listed);
+  /** The subtasks below these tasks, at every depth. */
+  const subtasksBelow = (tasks: Iterable<string>): Set<string> => {
+    const out = new Set<string>();
     const walk = (gid: string) => {
       for (const s of data.subtasksOf.get(gid) ?? []) {
-        if (!all.has(s)) {
-          all.add(s);
+        if (!out.has(s)) {
+          out.add(s);
           walk(s);
         }
       }
     };
-    for (const t of listed) walk(t);
+    for (const t of tasks) walk(t);
+    return out;
+  };
+
+  const groundTruth = (): Record<string, number> => {
+    const listed = new Set<string>();
+    for (const tasks of data.tasksOf.values()) for (const t of tasks) listed.add(t);
+    // stories of listed tasks and of their subtasks at every depth
+    const subtasks = subtasksBelow(listed);
+    const all = new Set([...listed, ...subtasks]);
     let stories = 0;
     for (const t of all) stories += data.storiesOf.get(t)?.length ?? 0;
     const orgs = data.all("workspace").filter((w) => w.is_organization).map((w) => w.gid);
@@ -741,26 +748,17 @@ export function startFakeAsana(options: FakeAsanaOptions = {}): Promise<FakeAsan
       stories,
       teams: data.all("team").filter((t) => orgs.some((o) => refIs(t.organization, o))).length,
       users: data.all("user").length,
-      ...moreTruth(listed, all, orgs),
+      ...moreTruth(listed, subtasks, all, orgs),
     };
   };
 
   /** Row counts of the resources beyond the seed's eight. */
   const moreTruth = (
     listed: Set<string>,
+    subtasks: Set<string>,
     all: Set<string>,
     orgs: string[],
   ): Record<string, number> => {
-    const subtasks = new Set<string>();
-    const walk = (gid: string) => {
-      for (const s of data.subtasksOf.get(gid) ?? []) {
-        if (!subtasks.has(s)) {
-          subtasks.add(s);
-          walk(s);
-        }
-      }
-    };
-    for (const t of listed) walk(t);
     const listedParent = (o: AsanaObject) => {
       const p = o.parent as Ref;
       return all.has(p.gid) || data.objects.get(p.gid)?.resource_type === "project";

@@ -465,17 +465,7 @@ async function finishScd2(
   await tx.exec(
     `update ${rootTable} set ${from} = ${at}, ${to} = null where ${load} = ${current}`,
   );
-  const counts: CommitCounts = {};
-  for (const t of family) {
-    const c = await tx.query<{ n: number }>(
-      t === root.table
-        ? `select count(*)::int as n from ${rootTable} where ${load} = ${current}`
-        : `select count(*)::int as n from ${final(t)} c where c.${q(S.rootId)} in
-             (select ${id} from ${rootTable} where ${load} = ${current})`,
-    );
-    counts[t] = c.rows[0].n;
-  }
-  return counts;
+  return await familyCounts(tx, job, root, family);
 }
 
 /**
@@ -605,10 +595,23 @@ async function finishFamily(
     );
     deleted.set(root.table, goneKeys);
   }
+  return await familyCounts(tx, job, root, family);
+}
+
+/** Rows this load wrote to a root table and to each of its child tables. */
+async function familyCounts(
+  tx: SqlSession,
+  job: CommitJob,
+  root: RootWrite,
+  family: string[],
+): Promise<CommitCounts> {
+  const final = (t: string) => `${q(job.dataset)}.${q(t)}`;
+  const rootTable = final(root.table);
+  const ofLoad = `select ${q(S.id)} from ${rootTable} where ${q(S.loadId)} = ${
+    quoteLiteral(job.loadId)
+  }`;
   const counts: CommitCounts = {};
-  const n = await tx.query<{ n: number }>(
-    `select count(*)::int as n from ${rootTable} where ${load} = ${current}`,
-  );
+  const n = await tx.query<{ n: number }>(`select count(*)::int as n from (${ofLoad}) r`);
   counts[root.table] = n.rows[0].n;
   for (const t of family.slice(1)) {
     // every row id of a load starts with the load's prefix: a scan, not a join
@@ -616,8 +619,7 @@ async function finishFamily(
       job.rowIdPrefix
         ? `select count(*)::int as n from ${final(t)} c
            where starts_with(c.${q(S.rootId)}, ${quoteLiteral(job.rowIdPrefix)})`
-        : `select count(*)::int as n from ${final(t)} c
-           where c.${q(S.rootId)} in (select ${id} from ${rootTable} where ${load} = ${current})`,
+        : `select count(*)::int as n from ${final(t)} c where c.${q(S.rootId)} in (${ofLoad})`,
     );
     counts[t] = c.rows[0].n;
   }

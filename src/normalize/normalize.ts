@@ -131,7 +131,8 @@ export class Normalizer {
       table.sources[path] = column;
       hints.set(path, hint);
     }
-    this.#hints.set(name, hints);
+    // only tables with hints are looked up per value (the hot path stays a miss)
+    if (hints.size > 0) this.#hints.set(name, hints);
     table.columns[S.id] = { type: "text" };
     table.columns[S.loadId] = { type: "text" };
     if (resource.parents.length > 0) table.columns[S.parentKey] = { type: "text" };

@@ -111,16 +111,7 @@ export function checkGraph(doc: unknown): GraphIssue[] {
     // an unknown parent is reported once; its placeholders cannot be checked
     if (unknownParent) continue;
     issues.push(...checkWhen(r.when, ps, at, (n) => resources[n], defaultKey));
-    if (isRecord(r.refresh_every)) {
-      for (const parent of Object.keys(r.refresh_every)) {
-        if (!ps.includes(parent)) {
-          issues.push({
-            path: at("refresh_every", parent),
-            message: `"${parent}" is not a parent of this resource${didYouMean(parent, ps)}`,
-          });
-        }
-      }
-    }
+    issues.push(...unknownParentKeys(r.refresh_every, ps, (p) => at("refresh_every", p)));
     const direct = ps.filter((p) => p !== name);
     const recursive = ps.includes(name);
     const templates: [KeyPath, string][] = [];
@@ -257,6 +248,19 @@ function missingField(resource: unknown, field: string, defaultKey: unknown): st
   return ok ? null : fields;
 }
 
+/** The keys of a per-parent map (`when:`, `refresh_every:`) that name no parent. */
+function unknownParentKeys(
+  map: unknown,
+  parents: string[],
+  at: (parent: string) => KeyPath,
+): GraphIssue[] {
+  if (!isRecord(map)) return [];
+  return Object.keys(map).filter((p) => !parents.includes(p)).map((p) => ({
+    path: at(p),
+    message: `"${p}" is not a parent of this resource${didYouMean(p, parents)}`,
+  }));
+}
+
 /** `when:` parses, names only parents, and reads only fields each parent requests. */
 function checkWhen(
   when: unknown,
@@ -275,13 +279,9 @@ function checkWhen(
   const entries: [KeyPath, string, string[]][] = [];
   if (typeof when === "string") entries.push([at("when"), when, parents]);
   else if (isRecord(when)) {
+    const unknown = unknownParentKeys(when, parents, (p) => at("when", p));
+    if (unknown.length > 0) return unknown;
     for (const [parent, text] of Object.entries(when)) {
-      if (!parents.includes(parent)) {
-        return [{
-          path: at("when", parent),
-          message: `"${parent}" is not a parent of this resource${didYouMean(parent, parents)}`,
-        }];
-      }
       if (typeof text === "string") entries.push([at("when", parent), text, [parent]]);
     }
   }

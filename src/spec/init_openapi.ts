@@ -6,7 +6,15 @@
  *
  * @module
  */
-import { deref, isObject, type Json, type OpenApiDocument, propertiesOf } from "./openapi.ts";
+import {
+  deref,
+  isObject,
+  type Json,
+  type OpenApiDocument,
+  type Parameter,
+  parametersOf,
+  propertiesOf,
+} from "./openapi.ts";
 
 /** A schema's properties, each resolved (`$ref` followed). */
 function properties(doc: OpenApiDocument, node: unknown): Map<string, Json> {
@@ -18,13 +26,6 @@ function properties(doc: OpenApiDocument, node: unknown): Map<string, Json> {
   return out;
 }
 
-interface QueryParam {
-  name: string;
-  required: boolean;
-  maximum: number | undefined;
-  allowed: string[] | undefined;
-}
-
 /** What a chosen path lists, as far as its description tells. */
 export interface Candidate {
   path: string;
@@ -32,35 +33,16 @@ export interface Candidate {
   name: string;
   /** Path parameters, in order. */
   pathParams: string[];
-  query: QueryParam[];
+  /** Query parameters. */
+  query: Parameter[];
   /** Where the records sit (`data`, or "" for a top-level list). */
   records: string | undefined;
   /** Properties of one record. */
   fields: Map<string, Json>;
   /** `next_page.offset`-style cursor in the body, when there is one. */
   cursorPath: string | undefined;
-}
-
-function queryParams(doc: OpenApiDocument, item: Json, op: Json): QueryParam[] {
-  const out: QueryParam[] = [];
-  for (
-    const raw of [
-      ...(Array.isArray(item.parameters) ? item.parameters : []),
-      ...(Array.isArray(op.parameters) ? op.parameters : []),
-    ]
-  ) {
-    const p = deref(doc, raw);
-    if (!isObject(p) || p.in !== "query" || typeof p.name !== "string") continue;
-    const schema = deref(doc, p.schema);
-    const items = isObject(schema) ? deref(doc, schema.items) : undefined;
-    out.push({
-      name: p.name,
-      required: p.required === true,
-      maximum: isObject(schema) && typeof schema.maximum === "number" ? schema.maximum : undefined,
-      allowed: isObject(items) && Array.isArray(items.enum) ? items.enum.map(String) : undefined,
-    });
-  }
-  return out;
+  /** The fields of the body's `next_page` (a field list may offer them; they are no record's). */
+  pagingFields: string[];
 }
 
 /** Every `GET` path that answers a list, with what the description says of it. */
@@ -94,15 +76,17 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
     if (records === undefined) continue;
     const top = properties(doc, schema);
     const next = top.get("next_page");
-    const cursorPath = next && properties(doc, next).has("offset") ? "next_page.offset" : undefined;
+    const pagingFields = next ? [...properties(doc, next).keys()] : [];
+    const cursorPath = pagingFields.includes("offset") ? "next_page.offset" : undefined;
     out.push({
       path,
       name: "",
       pathParams: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]),
-      query: queryParams(doc, item, op),
+      query: parametersOf(doc, item, op).filter((p) => p.in === "query"),
       records,
       fields: properties(doc, recordSchema),
       cursorPath,
+      pagingFields,
     });
   }
   for (const c of out) c.name = baseName(c.path);
@@ -338,7 +322,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
         ...new Set([
           ...(key ? [key] : []),
           // the field list's top-level names, less the paging ones of next_page
-          ...q.allowed.filter((f) => !f.includes(".") && !["offset", "path", "uri"].includes(f)),
+          ...q.allowed.filter((f) => !f.includes(".") && !c.pagingFields.includes(f)),
         ]),
       ];
       lines.push(`    fields: [${fields.map(y).join(", ")}]`);

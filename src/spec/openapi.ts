@@ -21,12 +21,16 @@ export interface OpenApiIssue {
   message: string;
 }
 
-interface Parameter {
+/** A parameter of an operation, as far as the checks and `init` need it. */
+export interface Parameter {
   name: string;
+  /** `query`, `path`, `header` or `cookie`. */
   in: string;
   required: boolean;
   /** The allowed values of an array or string parameter (Asana's `opt_fields`). */
   allowed: string[] | undefined;
+  /** The greatest value a number parameter takes (a page size's limit). */
+  maximum: number | undefined;
 }
 
 /** A JSON object. */
@@ -47,7 +51,8 @@ export function deref(doc: OpenApiDocument, node: unknown, depth = 0): unknown {
   return deref(doc, target, depth + 1);
 }
 
-function parametersOf(doc: OpenApiDocument, pathItem: Json, op: Json): Parameter[] {
+/** The parameters of an operation: its path item's and its own, `$ref`s followed. */
+export function parametersOf(doc: OpenApiDocument, pathItem: Json, op: Json): Parameter[] {
   const raw = [
     ...(Array.isArray(pathItem.parameters) ? pathItem.parameters : []),
     ...(Array.isArray(op.parameters) ? op.parameters : []),
@@ -63,7 +68,10 @@ function parametersOf(doc: OpenApiDocument, pathItem: Json, op: Json): Parameter
       : isObject(schema) && Array.isArray(schema.enum)
       ? schema.enum.map(String)
       : undefined;
-    out.push({ name: p.name, in: p.in, required: p.required === true, allowed });
+    const maximum = isObject(schema) && typeof schema.maximum === "number"
+      ? schema.maximum
+      : undefined;
+    out.push({ name: p.name, in: p.in, required: p.required === true, allowed, maximum });
   }
   return out;
 }
