@@ -125,6 +125,11 @@ function refreshesOf(state: Record<string, unknown>): Record<string, string> {
   return stateEntry<Record<string, string>>(state, "refreshed");
 }
 
+/** Seconds from a resource's first request to its last response (0 when it made none). */
+function secondsOf(s: ResourceStats): number {
+  return s.startedAt === 0 ? 0 : Math.max(0, s.finishedAt - s.startedAt) / 1000;
+}
+
 /** A load id in dlt's format: seconds since the epoch, with microseconds. */
 export function newLoadId(now = Date.now()): string {
   return (now / 1000).toFixed(6);
@@ -242,10 +247,15 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         fullRefresh: options.fullRefresh,
         resources: Object.fromEntries(plan.order.map((name) => {
           const s = extracted.stats.get(name)!;
+          const r = plan.resources.get(name)!;
           return [name, {
             rows: s.rows,
             requests: client.stats.byResource.get(name) ?? 0,
             chains: s.chains,
+            seconds: secondsOf(s),
+            parents: r.parents,
+            table: normalizer.rootTable(r),
+            loaded: r.load,
           }];
         })),
       });
@@ -269,7 +279,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         rows: r.load ? tables[normalizer.rootTable(r)] ?? 0 : s.rows,
         received: s.rows,
         requests: client.stats.byResource.get(name) ?? 0,
-        seconds: s.startedAt === 0 ? 0 : Math.max(0, s.finishedAt - s.startedAt) / 1000,
+        seconds: secondsOf(s),
         loaded: r.load,
         restarts: s.restarts,
         skipped: [...s.skipped].map(([status, x]) => ({

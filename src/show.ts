@@ -35,6 +35,10 @@ export interface DatasetSummary {
     startedAt: string;
     finishedAt: string;
     error: string | null;
+    /** Rows the load wrote, over every table. */
+    rows: number;
+    /** Requests it made (null for loads older than the per-resource record). */
+    requests: number | null;
   }[];
 }
 
@@ -83,6 +87,8 @@ export async function describeDataset(
       startedAt: l.started_at.toISOString(),
       finishedAt: l.finished_at.toISOString(),
       error: l.error,
+      rows: Object.values(l.rows ?? {}).reduce((a, b) => a + b, 0),
+      requests: l.resources ? Object.values(l.resources).reduce((a, r) => a + r.requests, 0) : null,
     })),
   };
 }

@@ -39,6 +39,7 @@ import {
   formatTableDetail,
 } from "./format.ts";
 import { ProgressReporter, type Verbosity } from "./progress.ts";
+import { type LiveState, startDashboard } from "../web/server.ts";
 
 export { parseArgs, UsageError };
 
@@ -75,13 +76,39 @@ class Interrupted extends Error {
 const USAGE = `usage:
   restpipe run <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b]
                            [--full-refresh] [--dry-run] [--quiet | --verbose]
+                           [--web [--port N]]
   restpipe plan <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b] [--json]
   restpipe check <spec.yaml> [--openapi <file>]
   restpipe init --openapi <file|url> [--resources /path,/path] [--out <spec.yaml>]
   restpipe show [<spec.yaml>] [<table>] [--db DIR | --destination URL|postgres] [--loads] [--json]
+  restpipe show [<spec.yaml>] --web [--port N] [--db DIR | --destination URL|postgres]
   restpipe sql "<query>" [--db DIR | --destination URL|postgres] [--spec <spec.yaml>] [--json]
                [--write]
   restpipe serve [--db DIR | --spec <spec.yaml>] [--host 127.0.0.1] [--port 5432] [--write]`;
+
+/** The `--port` of a dashboard: 0 (a free port) when not given. */
+function portFlag(args: Args): number {
+  const value = stringFlag(args, "port");
+  if (value === undefined) return 0;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`--port ${value}: not a port number (0-65535)`);
+  }
+  if (!args.flags.has("web")) throw new UsageError("--port goes with --web");
+  return port;
+}
+
+/** Resolves at the first Ctrl-C or SIGTERM. */
+function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const stop = () => {
+      for (const sig of signals) Deno.removeSignalListener(sig, stop);
+      resolve();
+    };
+    for (const sig of signals) Deno.addSignalListener(sig, stop);
+  });
+}
 
 function resourcesFlag(args: Args): string[] | undefined {
   const value = stringFlag(args, "resources");
@@ -105,8 +132,13 @@ async function run(argv: string[]): Promise<number> {
     json: "flag",
     quiet: "flag",
     verbose: "flag",
+    web: "flag",
+    port: "value",
   });
-  if (args.flags.has("dry-run")) return await plan(argv.filter((a) => a !== "--dry-run"));
+  if (args.flags.has("dry-run")) {
+    if (args.flags.has("web")) throw new UsageError("--web goes with a run, not --dry-run");
+    return await plan(argv.filter((a) => a !== "--dry-run"));
+  }
   if (args.flags.has("json")) throw new UsageError("--json goes with --dry-run (or use plan)");
   if (args.flags.has("quiet") && args.flags.has("verbose")) {
     throw new UsageError("--quiet and --verbose exclude each other");
@@ -133,42 +165,81 @@ async function run(argv: string[]): Promise<number> {
   const listeners = signals.map((sig) => [sig, onSignal(sig)] as const);
   for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
   const target = targetOf(args, stringFlag(args, "db") ?? defaultDbDir(spec));
-  const server = target.kind === "postgres"
+  const port = portFlag(args);
+  // with --web the command holds the destination itself, so the page can read it afterwards
+  const web = args.flags.has("web");
+  const opened = target.kind === "postgres" || web
     ? await openTarget(target, `run ${specFile}`)
     : undefined;
+  const live: LiveState | undefined = web
+    ? { running: false, progress: null, result: null, error: null }
+    : undefined;
+  let code = 0;
   try {
-    const result = await runPipeline(spec, {
-      destination: server,
-      dbDir: target.kind === "pglite" ? target.dir : undefined,
-      fullRefresh: args.flags.has("full-refresh"),
-      resources: resourcesFlag(args),
-      onProgress: verbosity === "quiet" ? undefined : reporter.update,
-      progressIntervalMs: Deno.stderr.isTerminal() ? 250 : 1000,
-      secrets,
-      signal: controller.signal,
-      purpose: `run ${specFile}`,
-    });
-    reporter.done();
-    if (verbosity === "quiet") {
-      const rows = Object.values(result.tables).reduce((a, b) => a + b, 0);
-      out(`load ${result.loadId}: ${rows} rows in ${result.seconds.toFixed(1)} s`);
-    } else {
-      out(formatRunSummary(result));
+    const dashboard = live && opened
+      ? await startDashboard({
+        dest: opened,
+        dataset: spec.dataset,
+        plan: buildPlan(spec, resourcesFlag(args)),
+        port,
+        live,
+        redact: (t) => redactor.redact(t),
+      })
+      : undefined;
+    if (dashboard) out(`dashboard: ${dashboard.url}`);
+    try {
+      if (live) live.running = true;
+      const result = await runPipeline(spec, {
+        destination: opened,
+        dbDir: target.kind === "pglite" ? target.dir : undefined,
+        fullRefresh: args.flags.has("full-refresh"),
+        resources: resourcesFlag(args),
+        onProgress: verbosity === "quiet" && !live ? undefined : (p) => {
+          if (live) live.progress = p;
+          reporter.update(p);
+        },
+        progressIntervalMs: live ? 500 : Deno.stderr.isTerminal() ? 250 : 1000,
+        secrets,
+        signal: controller.signal,
+        purpose: `run ${specFile}`,
+      });
+      reporter.done();
+      if (verbosity === "quiet") {
+        const rows = Object.values(result.tables).reduce((a, b) => a + b, 0);
+        out(`load ${result.loadId}: ${rows} rows in ${result.seconds.toFixed(1)} s`);
+      } else {
+        out(formatRunSummary(result));
+      }
+      if (live) Object.assign(live, { running: false, result });
+    } catch (e) {
+      reporter.done();
+      const reason = controller.signal.reason;
+      if (controller.signal.aborted && reason instanceof Interrupted) {
+        err("interrupted: nothing committed; the previous load is intact");
+        await dashboard?.close();
+        return reason.signal === "SIGINT" ? 130 : 143;
+      }
+      if (!live) throw e;
+      // the page shows the failure; the terminal says it at once, as without --web
+      code = reportFailure(e);
+      Object.assign(live, { running: false, error: redactor.redact(messageOf(e)) });
+    } finally {
+      reporter.done();
+      for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
     }
-  } catch (e) {
-    reporter.done();
-    const reason = controller.signal.reason;
-    if (controller.signal.aborted && reason instanceof Interrupted) {
-      err("interrupted: nothing committed; the previous load is intact");
-      return reason.signal === "SIGINT" ? 130 : 143;
+    if (dashboard) {
+      err(`the dashboard stays at ${dashboard.url} (Ctrl-C stops it)`);
+      await untilSignal();
+      await dashboard.close();
     }
-    throw e;
   } finally {
-    reporter.done();
-    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
-    await server?.close();
+    await opened?.close();
   }
-  return 0;
+  return code;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 async function plan(argv: string[]): Promise<number> {
@@ -358,13 +429,33 @@ async function show(argv: string[]): Promise<number> {
     destination: "value",
     json: "flag",
     loads: "flag",
+    web: "flag",
+    port: "value",
   });
   const specFile = args.positional.find((a) => /\.ya?ml$/.test(a));
   const tables = args.positional.filter((a) => a !== specFile);
   if (tables.length > 1) throw new UsageError(`show takes at most one table\n${USAGE}`);
+  const port = portFlag(args);
+  if (args.flags.has("web") && (tables.length > 0 || args.flags.has("json"))) {
+    throw new UsageError("show --web draws every table: leave out the table name and --json");
+  }
   const { dest, dbDir, spec } = await openDatabase(args, specFile, "show");
   const json = args.flags.has("json");
   try {
+    if (args.flags.has("web")) {
+      const dashboard = await startDashboard({
+        dest,
+        dataset: spec?.dataset,
+        plan: spec ? buildPlan(spec) : undefined,
+        port,
+        redact: (t) => redactor.redact(t),
+      });
+      out(`dashboard: ${dashboard.url}`);
+      err(`serving ${dbDir} read-only (Ctrl-C stops)`);
+      await untilSignal();
+      await dashboard.close();
+      return 0;
+    }
     const datasets = spec ? [spec.dataset] : await dest.datasets();
     if (tables.length === 1) {
       for (const ds of datasets) {
@@ -462,10 +553,7 @@ async function serve(argv: string[]): Promise<number> {
     } on postgresql://postgres@${host}:${port}/postgres`,
   );
   out(`connect: psql -h ${host} -p ${port} -U postgres   (Ctrl-C stops)`);
-  await new Promise<void>((resolve) => {
-    Deno.addSignalListener("SIGINT", resolve);
-    Deno.addSignalListener("SIGTERM", resolve);
-  });
+  await untilSignal();
   await server.stop();
   await dest.close();
   return 0;
@@ -499,24 +587,29 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"\n${USAGE}`);
     }
   } catch (e) {
-    if (
-      e instanceof SpecError || e instanceof PlanError || e instanceof UsageError ||
-      e instanceof DatabaseDirError || e instanceof DestinationError
-    ) {
-      err(e.message);
-      return 2;
-    }
-    if (e instanceof DatabaseLockedError) {
-      err(`refused: ${e.message}`);
-      return 1;
-    }
-    if (e instanceof RunError) {
-      err(`run failed; the previous load is intact.\n${e.message}`);
-      return 1;
-    }
-    err(`error: ${e instanceof Error ? e.message : String(e)}`);
+    return reportFailure(e);
+  }
+}
+
+/** Says why a command failed, in one message a user can act on; returns the exit code. */
+function reportFailure(e: unknown): number {
+  if (
+    e instanceof SpecError || e instanceof PlanError || e instanceof UsageError ||
+    e instanceof DatabaseDirError || e instanceof DestinationError
+  ) {
+    err(e.message);
+    return 2;
+  }
+  if (e instanceof DatabaseLockedError) {
+    err(`refused: ${e.message}`);
     return 1;
   }
+  if (e instanceof RunError) {
+    err(`run failed; the previous load is intact.\n${e.message}`);
+    return 1;
+  }
+  err(`error: ${messageOf(e)}`);
+  return 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

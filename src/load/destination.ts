@@ -66,6 +66,14 @@ export interface ResourceFigures {
   rows: number;
   requests: number;
   chains: number;
+  /** Seconds from the resource's first request to its last response (loads since 0.1). */
+  seconds?: number;
+  /** Its parents in the spec; itself among them when it is recursive. */
+  parents?: string[];
+  /** The root table it fills. */
+  table?: string;
+  /** False for a resource fetched only for its children (not loaded). */
+  loaded?: boolean;
 }
 
 /** What a commit wrote: rows per table. */

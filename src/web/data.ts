@@ -1,0 +1,232 @@
+/**
+ * What the dashboard shows, read from a destination: the resource graph with the last
+ * load's figures, the table tree, the load history, a table's columns and a page of its
+ * rows, and the result of a read-only query (as JSON or CSV).
+ *
+ * @module
+ */
+import type { Destination, LoadRecord, ResourceFigures } from "../load/destination.ts";
+import { quoteIdent as q } from "../normalize/naming.ts";
+import type { Plan } from "../plan/plan.ts";
+import { type DatasetSummary, depthOf, describeDataset } from "../show.ts";
+
+/** One resource in the graph, with what it did in the last completed load. */
+export interface GraphNode {
+  resource: string;
+  table: string | null;
+  /** Parents other than itself (several: a union of parents). */
+  parents: string[];
+  /** The resource lists itself as a parent (a tree of records, walked to its leaves). */
+  recursive: boolean;
+  /** False when it is fetched only for its children. */
+  loaded: boolean;
+  /**
+   * Figures of the last completed load, or null when it did not run then: rows written
+   * to its table (records received, when it is not loaded), records received, requests
+   * and seconds (null for loads that did not record them).
+   */
+  last: { rows: number; received: number; requests: number; seconds: number | null } | null;
+}
+
+/** A dataset as the dashboard draws it. */
+export interface DatasetView extends DatasetSummary {
+  /** Each table's depth in the tree, by name (0 for a root table). */
+  depth: Record<string, number>;
+  graph: GraphNode[];
+  /** Where the graph comes from: the spec given, or the last load's record. */
+  graphSource: "spec" | "load" | "none";
+}
+
+/** Everything the dashboard's first render needs. */
+export interface Overview {
+  destination: string;
+  datasets: DatasetView[];
+}
+
+/** The graph from a plan (the spec given on the command line). */
+function graphOfPlan(plan: Plan, last: LoadRecord | undefined): GraphNode[] {
+  return plan.order.map((name) => {
+    const r = plan.resources.get(name)!;
+    return node(name, r.table, r.parents, r.load, last);
+  });
+}
+
+/** The graph from a load's per-resource record (no spec needed). */
+function graphOfLoad(last: LoadRecord): GraphNode[] {
+  return Object.entries(last.resources ?? {}).map(([name, f]) =>
+    node(name, f.table ?? null, f.parents ?? [], f.loaded ?? true, last)
+  );
+}
+
+function node(
+  resource: string,
+  table: string | null,
+  parents: string[],
+  loaded: boolean,
+  load: LoadRecord | undefined,
+): GraphNode {
+  const f: ResourceFigures | undefined = load?.resources?.[resource];
+  const written = table !== null && loaded ? load?.rows[table] : undefined;
+  return {
+    resource,
+    table,
+    parents: parents.filter((p) => p !== resource),
+    recursive: parents.includes(resource),
+    loaded,
+    last: f
+      ? {
+        rows: written ?? f.rows,
+        received: f.rows,
+        requests: f.requests,
+        seconds: f.seconds ?? null,
+      }
+      : null,
+  };
+}
+
+/** Reads the overview of the given datasets (every dataset when none is named). */
+export async function readOverview(
+  dest: Destination,
+  options: { dataset?: string; plan?: Plan } = {},
+): Promise<Overview> {
+  const names = options.dataset !== undefined ? [options.dataset] : await dest.datasets();
+  const datasets: DatasetView[] = [];
+  for (const name of names) {
+    const summary = await describeDataset(dest, name);
+    const last: LoadRecord | undefined = (await dest.loads(name, 50)).find((l) =>
+      l.status === "completed" && l.resources !== null && Object.keys(l.resources).length > 0
+    );
+    const graph = options.plan ? graphOfPlan(options.plan, last) : last ? graphOfLoad(last) : [];
+    datasets.push({
+      ...summary,
+      depth: Object.fromEntries(summary.tables.map((t) => [t.name, depthOf(t, summary.tables)])),
+      graph,
+      graphSource: options.plan ? "spec" : last ? "load" : "none",
+    });
+  }
+  return { destination: dest.description, datasets };
+}
+
+/** A table's columns and one page of its rows. */
+export interface TablePage {
+  dataset: string;
+  table: string;
+  /** Rows in the table. */
+  rows: number;
+  /** Rows the filter matches (equal to `rows` without a filter). */
+  matching: number;
+  columns: { name: string; type: string; variant: boolean }[];
+  offset: number;
+  limit: number;
+  /** The page's rows, values in column order, as JSON-safe values. */
+  page: unknown[][];
+}
+
+/** A column that holds values a column hint or an earlier type could not take. */
+export function isVariantColumn(name: string): boolean {
+  return /__v_[a-z0-9_]+$/.test(name);
+}
+
+/**
+ * One page of a table, rows in `_dlt_id` order, optionally only those whose text (the
+ * whole row as Postgres prints it) contains `filter`, ignoring case. Undefined when the
+ * dataset has no such table.
+ */
+export async function readTablePage(
+  dest: Destination,
+  dataset: string,
+  table: string,
+  options: { offset?: number; limit?: number; filter?: string } = {},
+): Promise<TablePage | undefined> {
+  const cols = await dest.query<{ column_name: string; data_type: string }>(
+    `select column_name, data_type from information_schema.columns
+     where table_schema = $1 and table_name = $2 order by ordinal_position`,
+    [dataset, table],
+  );
+  if (cols.rows.length === 0) return undefined;
+  const offset = Math.max(0, Math.floor(options.offset ?? 0));
+  const limit = Math.min(500, Math.max(1, Math.floor(options.limit ?? 50)));
+  const target = `${q(dataset)}.${q(table)} as r`;
+  const filter = options.filter?.trim() ?? "";
+  const where = filter === "" ? "" : `where r::text ilike $1 escape '\\'`;
+  const params = filter === "" ? [] : [`%${filter.replace(/[\\%_]/g, (c) => `\\${c}`)}%`];
+  const names = cols.rows.map((c) => c.column_name);
+  const order = names.includes("_dlt_id") ? `order by r."_dlt_id"` : "";
+  const total = await dest.query<{ n: number }>(`select count(*)::int as n from ${target}`);
+  const matching = filter === ""
+    ? total
+    : await dest.query<{ n: number }>(`select count(*)::int as n from ${target} ${where}`, params);
+  const rows = await dest.query<Record<string, unknown>>(
+    `select r.* from ${target} ${where} ${order} limit ${limit} offset ${offset}`,
+    params,
+  );
+  return {
+    dataset,
+    table,
+    rows: total.rows[0].n,
+    matching: matching.rows[0].n,
+    columns: cols.rows.map((c) => ({
+      name: c.column_name,
+      type: c.data_type,
+      variant: isVariantColumn(c.column_name),
+    })),
+    offset,
+    limit,
+    page: rows.rows.map((row) => names.map((n) => jsonValue(row[n]))),
+  };
+}
+
+/** A value as JSON can carry it: big integers and numerics as text, instants as ISO text. */
+export function jsonValue(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Uint8Array) {
+    return "\\x" + [...value].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  if (Array.isArray(value)) return value.map(jsonValue);
+  if (typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonValue(v)]));
+  }
+  return value;
+}
+
+/** The result of a dashboard query. */
+export interface QueryView {
+  fields: string[];
+  /** The first `maxRows` rows, values in field order. */
+  rows: unknown[][];
+  /** Rows the query returned. */
+  total: number;
+}
+
+/** Runs one read-only statement (rolled back, whatever it is) and returns its rows. */
+export async function runReadOnly(
+  dest: Destination,
+  sql: string,
+  maxRows = 1000,
+): Promise<QueryView> {
+  const result = await dest.query<Record<string, unknown>>(sql);
+  const fields = result.fields.map((f) => f.name);
+  return {
+    fields,
+    rows: result.rows.slice(0, maxRows).map((row) => fields.map((f) => jsonValue(row[f]))),
+    total: result.rows.length,
+  };
+}
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+function csvField(value: unknown): string {
+  const v = jsonValue(value);
+  const text = v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** A query's whole result as CSV text (header line, then one line per row, CRLF). */
+export async function queryCsv(dest: Destination, sql: string): Promise<string> {
+  const result = await dest.query<Record<string, unknown>>(sql);
+  const fields = result.fields.map((f) => f.name);
+  const lines = [fields.map(csvField).join(",")];
+  for (const row of result.rows) lines.push(fields.map((f) => csvField(row[f])).join(","));
+  return lines.join("\r\n") + "\r\n";
+}
