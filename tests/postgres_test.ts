@@ -68,6 +68,19 @@ Deno.test({
       assert.deepEqual(JSON.parse(sql.stdout), [{ n: fake.groundTruth().tasks }]);
       const write = await runCli(["sql", "delete from asana_data.tasks", "--destination", db.url]);
       assert.equal(write.code, 2);
+      // a chained statement cannot end the read-only transaction (the driver once sent
+      // parameterless text as a simple query, and this deleted every task)
+      const chained = await runCli([
+        "sql",
+        "commit; delete from asana_data.tasks",
+        "--destination",
+        db.url,
+      ]);
+      assert.equal(chained.code, 2);
+      assert.deepEqual(
+        (await dest.query<{ n: number }>("select count(*)::int as n from asana_data.tasks")).rows,
+        [{ n: fake.groundTruth().tasks }],
+      );
       const everything = await dest.query<{ t: string }>(
         `select string_agg(x::text, ' ') as t from (
            select to_jsonb(l)::text as x from asana_data._dlt_loads l

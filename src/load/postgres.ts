@@ -51,6 +51,12 @@ export function describeUrl(url: string): string {
   }
 }
 
+/**
+ * Query options that keep postgres.js on the extended protocol even without parameters
+ * (`simple` is an option of its `unsafe` that its types leave out).
+ */
+const ONE_STATEMENT = { simple: false } as postgres.UnsafeQueryOptions;
+
 /** A PostgreSQL server holding datasets. */
 export class PostgresDestination extends SqlDestination {
   /** Where the data goes (the URL without its password). */
@@ -67,7 +73,14 @@ export class PostgresDestination extends SqlDestination {
     this.description = describeUrl(url);
     this.session = {
       query: async <T>(text: string, params: unknown[] = []): Promise<QueryResult<T>> => {
-        const r = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+        // always the extended protocol, which takes one statement: without parameters
+        // postgres.js would send the text as a simple query, where "commit; delete …"
+        // ends the read-only transaction and runs the delete
+        const r = await sql.unsafe(
+          text,
+          params as postgres.ParameterOrJSON<never>[],
+          ONE_STATEMENT,
+        );
         return {
           rows: [...r] as T[],
           fields: (r.columns ?? []).map((c) => ({ name: c.name })),
