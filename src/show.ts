@@ -56,18 +56,27 @@ export async function describeDataset(
      where table_schema = $1 group by table_name order by table_name`,
     [dataset],
   );
+  const names = tablesResult.rows.map((r) => r.table_name).filter((n) => !SYSTEM.has(n));
+  // every table's row count in one statement: one round trip, not one per table
+  const counts = new Map<string, number>();
+  if (names.length > 0) {
+    const result = await dest.query<{ t: string; n: number }>(
+      names.map((name, i) =>
+        `select $${i + 1}::text as t, count(*)::int as n from ${q(dataset)}.${q(name)}`
+      ).join(" union all "),
+      names,
+    );
+    for (const r of result.rows) counts.set(r.t, Number(r.n));
+  }
   const tables: TableSummary[] = [];
   for (const { table_name: name, columns } of tablesResult.rows) {
     if (SYSTEM.has(name)) continue;
-    const count = await dest.query<{ n: number }>(
-      `select count(*)::int as n from ${q(dataset)}.${q(name)}`,
-    );
     const last = loads.find((l) => l.status === "completed" && name in l.rows);
     tables.push({
       name,
       parent: schema?.tables[name]?.parent ?? null,
       resource: schema?.tables[name]?.resource ?? null,
-      rows: count.rows[0].n,
+      rows: counts.get(name) ?? 0,
       columns,
       lastLoad: last
         ? {

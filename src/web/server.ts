@@ -108,7 +108,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     cached = await readOverview(options.dest, { dataset: options.dataset, plan: options.plan });
     return cached;
   };
-  if (options.live) await overview();
+  // read once before the address is printed: the page's first request finds a warm database
+  await overview();
   const busy = () =>
     json({ error: "a run is loading into this database: tables open when it has committed" }, 409);
 
