@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`deno task test`): fmt check, lint, type check, then every test,
-# with a throwaway PostgreSQL server for the destination tests.
+# with a throwaway PostgreSQL server for the destination tests and headless Chromium for
+# the dashboard's.
 #
 # PostgreSQL: uses `initdb` from PATH or /usr/lib/postgresql/*/bin; when it is missing
 # and we run as root (CI), installs Debian's `postgresql` package with apt-get. The
@@ -11,6 +12,21 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 deno fmt --check && deno lint && deno check mod.ts src scripts tests || exit 1
+
+# Chromium for the dashboard's browser tests: RESTPIPE_TEST_CHROMIUM, else /usr/bin/chromium;
+# when it is missing and we run as root (CI), installs Debian's `chromium` package.
+chromium="${RESTPIPE_TEST_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium package (no browser at $chromium)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2
+  fi
+  if [ ! -x "$chromium" ]; then
+    echo "Chromium is needed for the dashboard tests: install it (Debian: apt-get install chromium)" >&2
+    echo "or set RESTPIPE_TEST_CHROMIUM=/path/to/chromium" >&2
+    exit 1
+  fi
+fi
 
 find_bin() {
   if command -v initdb >/dev/null 2>&1; then dirname "$(readlink -f "$(command -v initdb)")"; return; fi

@@ -348,12 +348,24 @@ Deno.test("run --web: progress updates in place while the run goes, then the sum
   // while it runs: the live table counts up, tables wait for the commit
   await page.locator("[data-testid=live-status]", { hasText: /^running/ }).waitFor();
   const requestsSeen = new Set<string>();
+  const liveRows = new Set<string>();
   while (!(await page.locator("body[data-run]").count())) {
     requestsSeen.add((await page.textContent("[data-testid=live-status]")) ?? "");
+    // one row per resource of the spec, with its rows, pages and requests so far
+    const rows = await page.$$eval(
+      "[data-testid=live-table] tr[data-live]",
+      (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent).join(" ")),
+    );
+    if (rows.length > 0) liveRows.add(JSON.stringify(rows));
     await new Promise((r) => setTimeout(r, 200));
   }
   const running = [...requestsSeen].filter((s) => s.startsWith("running"));
   assert.ok(running.length >= 2, `progress changed in place: ${running.join(" | ")}`);
+  const tables = [...liveRows].map((r) => JSON.parse(r) as string[]);
+  assert.ok(tables.length >= 2, "the live table changed in place");
+  const resourceCount = buildPlan(await asanaSpec(fake.baseUrl, fake.token)).order.length;
+  assert.ok(tables.every((t) => t.length === resourceCount));
+  assert.ok(tables.every((t) => t.every((line) => /^\w+ [\d,]+ [\d,]+ [\d,]+$/.test(line))));
   assert.equal(await page.getAttribute("body", "data-run"), "finished");
   // the summary, and the tables the run committed
   const summary = await page.$$eval(
@@ -408,3 +420,22 @@ Deno.test("dashboard assets: served by restpipe, under 500 KB, nothing fetched f
   }
   assert.ok(total < 500_000, `${total} bytes`);
 });
+
+testEachDestination(
+  "the load history's duration is the run's real duration (finished_at is the commit's time)",
+  async (dest: Destination) => {
+    await using fake = Object.assign(
+      await startFakeAsana({ tasksPerProject: 2, latencyMs: 250 }),
+      { [Symbol.asyncDispose]: () => fake.close() },
+    );
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const t0 = Date.now();
+    await runPipeline(spec, { destination: dest });
+    const wall = Date.now() - t0;
+    const [load] = await dest.loads("asana_data", 1);
+    const recorded = load.finished_at.getTime() - load.started_at.getTime();
+    // the requests alone take several latencies (a chain of six levels at 250 ms)
+    assert.ok(wall > 1_500, `${wall} ms`);
+    assert.ok(recorded >= wall - 200 && recorded <= wall + 50, `${recorded} ms of ${wall} ms`);
+  },
+);

@@ -221,7 +221,7 @@ export abstract class SqlDestination implements Destination {
       await tx.query(
         `insert into ${ds}.${q(LOADS_TABLE)}
            (load_id, pipeline_name, status, started_at, finished_at, rows, resources)
-         values ($1, $2, 'completed', $3, now(), $4::text::jsonb, $5::text::jsonb)`,
+         values ($1, $2, 'completed', $3, clock_timestamp(), $4::text::jsonb, $5::text::jsonb)`,
         [
           job.loadId,
           job.pipeline,
@@ -266,7 +266,7 @@ export abstract class SqlDestination implements Destination {
         await this.session.query(
           `insert into ${q(dataset)}.${q(LOADS_TABLE)}
              (load_id, pipeline_name, status, started_at, finished_at, rows, error)
-           values ($1, $2, 'failed', $3, now(), '{}', $4)`,
+           values ($1, $2, 'failed', $3, clock_timestamp(), '{}', $4)`,
           [loadId, pipeline, startedAt.toISOString(), error],
         );
         await this.session.exec("commit");

@@ -444,7 +444,7 @@ async function pollLive() {
           h("th", { class: i ? "num" : "" }, x)
         ),
       ),
-      p.resources.map((r) =>
+      ...p.resources.map((r) =>
         h(
           "tr",
           { "data-live": r.resource },
@@ -456,6 +456,7 @@ async function pollLive() {
       ),
     );
   } else if (live.running) $("live-status").textContent = "starting…";
+  $("live-table").hidden = !live.running;
   if (live.running) return setTimeout(pollLive, 500);
   if (live.error) {
     $("live-summary").replaceChildren(
