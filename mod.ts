@@ -35,4 +35,6 @@ export {
   type RunResult,
 } from "./src/pipeline.ts";
 export { type DatasetSummary, describeDataset } from "./src/show.ts";
+export { type Dashboard, type LiveState, startDashboard } from "./src/web/server.ts";
+export { type Overview, readOverview, readTablePage } from "./src/web/data.ts";
 export { type FakeAsana, startFakeAsana } from "./src/fake/server.ts";

@@ -14,6 +14,8 @@ import { buildPlan } from "../src/plan/plan.ts";
 import type { Destination } from "../src/load/destination.ts";
 import { asanaSpec, fastAsanaFile, serveJson, tempDir, testEachDestination } from "./helpers.ts";
 import { launchBrowser, OUTPUT_DIR, startWebCommand } from "./browser.ts";
+import { freshDatabase, NO_POSTGRES } from "./pg.ts";
+import { PostgresDestination } from "../src/load/postgres.ts";
 
 /** Loads the fake Asana twice, then records a failed load (a 400 on /workspaces). */
 async function demoDatabase(dir: string): Promise<void> {
@@ -439,3 +441,33 @@ testEachDestination(
     assert.ok(recorded >= wall - 200 && recorded <= wall + 50, `${recorded} ms of ${wall} ms`);
   },
 );
+
+Deno.test({
+  name:
+    "show --web --destination postgresql://…: the page reads the server, the password is nowhere",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using api = hostileApi();
+    await using db = await freshDatabase();
+    const dest = await PostgresDestination.open(db.url);
+    try {
+      await runPipeline(hostileSpec(api.url), { destination: dest });
+    } finally {
+      await dest.close();
+    }
+    const password = decodeURIComponent(new URL(db.url).password);
+    await using web = await startWebCommand(["show", "--web", "--destination", db.url]);
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    await openDashboard(page, web.url);
+    assert.equal(await page.getAttribute('tr[data-table="items"] [data-rows]', "data-rows"), "2");
+    assert.equal(await page.locator('g.node[data-resource="items"]').count(), 1);
+    assert.match((await page.textContent("#destination"))!, /postgresql:\/\/restpipe:\*\*\*@/);
+    await page.fill("[data-testid=sql]", "select current_setting('application_name') as app");
+    await page.click("[data-testid=run-sql]");
+    await page.waitForSelector("[data-testid=sql-result] table");
+    const everything = await page.content() + web.output();
+    assert.equal(everything.includes(password), false);
+    assert.equal(await web.stop(), 0);
+  },
+});

@@ -98,7 +98,7 @@ function drawGraph(ds) {
   };
   const layers = [];
   for (const x of nodes) (layers[depthOf(x.resource)] ??= []).push(x);
-  const W = 210, H = 46, GX = 70, GY = 14;
+  const W = 200, H = 38, GX = 56, GY = 8, TOP = 24;
   const pos = new Map();
   layers.forEach((layer, i) => {
     if (i > 0) {
@@ -109,10 +109,10 @@ function drawGraph(ds) {
       };
       layer.sort((a, b) => mean(a) - mean(b));
     }
-    layer.forEach((x, j) => pos.set(x.resource, { x: 10 + i * (W + GX), y: 10 + j * (H + GY) }));
+    layer.forEach((x, j) => pos.set(x.resource, { x: 10 + i * (W + GX), y: TOP + j * (H + GY) }));
   });
   const width = 20 + layers.length * (W + GX) - GX + 30;
-  const height = 20 + Math.max(...layers.map((l) => l.length)) * (H + GY);
+  const height = TOP + 10 + Math.max(...layers.map((l) => l.length)) * (H + GY);
   const svg = h("svg:svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
   for (const x of nodes) {
     const to = pos.get(x.resource);
@@ -143,10 +143,13 @@ function drawGraph(ds) {
       x.parents.length > 1 ? `∪${x.parents.length}` : "",
       x.loaded ? "" : "(not loaded)",
     ].filter(Boolean).join(" ");
-    const figures = x.last
-      ? `${n(x.last.rows)} rows · ${n(x.last.requests)} req · ${secs(x.last.seconds)}`
-      : "not in the last load";
-    const cls = ["node", x.loaded ? "" : "fetched", x.last ? "" : "idle"].join(" ").trim();
+    const figures = !x.last
+      ? "not in the last load"
+      : x.last.requests === 0
+      ? "no request in the last load"
+      : `${n(x.last.rows)} rows · ${n(x.last.requests)} req · ${secs(x.last.seconds)}`;
+    const cls = ["node", x.loaded ? "" : "fetched", x.last?.requests ? "" : "idle"].join(" ")
+      .trim();
     const open = x.table && current()?.tables.some((t) => t.name === x.table)
       ? () => openTable(x.table)
       : undefined;
@@ -160,8 +163,8 @@ function drawGraph(ds) {
       },
       h("svg:title", {}, `${x.resource}${x.table ? ` → table ${x.table}` : ""}`),
       h("svg:rect", { width: W, height: H, rx: 6 }),
-      h("svg:text", { x: 8, y: 18, "font-weight": "600" }, `${x.resource} ${marks}`.trim()),
-      h("svg:text", { x: 8, y: 36, class: "figures" }, figures),
+      h("svg:text", { x: 8, y: 16, "font-weight": "600" }, `${x.resource} ${marks}`.trim()),
+      h("svg:text", { x: 8, y: 31, class: "figures" }, figures),
     ));
   }
   box.replaceChildren(svg);
