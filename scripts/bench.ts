@@ -3,7 +3,7 @@
  * at several scales, and micro-benchmarks the loader against a raw PGlite insert.
  *
  * Flags: --tasks 1000,10000 --latency 100 --jitter 20 --rpm 1500 --in-flight 50
- *        --runs 1 --micro 50000 (records; 0 skips it) --skip-e2e
+ *        --runs 1 --micro 50000 (records; 0 skips it) --skip-e2e --skip-dashboard
  *        --destination postgresql://… (end to end into that server, and the loader
  *        micro-benchmark against it beside a raw COPY; its `asana_data` and `bench_raw`
  *        schemas are dropped first)
@@ -28,6 +28,7 @@ import { DEFAULT_FLUSH_ROWS, StagingBuffer } from "../src/pipeline.ts";
 import { emptySchema } from "../src/normalize/schema.ts";
 import { buildPlan, type PlannedResource } from "../src/plan/plan.ts";
 import { parseSpec } from "../src/spec/load.ts";
+import { benchDashboard } from "./bench_dashboard.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const args = parseArgs(Deno.args, {
@@ -39,6 +40,7 @@ const args = parseArgs(Deno.args, {
   runs: "value",
   micro: "value",
   "skip-e2e": "flag",
+  "skip-dashboard": "flag",
   destination: "value",
 });
 const str = (k: string, d: string) => {
@@ -485,5 +487,19 @@ if (microRecords > 0) {
     );
     console.log(`| raw COPY of the same rows | ${median(pg.map((r) => r.raw)).toFixed(0)} |`);
     console.log(`ratios per run: ${pg.map((r) => (r.loader / r.raw).toFixed(2)).join(", ")}`);
+  }
+}
+if (!args.flags.has("skip-dashboard")) {
+  const web = await benchDashboard(Math.max(runs, 5));
+  if (typeof web === "string") console.log(`\ndashboard: ${web}`);
+  else {
+    console.log(
+      `\ndashboard (show --web started afresh each run, headless Chromium): first render of ` +
+        `${web.tables} tables, navigation start → rendered: median ${
+          median(web.renders).toFixed(0)
+        } ms (runs: ${web.renders.map((r) => r.toFixed(0)).join(", ")}); assets ${
+          (web.assetBytes / 1024).toFixed(1)
+        } KB`,
+    );
   }
 }
