@@ -73,5 +73,25 @@ if [ -z "${RESTPIPE_TEST_POSTGRES_URL:-}" ]; then
 fi
 trap cleanup EXIT
 
-# test files run two at a time (this machine has two cores; most tests wait on HTTP or a child)
-deno test --parallel --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run --allow-sys tests/
+# Test files run two at a time (this machine has two cores; most tests wait on HTTP or a
+# child), with the network limited to 127.0.0.1: no test can reach a real API. The browser
+# tests run after them with --allow-all, because playwright-core reads /proc/sys at import
+# (a WSL check), which Deno grants only to --allow-all; Chromium runs as a child process
+# anyway. The last line adds both summaries up, in deno test's own format.
+summary() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -aE '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1; }
+count() { echo "$1" | sed -E "s/.*\| ([0-9]+) $2.*/\1/"; }
+main_log="$(mktemp)" web_log="$(mktemp)"
+deno test --parallel --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run \
+  --allow-sys --ignore=tests/web_test.ts tests/ 2>&1 | tee "$main_log"
+main_status=${PIPESTATUS[0]}
+deno test --allow-all tests/web_test.ts 2>&1 | tee "$web_log"
+web_status=${PIPESTATUS[0]}
+a="$(summary "$main_log")" b="$(summary "$web_log")"
+rm -f "$main_log" "$web_log"
+if [ -z "$a" ] || [ -z "$b" ]; then exit 1; fi
+passed=$(($(count "$a" passed) + $(count "$b" passed)))
+failed=$(($(count "$a" failed) + $(count "$b" failed)))
+if [ "$main_status" -eq 0 ] && [ "$web_status" -eq 0 ]; then word=ok; else word=FAILED; fi
+echo
+echo "$word | $passed passed | $failed failed (both runs above)"
+[ "$word" = ok ]
