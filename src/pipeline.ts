@@ -47,7 +47,15 @@ export interface Progress {
   throttled: number;
   /** The configured requests-per-minute limit, if any. */
   requestsPerMinute: number | undefined;
-  resources: { resource: string; rows: number; pages: number; requests: number; chains: number }[];
+  resources: {
+    resource: string;
+    rows: number;
+    pages: number;
+    requests: number;
+    chains: number;
+    retries: number;
+    throttled: number;
+  }[];
 }
 
 /** What one resource did in a run. */
@@ -177,6 +185,8 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           pages: live?.get(name)?.pages ?? 0,
           requests: client.stats.byResource.get(name) ?? 0,
           chains: live?.get(name)?.chains ?? 0,
+          retries: client.stats.retriesByResource.get(name) ?? 0,
+          throttled: client.stats.throttledByResource.get(name) ?? 0,
         })),
       });
       const timer = options.onProgress
@@ -204,6 +214,8 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           onStart: (result) => live = result.stats,
         },
       ).finally(() => clearInterval(timer));
+      // the final figures of the extraction, before the commit
+      options.onProgress?.(snapshot());
       stats = extracted.stats;
       ledger = extracted.ledger;
       options.signal?.throwIfAborted();

@@ -85,8 +85,24 @@ const SNAPSHOT: Progress = {
   throttled: 1,
   requestsPerMinute: 1500,
   resources: [
-    { resource: "tasks", rows: 1200, pages: 12, requests: 12, chains: 10 },
-    { resource: "stories", rows: 3000, pages: 280, requests: 288, chains: 280 },
+    {
+      resource: "tasks",
+      rows: 1200,
+      pages: 12,
+      requests: 12,
+      chains: 10,
+      retries: 1,
+      throttled: 1,
+    },
+    {
+      resource: "stories",
+      rows: 3000,
+      pages: 280,
+      requests: 288,
+      chains: 280,
+      retries: 0,
+      throttled: 0,
+    },
   ],
 };
 

@@ -335,7 +335,7 @@ testEachDestination(
 
 Deno.test("run --web: progress updates in place while the run goes, then the summary", async () => {
   await using fake = Object.assign(
-    await startFakeAsana({ tasksPerProject: 4, latencyMs: 600 }),
+    await startFakeAsana({ tasksPerProject: 4, latencyMs: 600, faultRate: 0.05 }),
     { [Symbol.asyncDispose]: () => fake.close() },
   );
   await using tmp = await tempDir();
@@ -367,7 +367,16 @@ Deno.test("run --web: progress updates in place while the run goes, then the sum
   assert.ok(tables.length >= 2, "the live table changed in place");
   const resourceCount = buildPlan(await asanaSpec(fake.baseUrl, fake.token)).order.length;
   assert.ok(tables.every((t) => t.length === resourceCount));
-  assert.ok(tables.every((t) => t.every((line) => /^\w+ [\d,]+ [\d,]+ [\d,]+$/.test(line))));
+  // resource, rows, pages, requests, retries, 429s
+  assert.ok(tables.every((t) => t.every((line) => /^\w+( [\d,]+){5}$/.test(line))));
+  // the final figures: every retry (the fake failed 5% of requests) counted against a resource
+  const live = await (await fetch(new URL(`/api/live${new URL(web.url).search}`, web.url))).json();
+  const perResource = (live.progress.resources as { retries: number }[])
+    .reduce((a, r) => a + r.retries, 0);
+  assert.equal(live.running, false);
+  assert.equal(live.progress.retries, fake.stats.faults);
+  assert.equal(perResource, fake.stats.faults);
+  assert.ok(fake.stats.faults > 0);
   assert.equal(await page.getAttribute("body", "data-run"), "finished");
   // the summary, and the tables the run committed
   const summary = await page.$$eval(

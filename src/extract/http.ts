@@ -33,6 +33,15 @@ export interface HttpStats {
   byResource: Map<string, number>;
   retries: number;
   throttled: number;
+  /** Retries per resource. */
+  retriesByResource: Map<string, number>;
+  /** 429s per resource. */
+  throttledByResource: Map<string, number>;
+}
+
+/** Adds one to a counter of a map. */
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
 }
 
 /** A request that failed for good. */
@@ -117,7 +126,14 @@ export class HttpClient {
   readonly #redactor: Redactor;
   readonly #signal: AbortSignal | undefined;
   /** Counters for the summary. */
-  readonly stats: HttpStats = { requests: 0, byResource: new Map(), retries: 0, throttled: 0 };
+  readonly stats: HttpStats = {
+    requests: 0,
+    byResource: new Map(),
+    retries: 0,
+    throttled: 0,
+    retriesByResource: new Map(),
+    throttledByResource: new Map(),
+  };
   /** Characters replaced in response bodies (NULs, lone surrogates). */
   readonly repairs: JsonRepairs = { replacedCharacters: 0 };
 
@@ -176,10 +192,7 @@ export class HttpClient {
       let fatal = false;
       try {
         this.stats.requests++;
-        this.stats.byResource.set(
-          context.resource,
-          (this.stats.byResource.get(context.resource) ?? 0) + 1,
-        );
+        bump(this.stats.byResource, context.resource);
         response = await this.#fetch(url, headers);
       } catch (e) {
         release();
@@ -224,7 +237,11 @@ export class HttpClient {
         );
       }
       this.stats.retries++;
-      if (status === 429) this.stats.throttled++;
+      bump(this.stats.retriesByResource, context.resource);
+      if (status === 429) {
+        this.stats.throttled++;
+        bump(this.stats.throttledByResource, context.resource);
+      }
       await sleep(wait, this.#signal);
     }
   }

@@ -443,7 +443,7 @@ async function pollLive() {
       h(
         "tr",
         {},
-        ["resource", "rows", "pages", "requests"].map((x, i) =>
+        ["resource", "rows", "pages", "requests", "retries", "429s"].map((x, i) =>
           h("th", { class: i ? "num" : "" }, x)
         ),
       ),
@@ -455,6 +455,8 @@ async function pollLive() {
           h("td", { class: "num" }, n(r.rows)),
           h("td", { class: "num" }, n(r.pages)),
           h("td", { class: "num" }, n(r.requests)),
+          h("td", { class: "num" }, n(r.retries)),
+          h("td", { class: "num" }, n(r.throttled)),
         )
       ),
     );
