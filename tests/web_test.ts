@@ -477,6 +477,17 @@ Deno.test({
     await page.waitForSelector("[data-testid=sql-result] table");
     const everything = await page.content() + web.output();
     assert.equal(everything.includes(password), false);
+    // another process loads again: the page, reloaded, shows that load
+    assert.equal(await page.locator("rect.bar[data-series=rows]").count(), 1);
+    const again = await PostgresDestination.open(db.url);
+    try {
+      await runPipeline(hostileSpec(api.url), { destination: again });
+    } finally {
+      await again.close();
+    }
+    await page.reload();
+    await page.waitForSelector("body[data-rendered=yes]");
+    assert.equal(await page.locator("rect.bar[data-series=rows]").count(), 2);
     assert.equal(await web.stop(), 0);
   },
 });

@@ -64,6 +64,17 @@ const SECURITY_HEADERS = {
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 };
 
+/** The datasets and the last load of each: the overview is unchanged while this is. */
+async function loadsVersion(dest: Destination, dataset: string | undefined): Promise<string> {
+  const names = dataset !== undefined ? [dataset] : await dest.datasets();
+  const last = [];
+  for (const name of names) {
+    const [l] = await dest.loads(name, 1);
+    last.push([name, l?.load_id, l?.status, l?.finished_at.getTime()]);
+  }
+  return JSON.stringify(last);
+}
+
 /** A new random token: 24 bytes, base64url. */
 function newToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
@@ -101,12 +112,20 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const token = newToken();
   const redact = options.redact ?? ((t: string) => t);
   const index = await Deno.readTextFile(new URL("index.html", ASSET_DIR));
-  let cached: Overview | undefined;
+  let cached: { overview: Overview; version: string } | undefined;
   const overview = async (): Promise<Overview> => {
     // while a run holds the destination, the page keeps the overview read before it began
-    if (options.live?.running && cached) return cached;
-    cached = await readOverview(options.dest, { dataset: options.dataset, plan: options.plan });
-    return cached;
+    if (options.live?.running && cached) return cached.overview;
+    // what the overview shows changes only with a load: a cheap look at the last ones
+    const version = await loadsVersion(options.dest, options.dataset);
+    if (cached?.version !== version) {
+      const overview = await readOverview(options.dest, {
+        dataset: options.dataset,
+        plan: options.plan,
+      });
+      cached = { overview, version };
+    }
+    return cached.overview;
   };
   // read once before the address is printed: the page's first request finds a warm database
   await overview();
