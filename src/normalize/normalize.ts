@@ -64,6 +64,9 @@ export const OVERFLOW_COLUMN = "_dlt_overflow";
 /** How a `__proto__` field is named inside stored schemas (its column is `_proto`). */
 const PROTO_SEGMENT = "\u0002__proto__";
 
+/** Source paths remembered under one prefix (the rest are joined each time). */
+const MAX_CACHED_PATHS = 4096;
+
 /** Does a key path run below this object's path (`a` for key `a.b`)? */
 function nestedKey(keyPaths: ReadonlySet<string>, path: string): boolean {
   for (const k of keyPaths) if (k.startsWith(path + SEP)) return true;
@@ -87,6 +90,8 @@ export class Normalizer {
   #nextId = 0;
   /** `columns:` hints of each root table, by source path. */
   readonly #hints = new Map<string, Map<string, ColumnHint>>();
+  /** Source paths by prefix, then key: a field's path is joined once, not once per row. */
+  readonly #paths = new Map<string, Map<string, string>>();
   /** Values a `columns:` hint could not convert (stored in a variant column instead). */
   unconverted = 0;
 
@@ -165,16 +170,17 @@ export class Normalizer {
     const keyPaths = resource.primaryKey.length > 0
       ? new Set(resource.primaryKey.map((k) => k.split(".").join(SEP)))
       : undefined;
+    const rowsOf = (t: string) => {
+      let list = out.get(t);
+      if (!list) out.set(t, list = []);
+      return list;
+    };
+    const rootRows = rowsOf(tableName);
     for (const record of records) {
       const id = this.#id();
       const row: Row = { [S.id]: id, [S.loadId]: this.#loadId };
       if (resource.parents.length > 0) row[S.parentKey] = parentKey;
-      const rowsOf = (t: string) => {
-        let list = out.get(t);
-        if (!list) out.set(t, list = []);
-        return list;
-      };
-      rowsOf(tableName).push(row);
+      rootRows.push(row);
       const obj = isPlainObject(record) ? record : { value: record };
       if (resource.writeDisposition === "scd2") row[S.hash] = contentHash(obj);
       this.#flatten(obj, tableName, table, row, "", 0, resource.maxNesting, id, rowsOf, keyPaths);
@@ -198,14 +204,22 @@ export class Normalizer {
     rowsOf: (t: string) => Row[],
     keyPaths?: ReadonlySet<string>,
   ): void {
+    let paths = this.#paths.get(prefix);
+    if (paths === undefined) this.#paths.set(prefix, paths = new Map());
+    const hints = this.#hints.get(tableName);
     // own keys only: JSON objects have no enumerable inherited ones ("__proto__" is own)
     for (const key in obj) {
       const value = obj[key];
       if (value === null || value === undefined) continue;
       // the source path, segments joined by SEP (arrays only when a column is created);
       // "__proto__" cannot be a key of the schema's plain objects, so it is escaped
-      const segment = key === "__proto__" ? PROTO_SEGMENT : key;
-      const path = prefix === "" ? segment : prefix + SEP + segment;
+      let path = paths.get(key);
+      if (path === undefined) {
+        const segment = key === "__proto__" ? PROTO_SEGMENT : key;
+        path = prefix === "" ? segment : prefix + SEP + segment;
+        // records keyed by ids would grow it without end: remember the first few thousand
+        if (paths.size < MAX_CACHED_PATHS) paths.set(key, path);
+      }
       if (Array.isArray(value) || isPlainObject(value)) {
         const asJson = depth + 1 > maxNesting || this.#isJsonColumn(table, path);
         if (asJson) {
@@ -254,7 +268,7 @@ export class Normalizer {
       } else if (keyPaths?.has(path)) {
         this.#assignKey(table, row, path, value);
       } else {
-        const hint = this.#hints.get(tableName)?.get(path);
+        const hint = hints?.get(path);
         const converted = hint ? convert(hint.type, value, hint.format) : NO_FIT;
         if (hint && converted === NO_FIT) this.unconverted++;
         if (converted !== NO_FIT) this.#assign(table, row, path, converted, hint!.type);

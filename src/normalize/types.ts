@@ -40,6 +40,8 @@ function validDate(y: number, m: number, d: number): boolean {
  * Impossible dates (Feb 30, year 0000), hours past 23 and offsets past ±15:59 are not.
  */
 export function isInstant(s: string): boolean {
+  // most strings are not: a look at the length and the date's dashes spares the pattern
+  if (s.length < 17 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return false;
   const m = INSTANT.exec(s);
   if (!m) return false;
   if (!validDate(+m[1], +m[2], +m[3])) return false;
