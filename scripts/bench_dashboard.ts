@@ -6,12 +6,11 @@
  *
  * @module
  */
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchBrowser } from "../tests/browser.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { parseSpec } from "../src/spec/load.ts";
 import { ASSET_DIR } from "../src/web/server.ts";
 
-const CHROMIUM = Deno.env.get("RESTPIPE_TEST_CHROMIUM") ?? "/usr/bin/chromium";
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** What {@linkcode benchDashboard} measured. */
@@ -61,18 +60,7 @@ export async function benchDashboard(runs: number): Promise<DashboardBench | str
     ).spec;
     const result = await runPipeline(spec, { dbDir: `${dir}/db` });
     const tables = Object.keys(result.tables).length;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchBrowser();
     const renders: number[] = [];
     try {
       for (let i = 0; i < runs; i++) {

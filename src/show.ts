@@ -140,6 +140,20 @@ export interface TableDetail {
   sample: Record<string, unknown>[];
 }
 
+/** A table's columns and their types, in order; none when there is no such table. */
+export async function columnsOf(
+  dest: Destination,
+  dataset: string,
+  table: string,
+): Promise<{ name: string; type: string }[]> {
+  const cols = await dest.query<{ column_name: string; data_type: string }>(
+    `select column_name, data_type from information_schema.columns
+     where table_schema = $1 and table_name = $2 order by ordinal_position`,
+    [dataset, table],
+  );
+  return cols.rows.map((c) => ({ name: c.column_name, type: c.data_type }));
+}
+
 /** Describes one table; undefined when the dataset has no such table. */
 export async function describeTable(
   dest: Destination,
@@ -147,12 +161,8 @@ export async function describeTable(
   table: string,
   sampleRows = 5,
 ): Promise<TableDetail | undefined> {
-  const cols = await dest.query<{ column_name: string; data_type: string }>(
-    `select column_name, data_type from information_schema.columns
-     where table_schema = $1 and table_name = $2 order by ordinal_position`,
-    [dataset, table],
-  );
-  if (cols.rows.length === 0) return undefined;
+  const columns = await columnsOf(dest, dataset, table);
+  if (columns.length === 0) return undefined;
   const target = `${q(dataset)}.${q(table)}`;
   const count = await dest.query<{ n: number }>(`select count(*)::int as n from ${target}`);
   const sample = await dest.query<Record<string, unknown>>(
@@ -165,7 +175,7 @@ export async function describeTable(
     table,
     parent: schema?.tables[table]?.parent ?? null,
     rows: count.rows[0].n,
-    columns: cols.rows.map((c) => ({ name: c.column_name, type: c.data_type })),
+    columns,
     sample: sample.rows,
   };
 }

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { startFakeAsana } from "../src/fake/server.ts";
+import { type FakeAsana, startFakeAsana } from "../src/fake/server.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { describeDataset } from "../src/show.ts";
@@ -13,15 +13,30 @@ import { parseSpec } from "../src/spec/load.ts";
 import { buildPlan } from "../src/plan/plan.ts";
 import type { Destination } from "../src/load/destination.ts";
 import { asanaSpec, fastAsanaFile, serveJson, tempDir, testEachDestination } from "./helpers.ts";
-import { launchBrowser, OUTPUT_DIR, startWebCommand } from "./browser.ts";
+import { launchBrowser, OUTPUT_DIR, startWebCommand, type WebCommand } from "./browser.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
 
+/** The fake Asana, closed at disposal. */
+async function fakeAsana(
+  options: Parameters<typeof startFakeAsana>[0],
+): Promise<FakeAsana & AsyncDisposable> {
+  const fake = await startFakeAsana(options);
+  return Object.assign(fake, { [Symbol.asyncDispose]: () => fake.close() });
+}
+
+/** `run asana.yaml --web` against a fake, into a database under `dir`. */
+async function runWeb(fake: FakeAsana, dir: string): Promise<WebCommand> {
+  const specFile = await fastAsanaFile(dir);
+  return await startWebCommand(
+    ["run", specFile, "--web", "--db", `${dir}/db`],
+    { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token },
+  );
+}
+
 /** Loads the fake Asana twice, then records a failed load (a 400 on /workspaces). */
 async function demoDatabase(dir: string): Promise<void> {
-  await using fake = Object.assign(await startFakeAsana({ tasksPerProject: 6 }), {
-    [Symbol.asyncDispose]: () => fake.close(),
-  });
+  await using fake = await fakeAsana({ tasksPerProject: 6 });
   const spec = await asanaSpec(fake.baseUrl, fake.token);
   await runPipeline(spec, { dbDir: dir });
   await runPipeline(spec, { dbDir: dir });
@@ -334,16 +349,9 @@ testEachDestination(
 );
 
 Deno.test("run --web: progress updates in place while the run goes, then the summary", async () => {
-  await using fake = Object.assign(
-    await startFakeAsana({ tasksPerProject: 4, latencyMs: 600, faultRate: 0.05 }),
-    { [Symbol.asyncDispose]: () => fake.close() },
-  );
+  await using fake = await fakeAsana({ tasksPerProject: 4, latencyMs: 600, faultRate: 0.05 });
   await using tmp = await tempDir();
-  const specFile = await fastAsanaFile(tmp.path);
-  await using web = await startWebCommand(
-    ["run", specFile, "--web", "--db", `${tmp.path}/db`],
-    { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token },
-  );
+  await using web = await runWeb(fake, tmp.path);
   await using browser = await launchBrowser();
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await openDashboard(page, web.url);
@@ -397,16 +405,10 @@ Deno.test("run --web: progress updates in place while the run goes, then the sum
 });
 
 Deno.test("run --web: a failed run shows its error on the page and exits 1", async () => {
-  await using fake = Object.assign(await startFakeAsana({ tasksPerProject: 2 }), {
-    [Symbol.asyncDispose]: () => fake.close(),
-  });
+  await using fake = await fakeAsana({ tasksPerProject: 2 });
   fake.faults.push({ match: /\/workspaces$/, status: 400 });
   await using tmp = await tempDir();
-  const specFile = await fastAsanaFile(tmp.path);
-  await using web = await startWebCommand(
-    ["run", specFile, "--web", "--db", `${tmp.path}/db`],
-    { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token },
-  );
+  await using web = await runWeb(fake, tmp.path);
   await using browser = await launchBrowser();
   const page = await browser.newPage();
   await openDashboard(page, web.url);
@@ -435,10 +437,7 @@ Deno.test("dashboard assets: served by restpipe, under 500 KB, nothing fetched f
 testEachDestination(
   "the load history's duration is the run's real duration (finished_at is the commit's time)",
   async (dest: Destination) => {
-    await using fake = Object.assign(
-      await startFakeAsana({ tasksPerProject: 2, latencyMs: 250 }),
-      { [Symbol.asyncDispose]: () => fake.close() },
-    );
+    await using fake = await fakeAsana({ tasksPerProject: 2, latencyMs: 250 });
     const spec = await asanaSpec(fake.baseUrl, fake.token);
     const t0 = Date.now();
     await runPipeline(spec, { destination: dest });

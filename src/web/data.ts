@@ -8,7 +8,7 @@
 import type { Destination, LoadRecord, ResourceFigures } from "../load/destination.ts";
 import { quoteIdent as q } from "../normalize/naming.ts";
 import type { Plan } from "../plan/plan.ts";
-import { type DatasetSummary, depthOf, describeDataset } from "../show.ts";
+import { columnsOf, type DatasetSummary, depthOf, describeDataset } from "../show.ts";
 
 /** One resource in the graph, with what it did in the last completed load. */
 export interface GraphNode {
@@ -138,19 +138,15 @@ export async function readTablePage(
   table: string,
   options: { offset?: number; limit?: number; filter?: string } = {},
 ): Promise<TablePage | undefined> {
-  const cols = await dest.query<{ column_name: string; data_type: string }>(
-    `select column_name, data_type from information_schema.columns
-     where table_schema = $1 and table_name = $2 order by ordinal_position`,
-    [dataset, table],
-  );
-  if (cols.rows.length === 0) return undefined;
+  const cols = await columnsOf(dest, dataset, table);
+  if (cols.length === 0) return undefined;
   const offset = Math.max(0, Math.floor(options.offset ?? 0));
   const limit = Math.min(500, Math.max(1, Math.floor(options.limit ?? 50)));
   const target = `${q(dataset)}.${q(table)} as r`;
   const filter = options.filter?.trim() ?? "";
   const where = filter === "" ? "" : `where r::text ilike $1 escape '\\'`;
   const params = filter === "" ? [] : [`%${filter.replace(/[\\%_]/g, (c) => `\\${c}`)}%`];
-  const names = cols.rows.map((c) => c.column_name);
+  const names = cols.map((c) => c.name);
   const order = names.includes("_dlt_id") ? `order by r."_dlt_id"` : "";
   const total = await dest.query<{ n: number }>(`select count(*)::int as n from ${target}`);
   const matching = filter === ""
@@ -165,11 +161,7 @@ export async function readTablePage(
     table,
     rows: total.rows[0].n,
     matching: matching.rows[0].n,
-    columns: cols.rows.map((c) => ({
-      name: c.column_name,
-      type: c.data_type,
-      variant: isVariantColumn(c.column_name),
-    })),
+    columns: cols.map((c) => ({ ...c, variant: isVariantColumn(c.name) })),
     offset,
     limit,
     page: rows.rows.map((row) => names.map((n) => jsonValue(row[n]))),
