@@ -12,7 +12,14 @@ import { ASSET_DIR, startDashboard } from "../src/web/server.ts";
 import { parseSpec } from "../src/spec/load.ts";
 import { buildPlan } from "../src/plan/plan.ts";
 import type { Destination } from "../src/load/destination.ts";
-import { asanaSpec, fastAsanaFile, serveJson, tempDir, testEachDestination } from "./helpers.ts";
+import {
+  asanaSpec,
+  fastAsanaFile,
+  runCli,
+  serveJson,
+  tempDir,
+  testEachDestination,
+} from "./helpers.ts";
 import { launchBrowser, OUTPUT_DIR, startWebCommand, type WebCommand } from "./browser.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
@@ -489,4 +496,34 @@ Deno.test({
     assert.equal(await page.locator("rect.bar[data-series=rows]").count(), 2);
     assert.equal(await web.stop(), 0);
   },
+});
+
+Deno.test("show --web --port N serves on that port; --port alone or not a number is a usage error", async () => {
+  await using api = hostileApi();
+  await using tmp = await tempDir();
+  const dir = `${tmp.path}/db`;
+  await runPipeline(hostileSpec(api.url), { dbDir: dir });
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await using web = await startWebCommand(["show", "--web", "--port", String(port), "--db", dir]);
+  assert.equal(new URL(web.url).port, String(port));
+  const page = await fetch(web.url);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>restpipe<\/title>/);
+  assert.equal(await web.stop(), 0);
+  for (
+    const [args, message] of [
+      [["--port", "8080"], /--port goes with --web/],
+      [["--web", "--port", "http"], /not a port number/],
+      [["--web", "tasks"], /leave out the table name/],
+    ] as const
+  ) {
+    const r = await runCli(["show", ...args, "--db", dir]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  const dry = await runCli(["run", "x.yaml", "--dry-run", "--web"]);
+  assert.equal(dry.code, 2);
+  assert.match(dry.stderr, /--web goes with a run/);
 });
