@@ -18,7 +18,7 @@ import { parseArgs } from "../src/cli/args.ts";
 import { FakeData } from "../src/fake/data.ts";
 import { parseOptFields, Renderer } from "../src/fake/render.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
-import { copyValue, PostgresDestination } from "../src/load/postgres.ts";
+import { copyValue, noDelaySocket, PostgresDestination } from "../src/load/postgres.ts";
 import postgres from "postgres";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -396,7 +396,11 @@ async function rawCopy(
   make: () => Record<string, unknown>[],
   resource: PlannedResource,
 ): Promise<{ raw: number; rows: number }> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  // the same socket as the destination's (Nagle off): else each COPY waits for an ACK
+  const sql = postgres(
+    url,
+    Object.assign({ max: 1, onnotice: () => {} }, { socket: noDelaySocket }),
+  );
   await sql.unsafe(`create schema bench_raw`);
   for (const [name, t] of Object.entries(schema.tables)) {
     const cols = Object.entries(t.columns).map(([c, { type }]) => `${q(c)} ${type}`).join(", ");

@@ -27,6 +27,16 @@ const LOCK_CLASS = 0x7265; // "re"
 /** Rows per `COPY` chunk written to the socket. */
 const COPY_CHUNK = 1000;
 
+/**
+ * postgres.js's `socket` option (which its types leave out) for connections with
+ * Nagle's algorithm off: with it on, every `COPY` waits ~40 ms for a delayed ACK.
+ */
+export function noDelaySocket(
+  o: { host: string[]; port: number[]; path?: string },
+): Promise<net.Socket> {
+  return connectNoDelay(o.host[0], o.port[0], o.path);
+}
+
 /** A TCP connection with Nagle's algorithm off (postgres.js takes it as its socket). */
 function connectNoDelay(host: string, port: number, path?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -99,17 +109,13 @@ export class PostgresDestination extends SqlDestination {
    * that finds the dataset held.
    */
   static async open(url: string, purpose = "run"): Promise<PostgresDestination> {
-    // with Nagle's algorithm on, every COPY waits ~40 ms for a delayed ACK: postgres.js
-    // takes a socket of ours (an option its types leave out)
-    const socket = (o: { host: string[]; port: number[]; path?: string }) =>
-      connectNoDelay(o.host[0], o.port[0], o.path);
     const sql = postgres(
       url,
       Object.assign({
         max: 1,
         onnotice: () => {},
         connection: { application_name: `restpipe ${purpose}`.slice(0, 63) },
-      }, { socket }),
+      }, { socket: noDelaySocket }),
     );
     try {
       await sql`select 1`;
