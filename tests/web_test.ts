@@ -451,8 +451,9 @@ testEachDestination(
     const wall = Date.now() - t0;
     const [load] = await dest.loads("asana_data", 1);
     const recorded = load.finished_at.getTime() - load.started_at.getTime();
-    // the requests alone take several latencies (a chain of six levels at 250 ms)
-    assert.ok(wall > 1_500, `${wall} ms`);
+    // the requests alone take several latencies (chains of five levels and more at 250 ms):
+    // long enough that a finished_at taken when the transaction opened is far off
+    assert.ok(wall > 1_000, `${wall} ms`);
     assert.ok(recorded >= wall - 200 && recorded <= wall + 50, `${recorded} ms of ${wall} ms`);
   },
 );
