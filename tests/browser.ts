@@ -47,6 +47,8 @@ export async function launchBrowser(): Promise<Browser & AsyncDisposable> {
 export interface WebCommand {
   /** The address it printed (token included). */
   url: string;
+  /** The process id (its memory is in /proc/PID/status). */
+  pid: number;
   /** Everything printed so far on stdout and stderr. */
   output(): string;
   /** Sends Ctrl-C and returns the exit code. */
@@ -98,5 +100,11 @@ export async function startWebCommand(
     })();
     return stopped;
   };
-  return { url, output: () => text, stop, [Symbol.asyncDispose]: async () => void await stop() };
+  return {
+    url,
+    pid: child.pid,
+    output: () => text,
+    stop,
+    [Symbol.asyncDispose]: async () => void await stop(),
+  };
 }

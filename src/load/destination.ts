@@ -144,6 +144,17 @@ export interface Destination {
     params?: unknown[],
     options?: { write?: boolean },
   ): Promise<QueryResult<T>>;
+  /**
+   * Runs one read-only statement (rolled back, whatever it is) and hands its rows over
+   * `pageRows` at a time, through a cursor: the whole result is never in memory at once.
+   * `onPage` returns false to stop early. A statement that cannot be a cursor's query
+   * (`show`, `explain` …) runs as it is and arrives as one page.
+   */
+  readPages<T = Record<string, unknown>>(
+    sql: string,
+    pageRows: number,
+    onPage: (rows: T[], fields: { name: string }[]) => Promise<boolean | void>,
+  ): Promise<void>;
   /** Closes the connection, rolling back a run left open, and releases what it held. */
   close(): Promise<void>;
 }

@@ -158,6 +158,44 @@ export abstract class SqlDestination implements Destination {
     });
   }
 
+  /** Pages of a read-only statement's rows, through a cursor (see the interface). */
+  readPages<T = Record<string, unknown>>(
+    sql: string,
+    pageRows: number,
+    onPage: (rows: T[], fields: { name: string }[]) => Promise<boolean | void>,
+  ): Promise<void> {
+    const text = sql.trim().replace(/;+\s*$/, "");
+    return this.serial(async () => {
+      if (this.#run) throw new Error("a run holds this connection: read after it commits");
+      await this.session.exec("begin transaction read only");
+      try {
+        let declared = true;
+        try {
+          await this.session.query(`declare restpipe_read no scroll cursor for ${text}`);
+        } catch {
+          declared = false;
+        }
+        if (!declared) {
+          // not a query a cursor takes: run it as it is (its error, if any, is the real one)
+          await this.session.exec("rollback");
+          await this.session.exec("begin transaction read only");
+          const r = await this.session.query<T>(text);
+          await onPage(r.rows, r.fields);
+          return;
+        }
+        for (;;) {
+          const r = await this.session.query<T>(`fetch ${pageRows} from restpipe_read`);
+          if (r.rows.length > 0 || r.fields.length > 0) {
+            if ((await onPage(r.rows, r.fields)) === false) return;
+          }
+          if (r.rows.length < pageRows) return;
+        }
+      } finally {
+        await this.session.exec("rollback").catch(() => {});
+      }
+    });
+  }
+
   /**
    * Opens the run's transaction. Rows written from now on land in their final tables
    * but stay invisible and revocable until {@linkcode commit}: a failure rolls them

@@ -186,25 +186,29 @@ export function jsonValue(value: unknown): unknown {
 /** The result of a dashboard query. */
 export interface QueryView {
   fields: string[];
-  /** The first `maxRows` rows, values in field order. */
+  /** The first rows (at most the `maxRows` asked for), values in field order. */
   rows: unknown[][];
-  /** Rows the query returned. */
-  total: number;
+  /** True when the statement returned more rows than those (the CSV has them all). */
+  more: boolean;
 }
 
-/** Runs one read-only statement (rolled back, whatever it is) and returns its rows. */
+/**
+ * Runs one read-only statement (rolled back, whatever it is) and returns its first
+ * `maxRows` rows; the rest are never read, so a huge result costs no memory.
+ */
 export async function runReadOnly(
   dest: Destination,
   sql: string,
   maxRows = 1000,
 ): Promise<QueryView> {
-  const result = await dest.query<Record<string, unknown>>(sql);
-  const fields = result.fields.map((f) => f.name);
-  return {
-    fields,
-    rows: result.rows.slice(0, maxRows).map((row) => fields.map((f) => jsonValue(row[f]))),
-    total: result.rows.length,
-  };
+  const view: QueryView = { fields: [], rows: [], more: false };
+  await dest.readPages<Record<string, unknown>>(sql, maxRows + 1, (rows, fields) => {
+    view.fields = fields.map((f) => f.name);
+    view.more = rows.length > maxRows;
+    view.rows = rows.slice(0, maxRows).map((row) => view.fields.map((f) => jsonValue(row[f])));
+    return Promise.resolve(false);
+  });
+  return view;
 }
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
@@ -214,11 +218,51 @@ function csvField(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** A query's whole result as CSV text (header line, then one line per row, CRLF). */
-export async function queryCsv(dest: Destination, sql: string): Promise<string> {
-  const result = await dest.query<Record<string, unknown>>(sql);
-  const fields = result.fields.map((f) => f.name);
-  const lines = [fields.map(csvField).join(",")];
-  for (const row of result.rows) lines.push(fields.map((f) => csvField(row[f])).join(","));
-  return lines.join("\r\n") + "\r\n";
+/** Rows read per page of a CSV download. */
+const CSV_PAGE_ROWS = 5000;
+
+/**
+ * A query's whole result as CSV (header line, then one line per row, CRLF), streamed:
+ * pages are read from a cursor as the client takes them, and a cancelled download stops
+ * the query. Resolves once the first page is read, so a bad query throws here.
+ */
+export async function queryCsv(
+  dest: Destination,
+  sql: string,
+): Promise<ReadableStream<Uint8Array>> {
+  const encoder = new TextEncoder();
+  // no buffer on the way out: a page is read when the client has taken the one before
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(
+    undefined,
+    { highWaterMark: 1 },
+    { highWaterMark: 0 },
+  );
+  const writer = writable.getWriter();
+  let started: () => void = () => {};
+  const firstPage = new Promise<void>((resolve) => started = resolve);
+  let header = false;
+  const reading = dest.readPages<Record<string, unknown>>(
+    sql,
+    CSV_PAGE_ROWS,
+    async (rows, fields) => {
+      const names = fields.map((f) => f.name);
+      let text = header ? "" : names.map(csvField).join(",") + "\r\n";
+      header = true;
+      for (const row of rows) text += names.map((f) => csvField(row[f])).join(",") + "\r\n";
+      const written = writer.write(encoder.encode(text));
+      started();
+      try {
+        await written;
+        return true;
+      } catch {
+        return false; // the client went away
+      }
+    },
+  );
+  reading.then(
+    () => writer.close().catch(() => {}),
+    (e) => writer.abort(e).catch(() => {}),
+  );
+  await Promise.race([firstPage, reading]);
+  return readable;
 }

@@ -182,6 +182,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       case "/api/sql.csv": {
         if (options.live?.running) return busy();
         const sql = url.searchParams.get("sql") ?? "";
+        if (sql.trim() === "") return text("no query", 400);
         try {
           return new Response(await queryCsv(options.dest, sql), {
             headers: {

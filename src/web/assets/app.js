@@ -392,9 +392,9 @@ async function runSql() {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ sql }),
     });
-    $("sql-status").textContent = r.total > r.rows.length
-      ? `${n(r.total)} rows (first ${n(r.rows.length)} shown; the CSV has all)`
-      : `${n(r.total)} row${r.total === 1 ? "" : "s"}`;
+    $("sql-status").textContent = r.more
+      ? `the first ${n(r.rows.length)} rows; the CSV has them all`
+      : `${n(r.rows.length)} row${r.rows.length === 1 ? "" : "s"}`;
     $("sql-result").replaceChildren(h(
       "table",
       {},
