@@ -364,6 +364,14 @@ Deno.test("run --web: progress updates in place while the run goes, then the sum
   await openDashboard(page, web.url);
   // while it runs: the live table counts up, tables wait for the commit
   await page.locator("[data-testid=live-status]", { hasText: /^running/ }).waitFor();
+  // the run holds the database: tables and queries wait for its commit, with a reason
+  const base = new URL(web.url);
+  const busy = await fetch(`${base.origin}/api/sql${base.search}`, {
+    method: "POST",
+    body: JSON.stringify({ sql: "select 1" }),
+  });
+  assert.equal(busy.status, 409);
+  assert.match((await busy.json()).error, /run is loading/);
   const requestsSeen = new Set<string>();
   const liveRows = new Set<string>();
   while (!(await page.locator("body[data-run]").count())) {
