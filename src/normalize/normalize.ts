@@ -17,7 +17,7 @@ import {
   VARIANT_SUFFIX,
   widerKeyType,
 } from "./types.ts";
-import { canonicalValue } from "../extract/keys.ts";
+import { canonicalValue, hash53 } from "../extract/keys.ts";
 import { stringifyJson } from "../extract/json.ts";
 
 /** A row: column name → value. */
@@ -64,6 +64,11 @@ export const OVERFLOW_COLUMN = "_dlt_overflow";
 /** How a `__proto__` field is named inside stored schemas (its column is `_proto`). */
 const PROTO_SEGMENT = "\u0002__proto__";
 
+/** Strings up to this length are shared between rows. */
+const MAX_SHARED_LENGTH = 40;
+/** How many shared strings the normaliser keeps. */
+const MAX_SHARED_STRINGS = 50_000;
+
 /** Source paths remembered under one prefix (the rest are joined each time). */
 const MAX_CACHED_PATHS = 4096;
 
@@ -90,6 +95,8 @@ export class Normalizer {
   #nextId = 0;
   /** `columns:` hints of each root table, by source path. */
   readonly #hints = new Map<string, Map<string, ColumnHint>>();
+  /** Short strings shared by the rows (see {@linkcode Normalizer.#shared}). */
+  readonly #strings = new Map<string, string>();
   /** Source paths by prefix, then key: a field's path is joined once, not once per row. */
   readonly #paths = new Map<string, Map<string, string>>();
   /** Values a `columns:` hint could not convert (stored in a variant column instead). */
@@ -302,7 +309,9 @@ export class Normalizer {
     if (column === OVERFLOW_COLUMN) return this.#overflow(row, path, value);
     const have = table.columns[column].type;
     if (have === type) { // inferType already checked the value: the common, fast case
-      row[column] = value;
+      row[column] = typeof value === "string" && value.length <= MAX_SHARED_LENGTH
+        ? this.#shared(value)
+        : value;
       return;
     }
     // numbers widen: a bigint column that meets a fraction becomes double precision,
@@ -320,6 +329,18 @@ export class Normalizer {
     const variant = this.#column(table, path, type, `v_${VARIANT_SUFFIX[type]}`);
     if (variant === OVERFLOW_COLUMN) return this.#overflow(row, path, value);
     row[variant] = type === "jsonb" ? value : fit(type, value);
+  }
+
+  /**
+   * One copy of a short string that many rows hold (a resource type, the gid of a project
+   * or a user): JSON gives each record its own. The table is emptied when it is full.
+   */
+  #shared(value: string): string {
+    const known = this.#strings.get(value);
+    if (known !== undefined) return known;
+    if (this.#strings.size >= MAX_SHARED_STRINGS) this.#strings.clear();
+    this.#strings.set(value, value);
+    return value;
   }
 
   /** Keeps a field the table has no room for in its overflow column, by source path. */
@@ -398,16 +419,6 @@ function canonicalJson(value: unknown): string {
 /** A 106-bit hash of a record's content (two 53-bit cyrb53 hashes), as hex. */
 export function contentHash(record: unknown): string {
   const text = canonicalJson(record);
-  const cyrb53 = (seed: number) => {
-    let h1 = 0xdeadbeef ^ seed, h2 = 0x41c6ce57 ^ seed;
-    for (let i = 0; i < text.length; i++) {
-      const ch = text.charCodeAt(i);
-      h1 = Math.imul(h1 ^ ch, 2654435761);
-      h2 = Math.imul(h2 ^ ch, 1597334677);
-    }
-    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-    return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16).padStart(14, "0");
-  };
-  return cyrb53(1) + cyrb53(2);
+  const hex = (seed: number) => hash53(text, seed).toString(16).padStart(14, "0");
+  return hex(1) + hex(2);
 }
