@@ -201,6 +201,9 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         },
         {
           fieldsParam: spec.source.fields_param,
+          // enough waiting chains to keep every request place busy, and no more: each holds
+          // its parent's record and its URL (at 256 a 20k-task run peaked 80 MB higher)
+          pendingChains: Math.max(64, spec.source.limits.max_in_flight),
           cursor: (resource, partition) => stored[resource]?.[partition],
           loadedBefore: (resource) => Object.keys(stored[resource] ?? {}).length > 0,
           boundary: (resource, partition) => boundaries[resource]?.[partition],

@@ -74,7 +74,7 @@ export interface ExtractResult {
 export interface ExtractOptions {
   /** Query parameter receiving `fields` (e.g. Asana's `opt_fields`). */
   fieldsParam?: string;
-  /** Chains of one resource waiting or running at once before parents wait (default 256). */
+  /** Chains of one resource waiting or running at once before parents wait (default 64). */
   pendingChains?: number;
   /** The stored cursor of an incremental resource's partition, if any. */
   cursor?: (resource: string, partition: string) => string | undefined;
@@ -242,7 +242,7 @@ export async function extract(
       unchanged: 0,
       missingForEach: 0,
     });
-    gates.set(name, new Gate(options.pendingChains ?? 256));
+    gates.set(name, new Gate(options.pendingChains ?? 64));
   }
   const running = new Set<Promise<void>>();
   let failure: unknown;
