@@ -13,6 +13,8 @@ import { Normalizer } from "./normalize/normalize.ts";
 import { emptySchema } from "./normalize/schema.ts";
 import { buildPlan, type PlannedResource } from "./plan/plan.ts";
 import { getPath } from "./plan/template.ts";
+import { canonicalKey, watchHash } from "./extract/keys.ts";
+import { quoteIdent } from "./normalize/naming.ts";
 import type { Spec } from "./spec/schema.ts";
 
 /** Options for {@linkcode runPipeline}. */
@@ -83,6 +85,8 @@ export interface ResourceSummary {
   deferred: boolean;
   /** Records listed again at their cursor, unchanged: no child request was made for them. */
   unchanged: number;
+  /** Records listed again whole: a `reconcile.watch` value differed from their stored row. */
+  watched: number;
   /** Parent records that lack the `for_each` list: no request, nothing deleted below them. */
   missingForEach: number;
   /** The `for_each` placeholder, when the list comes from a record. */
@@ -143,6 +147,47 @@ export function newLoadId(now = Date.now()): string {
   return (now / 1000).toFixed(6);
 }
 
+/**
+ * The stored values of each resource's `reconcile.watch` fields, as hashes by record key,
+ * for resources loaded before whose table holds every watched field as a column (a field
+ * new to the spec is compared from the run after the one that stores it).
+ */
+async function readWatched(
+  dest: Destination,
+  dataset: string,
+  normalizer: NormalizerType,
+  loaded: readonly PlannedResource[],
+  cursors: Record<string, Record<string, string>>,
+): Promise<Map<string, Map<string, number>>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const r of loaded) {
+    if (r.reconcileWatch.length === 0 || Object.keys(cursors[r.name] ?? {}).length === 0) continue;
+    const columns = r.reconcileWatch.map((f) => normalizer.storedColumn(r, f));
+    if (columns.some((c) => c === undefined)) continue;
+    const keys = normalizer.keyColumns(r);
+    const select = [...keys, ...columns as string[]].map((c, i) => `${quoteIdent(c)} as c${i}`);
+    const hashes = new Map<string, number>();
+    await dest.readPages<Record<string, unknown>>(
+      `select ${select.join(", ")} from ${quoteIdent(dataset)}.${
+        quoteIdent(normalizer.rootTable(r))
+      }`,
+      10_000,
+      // deno-lint-ignore require-await
+      async (rows) => {
+        for (const row of rows) {
+          const values = select.map((_, i) => row[`c${i}`]);
+          hashes.set(
+            canonicalKey(values.slice(0, keys.length)),
+            watchHash(values.slice(keys.length)),
+          );
+        }
+      },
+    );
+    out.set(r.name, hashes);
+  }
+  return out;
+}
+
 /** Runs a validated spec end to end and commits its load atomically. */
 export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise<RunResult> {
   const started = new Date();
@@ -161,6 +206,9 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     const normalizer = new Normalizer(schema, loadId);
     const loaded = [...plan.resources.values()].filter((r) => r.load);
     for (const r of loaded) normalizer.rootTable(r);
+    const watched = options.fullRefresh
+      ? new Map<string, Map<string, number>>()
+      : await readWatched(dest, spec.dataset, normalizer, loaded, stored);
     await dest.begin(spec.dataset, normalizer.schema, options.purpose ?? "run");
 
     const buffer = new StagingBuffer(
@@ -207,6 +255,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           cursor: (resource, partition) => stored[resource]?.[partition],
           loadedBefore: (resource) => Object.keys(stored[resource] ?? {}).length > 0,
           boundary: (resource, partition) => boundaries[resource]?.[partition],
+          watched: (resource) => watched.get(resource),
           deferred: (resource, parent) => {
             const r = plan.resources.get(resource)!;
             const every = r.refreshEvery.get(parent);
@@ -307,6 +356,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
         avoided: s.avoided,
         deferred: ledger.wasDeferred(name),
         unchanged: s.unchanged,
+        watched: s.watched,
         missingForEach: s.missingForEach,
         forEach: r.forEach && "from" in r.forEach ? r.forEach.from : undefined,
         incomplete: ledger.hasIncompleteChain(name),

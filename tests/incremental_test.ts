@@ -61,6 +61,51 @@ Deno.test("after changes, an incremental run leaves every table exactly as a fre
   }
 });
 
+Deno.test("reconcile.watch: subtasks added or deleted under an unchanged task are loaded at the next run", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    await runPipeline(spec, { destination: dest });
+    // a parent whose first subtask is also in the project, and one without subtasks
+    const listed = new Set([...fake.data.tasksOf.values()].flat());
+    const [parent, children] = [...fake.data.subtasksOf].find(([p, s]) =>
+      listed.has(p) && s.length === 2 && listed.has(s[0])
+    )!;
+    const subs = [...children];
+    const lonely = [...listed].find((g) =>
+      !fake.data.subtasksOf.get(g)?.length && !fake.data.objects.get(g)!.parent
+    )!;
+    const modified = [parent, lonely].map((g) => fake.data.objects.get(g)!.modified_at);
+    fake.data.deleteTask(subs[0]); // listed in the project too: the tasks table drops it
+    fake.data.deleteTask(subs[1]); // a subtask only
+    const added = fake.data.addSubtask(lonely);
+    // Asana leaves the parents' modified_at: only their subtask counts say it
+    assert.deepEqual([parent, lonely].map((g) => fake.data.objects.get(g)!.modified_at), modified);
+
+    const second = await runPipeline(spec, { destination: dest });
+    const tasks = second.resources.find((r) => r.resource === "tasks")!;
+    // each project that lists a parent lists it again (a task can be in several)
+    const homes = [parent, lonely].map((g) => (fake.data.objects.get(g)!.projects as Ref[]).length);
+    assert.equal(tasks.watched, homes[0] + homes[1]);
+    const got = await tableContents(dest);
+    assert.deepEqual(got, await freshLoad(fake.baseUrl, fake.token));
+    const rows = await dest.query<{ gid: string }>(`select gid from asana_data.subtasks`);
+    const gids = new Set(rows.rows.map((r) => r.gid));
+    assert.equal(gids.has(subs[0]) || gids.has(subs[1]), false);
+    assert.equal(gids.has(added.gid), true);
+    // one listing of each parent's project again, and its children; not the organisation
+    assert.equal(second.requests < 40, true, `${second.requests} requests`);
+
+    // a third run with nothing changed lists nothing again
+    const third = await runPipeline(spec, { destination: dest });
+    assert.equal(third.resources.find((r) => r.resource === "tasks")!.watched, 0);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
 Deno.test("cursors are kept per parent: a change older than another project's cursor is found", async () => {
   const fake = await startFakeAsana(SIZE);
   try {

@@ -171,6 +171,106 @@ resources:
 });
 
 testEachDestination(
+  "reconcile: {watch}: a record whose watched field moved without its cursor is listed again whole",
+  async (dest) => {
+    const items = [
+      { id: 1, name: "a", at: "2024-01-01T00:00:00Z", kids: 0, seen: "2024-01-05T00:00:00Z" },
+      { id: 2, name: "b", at: "2024-01-02T00:00:00Z", kids: 2, seen: "2024-01-05T00:00:00Z" },
+      { id: 3, name: "c", at: "2024-01-03T00:00:00Z", kids: 0, seen: "2024-01-05T00:00:00Z" },
+    ];
+    const kids: Record<number, string[]> = { 1: [], 2: ["x", "y"], 3: [] };
+    await using server = serveHostile((url) => {
+      const kid = url.pathname.match(/^\/items\/(\d+)\/kids$/);
+      if (kid) return json({ data: kids[Number(kid[1])].map((k) => ({ k })) });
+      const since = url.searchParams.get("since") ?? "";
+      const fields = url.searchParams.get("fields")!.split(",");
+      return json({
+        data: items.filter((i) => i.at >= since).map((i) =>
+          Object.fromEntries(fields.map((f) => [f, i[f as keyof typeof i]]))
+        ),
+      });
+    });
+    const spec = specOf(`pipeline: watch
+dataset: watch_data
+source: { base_url: "${server.url}", records: data, fields_param: fields }
+resources:
+  items:
+    path: /items
+    primary_key: id
+    write_disposition: merge
+    fields: [id, name, at, kids, seen]
+    params: { since: "{incremental.start}" }
+    incremental: { cursor: at, initial: "2000-01-01T00:00:00Z" }
+    reconcile: { watch: [kids, seen] }
+  kids:
+    path: /items/{parent.id}/kids
+    parent: items
+    when: kids > 0
+    primary_key: k
+    include_from_parent: { item: id }
+    write_disposition: merge
+`);
+    await runPipeline(spec, { destination: dest });
+    server.requests.length = 0;
+    // item 1 gains a kid and a new name, item 2 loses one: neither moves its cursor
+    items[0].kids = 1;
+    items[0].name = "a, renamed";
+    kids[1] = ["z"];
+    items[1].kids = 1;
+    kids[2] = ["x"];
+    // the same instant written another way is no change
+    items[2].seen = "2024-01-05T00:00:00.000+00:00";
+    const second = await runPipeline(spec, { destination: dest });
+    assert.equal(second.resources.find((r) => r.resource === "items")!.watched, 2);
+    const keyListing = server.requests.find((r) =>
+      r.url.searchParams.get("fields") === "id,kids,seen"
+    );
+    assert.ok(keyListing, "the key listing reads the watched fields");
+    const whole = server.requests.filter((r) =>
+      r.url.pathname === "/items" && !r.url.searchParams.has("since") &&
+      r.url.searchParams.get("fields") === "id,name,at,kids,seen"
+    );
+    assert.equal(whole.length, 1);
+    const rows = await dest.query<{ id: number; name: string; kids: number }>(
+      `select id, name, kids from watch_data.items order by id`,
+    );
+    assert.deepEqual(
+      rows.rows.map((r) => [Number(r.id), r.name, Number(r.kids)]),
+      [[1, "a, renamed", 1], [2, "b", 1], [3, "c", 0]],
+    );
+    const k = await dest.query<{ item: number; k: string }>(
+      `select item, k from watch_data.kids order by k`,
+    );
+    assert.deepEqual(k.rows.map((r) => [Number(r.item), r.k]), [[2, "x"], [1, "z"]]);
+    // nothing moved since: no record is listed again
+    const third = await runPipeline(spec, { destination: dest });
+    assert.equal(third.resources.find((r) => r.resource === "items")!.watched, 0);
+  },
+);
+
+Deno.test("reconcile.watch names a field the resource stores: else file:line:column", () => {
+  const text = `pipeline: w
+dataset: w_data
+source: { base_url: "https://api.example.com", records: data }
+resources:
+  items:
+    path: /items
+    primary_key: id
+    fields: [id, name, at, num_kids]
+    params: { since: "{incremental.start}" }
+    incremental: { cursor: at, initial: "2000-01-01" }
+    reconcile: { watch: [num_kid] }
+`;
+  assert.throws(
+    () => parseSpec(text, "w.yaml", { configDir: "/x" }),
+    (e) =>
+      e instanceof SpecError &&
+      e.message ===
+        `w.yaml:11:26 resources.items.reconcile.watch[0]: "num_kid" is not among the fields: no stored value to compare it with; did you mean "num_kids"?`,
+  );
+});
+
+testEachDestination(
   "columns: hints convert values as dlt's do; what does not convert goes to a variant column, counted",
   async (dest) => {
     await using server = serveHostile(() =>

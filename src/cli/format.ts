@@ -52,6 +52,12 @@ export function formatRunSummary(result: RunResult): string {
           `their children were not requested again`,
       );
     }
+    if (r.watched > 0) {
+      lines.push(
+        `${r.resource}: ${r.watched} record(s) changed a watched field without moving the ` +
+          `cursor: listed again whole, with their children`,
+      );
+    }
     if (r.deferred) {
       lines.push(`${r.resource}: not due (refresh_every); its rows were kept as they were`);
     }

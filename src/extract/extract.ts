@@ -9,7 +9,7 @@ import { getPath, placeholders, render } from "../plan/template.ts";
 import { INCREMENTAL, ITEM } from "../plan/graph.ts";
 import { type HttpClient, HttpError } from "./http.ts";
 import { stringifyJson } from "./json.ts";
-import { canonicalKey, canonicalValue, hash53 } from "./keys.ts";
+import { canonicalKey, canonicalValue, hash53, watchHash } from "./keys.ts";
 import { type ChainPosition, compareCursors, partitionOf, RunLedger } from "../ledger.ts";
 import { paginate } from "./paginate.ts";
 import { evaluatePredicate } from "../plan/predicate.ts";
@@ -51,6 +51,11 @@ export interface ResourceStats {
    * loaded them with their children: no child request was made for them.
    */
   unchanged: number;
+  /**
+   * Records whose `reconcile.watch` values differ from their stored row: listed again
+   * whole, with their children.
+   */
+  watched: number;
 }
 
 /**
@@ -88,6 +93,11 @@ export interface ExtractOptions {
   loadedBefore?: (resource: string) => boolean;
   /** The records at a partition's cursor when it last moved (key → cursor value). */
   boundary?: (resource: string, partition: string) => Record<string, string> | undefined;
+  /**
+   * The stored rows' `reconcile.watch` values of a resource, hashed by record key
+   * (`watchHash`); undefined when there is nothing to compare with.
+   */
+  watched?: (resource: string) => ReadonlyMap<string, number> | undefined;
   /** Is this resource's listing under this parent resource (`""`: none) not due yet? */
   deferred?: (resource: string, parent: string) => boolean;
 }
@@ -240,6 +250,7 @@ export async function extract(
       duplicates: 0,
       avoided: 0,
       unchanged: 0,
+      watched: 0,
       missingForEach: 0,
     });
     gates.set(name, new Gate(options.pendingChains ?? 64));
@@ -299,16 +310,19 @@ export async function extract(
     ancestry: Ancestry,
     item: unknown,
     listsKeys: boolean,
+    only?: ReadonlySet<string>,
   ) => {
     if (failure !== undefined) return;
     const s = stats.get(resource.name)!;
     const at = positionOf(plan, resource, ancestry, item);
     const { parentKey, partition } = at;
-    const stored = resource.incremental
+    // `only`: the listing again from the start, for these records alone; it moves no cursor
+    const stored = resource.incremental && !only
       ? options.cursor?.(resource.name, partition) ?? resource.incremental.initial
       : undefined;
     const { url, headers } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
       start: stored === undefined ? undefined : lagged(stored, resource.incremental!.lag_seconds),
+      everything: only !== undefined,
       item,
     });
     // the same request for the same partition (a task listed by two projects): made once
@@ -326,7 +340,7 @@ export async function extract(
     s.chains++;
     if (s.startedAt === 0) s.startedAt = performance.now();
     let cursor = stored;
-    const inc = resource.incremental;
+    const inc = only ? undefined : resource.incremental;
     const seenBefore = inc && stored !== undefined
       ? options.boundary?.(resource.name, partition)
       : undefined;
@@ -355,6 +369,7 @@ export async function extract(
           s.restarts++;
         }
         let records = page.records.map((r) => withParentFields(resource, r, ancestry));
+        if (only) records = records.filter((r) => only.has(keyOf(resource, r)));
         if (seen) {
           records = records.filter((r) => {
             const key = recordKey(resource, r);
@@ -409,6 +424,8 @@ export async function extract(
         if (listsKeys) ledger.keysListed(resource.name, [], false);
         return;
       }
+      // a listing again for some records proves nothing about the others
+      if (only) return;
       ledger.chainCompleted(
         at,
         cursor,
@@ -445,6 +462,11 @@ export async function extract(
     listed.get(resource.name)!.add(key);
     if (s.startedAt === 0) s.startedAt = performance.now();
     const guard = { capped: false };
+    // records whose watched values moved though their cursor did not
+    const stored = resource.reconcileWatch.length > 0
+      ? options.watched?.(resource.name)
+      : undefined;
+    const changed = new Set<string>();
     try {
       for await (
         const page of paginate(
@@ -458,11 +480,14 @@ export async function extract(
         )
       ) {
         if (failure !== undefined) return;
-        ledger.keysListed(
-          resource.name,
-          page.records.map((r) => keyOf(resource, r as ApiRecord)),
-          true,
-        );
+        const keys = page.records.map((r) => keyOf(resource, r as ApiRecord));
+        ledger.keysListed(resource.name, keys, true);
+        if (!stored) continue;
+        page.records.forEach((r, i) => {
+          const was = stored.get(keys[i]);
+          const now = watchHash(resource.reconcileWatch.map((f) => getPath(r, f)));
+          if (was !== undefined && was !== now) changed.add(keys[i]);
+        });
       }
       if (guard.capped) ledger.keysListed(resource.name, [], false);
     } catch (e) {
@@ -470,6 +495,10 @@ export async function extract(
       skipOrThrow(resource, s, e, client.origin);
     } finally {
       s.finishedAt = Math.max(s.finishedAt, performance.now());
+    }
+    if (changed.size > 0 && failure === undefined) {
+      s.watched += changed.size;
+      await runChain(resource, ancestry, item, false, changed);
     }
   };
 
@@ -576,7 +605,7 @@ export function buildRequest(
   resource: PlannedResource,
   ancestry: Ancestry,
   fieldsParam: string | undefined,
-  incremental: { start?: string; keysOnly?: boolean; item?: unknown } = {},
+  incremental: { start?: string; keysOnly?: boolean; everything?: boolean; item?: unknown } = {},
 ): { url: URL; parentKey: string | undefined; headers: Record<string, string> } {
   const parent = ancestry[0];
   const parentPlan = parent ? plan.resources.get(parent.resource) : undefined;
@@ -607,8 +636,9 @@ export function buildRequest(
   const withIncremental = (value: string) => value.includes(`{${INCREMENTAL}.`);
   for (const [k, value] of Object.entries(resource.params)) {
     const values = Array.isArray(value) ? value : [value];
-    // a key-only listing leaves the incremental filter out
-    if (incremental.keysOnly && values.some((x) => typeof x === "string" && withIncremental(x))) {
+    // a key-only listing, or one of every record, leaves the incremental filter out
+    const unfiltered = incremental.keysOnly || incremental.everything;
+    if (unfiltered && values.some((x) => typeof x === "string" && withIncremental(x))) {
       continue;
     }
     url.searchParams.delete(k);
@@ -617,7 +647,7 @@ export function buildRequest(
     }
   }
   const fields = incremental.keysOnly
-    ? resource.reconcileFields ?? resource.primaryKey
+    ? [...new Set([...resource.reconcileFields ?? resource.primaryKey, ...resource.reconcileWatch])]
     : resource.fields;
   if (fieldsParam && fields && fields.length > 0) {
     url.searchParams.set(fieldsParam, fields.join(","));

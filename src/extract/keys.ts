@@ -56,3 +56,32 @@ export function hash53(text: string, seed = 0): number {
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
+
+const INSTANT_PREFIX = /^\d{4}-\d{2}-\d{2}/;
+
+/** One watched value in a form a listed record and its stored row share. */
+function comparable(value: unknown): string {
+  if (value === null || value === undefined) return "\u0000";
+  if (value instanceof Date) return `@${value.getTime()}`;
+  if (typeof value === "string" && INSTANT_PREFIX.test(value)) {
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return `@${t}`;
+  }
+  return canonicalValue(value);
+}
+
+/**
+ * A 53-bit hash of a record's watched values (`reconcile.watch`), the same for the
+ * listed record and for its stored row: an instant equals its stored date, a number
+ * its stored text.
+ *
+ * @example
+ * ```ts
+ * import { watchHash } from "./keys.ts";
+ * watchHash([2, "2024-05-01T10:00:00.000Z"]) ===
+ *   watchHash(["2", new Date("2024-05-01T10:00:00Z")]); // true
+ * ```
+ */
+export function watchHash(values: readonly unknown[]): number {
+  return hash53(JSON.stringify(values.map(comparable)));
+}

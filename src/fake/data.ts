@@ -575,6 +575,16 @@ export class FakeData {
     return task;
   }
 
+  /**
+   * Adds a subtask (with one story) under a task. As in Asana, the parent's
+   * `num_subtasks` counts it but its `modified_at` stays.
+   */
+  addSubtask(parentGid: string): AsanaObject {
+    const parent = this.objects.get(parentGid)!;
+    const users = this.all("user").map((u) => new Ref(u.gid));
+    return this.#task((parent.workspace as Ref).gid, null, null, users, [], [], 8, 1, parent);
+  }
+
   /** Deletes a task, its subtasks and its stories. */
   deleteTask(gid: string): void {
     const task = this.objects.get(gid);

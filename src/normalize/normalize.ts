@@ -163,6 +163,18 @@ export class Normalizer {
   }
 
   /**
+   * The root-table column that holds a field (`a.b` for a nested one) when earlier loads
+   * stored it as one scalar column; undefined otherwise (never created here).
+   */
+  storedColumn(resource: PlannedResource, field: string): string | undefined {
+    const table = this.schema.tables[this.rootTable(resource)];
+    const column = table.sources[field.split(".").join(SEP)];
+    if (typeof column !== "string") return undefined;
+    const type = table.columns[column]?.type;
+    return type === undefined || type === "jsonb" ? undefined : column;
+  }
+
+  /**
    * Normalises one page of a resource's records into rows of its tables; `parentKey`
    * (the parent record's key) is kept on the rows of a child resource.
    */

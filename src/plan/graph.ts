@@ -102,6 +102,22 @@ export function checkGraph(doc: unknown): GraphIssue[] {
           "reconcile lists keys to notice deletions of an incremental resource; add incremental:",
       });
     }
+    if (isRecord(r.reconcile) && Array.isArray(r.reconcile.watch)) {
+      const fields = Array.isArray(r.fields) ? r.fields : undefined;
+      r.reconcile.watch.forEach((f, i) => {
+        if (typeof f !== "string" || fields === undefined) return;
+        const stored = fields.some((x) =>
+          x === f || (typeof x === "string" && f.startsWith(`${x}.`))
+        );
+        if (!stored) {
+          issues.push({
+            path: at("reconcile", "watch", i),
+            message: `"${f}" is not among the fields: no stored value to compare it with` +
+              didYouMean(f, fields.filter((x): x is string => typeof x === "string")),
+          });
+        }
+      });
+    }
     if (r.write_disposition === "scd2" && r.primary_key === undefined && defaultKey === undefined) {
       issues.push({
         path: at("write_disposition"),

@@ -73,6 +73,11 @@ export interface PlannedResource {
   /** Fields of the key-only listing (the primary key when undefined). */
   reconcileFields: string[] | undefined;
   /**
+   * Fields the key-only listing also reads: a record whose values differ from its
+   * stored row is listed again whole (`reconcile.watch`).
+   */
+  reconcileWatch: string[];
+  /**
    * True when an ancestor loads incrementally: this resource is fetched only for the
    * parents returned in a run, and its rows are replaced within each of them.
    */
@@ -204,6 +209,7 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     incremental: r.incremental,
     reconcile: r.reconcile !== false,
     reconcileFields: typeof r.reconcile === "object" ? r.reconcile.fields : undefined,
+    reconcileWatch: typeof r.reconcile === "object" ? r.reconcile.watch ?? [] : [],
     partial: ancestry.some((a) => spec.resources[a].incremental !== undefined),
     load,
     when: new Map(

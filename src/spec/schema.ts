@@ -399,9 +399,15 @@ export const ResourceSchema = v.strictObject({
          * Fields of the key-only listing (default: the primary key), for an API that
          * refuses the key itself as a field or needs more to tell records apart.
          */
-        fields: v.pipe(v.array(v.string()), v.minLength(1)),
+        fields: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+        /**
+         * Scalar fields the key-only listing also reads. A listed record whose value
+         * differs from its stored row's changed without moving its cursor (a count of
+         * children, say): it is listed again whole, and its children with it.
+         */
+        watch: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
       }),
-    ], "expected true, false or {fields: [...]}"),
+    ], "expected true, false or {fields: [...], watch: [...]}"),
     false,
   ),
 });
