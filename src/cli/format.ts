@@ -174,7 +174,10 @@ export function formatCheck(
         ? `incremental on ${r.incremental.cursor} from ${r.incremental.initial}` +
           (r.incremental.lag_seconds ? ` (lag ${r.incremental.lag_seconds} s)` : "")
         : "",
-      r.reconcile ? "reconciled (deletions)" : "",
+      r.reconcile
+        ? "reconciled (deletions" +
+          (r.reconcileWatch.length ? `; watching ${r.reconcileWatch.join(", ")}` : "") + ")"
+        : "",
       r.partial ? "replaced within changed parents" : "",
       r.load ? "" : "not loaded",
       r.parents.includes(name) ? "recursive" : "",
