@@ -179,11 +179,12 @@ testEachDestination(
       { id: 3, name: "c", at: "2024-01-03T00:00:00Z", kids: 0, seen: "2024-01-05T00:00:00Z" },
     ];
     const kids: Record<number, string[]> = { 1: [], 2: ["x", "y"], 3: [] };
+    let ignoresFields = false;
     await using server = serveHostile((url) => {
       const kid = url.pathname.match(/^\/items\/(\d+)\/kids$/);
       if (kid) return json({ data: kids[Number(kid[1])].map((k) => ({ k })) });
       const since = url.searchParams.get("since") ?? "";
-      const fields = url.searchParams.get("fields")!.split(",");
+      const fields = ignoresFields ? ["id", "at"] : url.searchParams.get("fields")!.split(",");
       return json({
         data: items.filter((i) => i.at >= since).map((i) =>
           Object.fromEntries(fields.map((f) => [f, i[f as keyof typeof i]]))
@@ -245,6 +246,10 @@ resources:
     // nothing moved since: no record is listed again
     const third = await runPipeline(spec, { destination: dest });
     assert.equal(third.resources.find((r) => r.resource === "items")!.watched, 0);
+    // an API that leaves the watched fields out of its answer says nothing about them
+    ignoresFields = true;
+    const fourth = await runPipeline(spec, { destination: dest });
+    assert.equal(fourth.resources.find((r) => r.resource === "items")!.watched, 0);
   },
 );
 

@@ -485,8 +485,11 @@ export async function extract(
         if (!stored) continue;
         page.records.forEach((r, i) => {
           const was = stored.get(keys[i]);
-          const now = watchHash(resource.reconcileWatch.map((f) => getPath(r, f)));
-          if (was !== undefined && was !== now) changed.add(keys[i]);
+          if (was === undefined) return;
+          const values = resource.reconcileWatch.map((f) => getPath(r, f));
+          // a field the API left out says nothing (null is a value; absent is not)
+          if (values.includes(undefined)) return;
+          if (was !== watchHash(values)) changed.add(keys[i]);
         });
       }
       if (guard.capped) ledger.keysListed(resource.name, [], false);
