@@ -19,7 +19,8 @@ import {
   withoutSubtasks,
 } from "./helpers.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
-import { json, serveHostile } from "./hostile.ts";
+import { json, serveHostile, specOf } from "./hostile.ts";
+import postgres from "postgres";
 
 const SPEC = `${ROOT}pipelines/asana.yaml`;
 
@@ -258,5 +259,114 @@ Deno.test({
     url.searchParams.set("sslmode", "disable");
     const ok = await runCli(["sql", "select 1 as one", "--destination", url.toString(), "--json"]);
     assert.equal(ok.code, 0, ok.stderr);
+  },
+});
+
+/** Groups and their members; `members` answers through `onMembers` (to slow or to sabotage). */
+function groupsApi(onMembers: (group: number) => Promise<void> | void, version: () => string) {
+  return serveHostile(async (url) => {
+    if (url.pathname === "/groups") {
+      return json({ data: [1, 2, 3, 4, 5, 6].map((id) => ({ id })) });
+    }
+    const group = Number(url.pathname.split("/")[2]);
+    await onMembers(group);
+    return json({
+      data: [1, 2, 3].map((m) => ({ id: group * 10 + m, group, name: `${version()} ${m}` })),
+    });
+  });
+}
+
+function groupsSpec(url: string) {
+  return specOf(`pipeline: g
+dataset: g_data
+source:
+  base_url: ${url}
+  records: data
+  limits: { requests_per_minute: 60000, max_in_flight: 1 }
+resources:
+  groups:
+    path: /groups
+    primary_key: id
+    write_disposition: replace
+  members:
+    path: /groups/{groups.id}/members
+    parent: groups
+    primary_key: id
+    write_disposition: merge
+`);
+}
+
+Deno.test({
+  name:
+    "a run whose connection the server ends fails and commits nothing: no statement goes to a new connection",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    let version = "v1";
+    let sabotage = false;
+    const admin = postgres(db.url, { max: 1, onnotice: () => {} });
+    await using api = groupsApi(async (group) => {
+      if (!sabotage || group !== 4) return;
+      // the server ends the run's connection while the run waits on the API
+      await admin.unsafe(
+        `select pg_terminate_backend(pid) from pg_stat_activity
+         where datname = current_database() and application_name = 'restpipe run'`,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }, () => version);
+    const spec = groupsSpec(api.url);
+    const names = async () =>
+      (await admin.unsafe(`select name from g_data.members order by id`)).map((r) => r.name);
+    const dest1 = await PostgresDestination.open(db.url);
+    await runPipeline(spec, { destination: dest1 });
+    await dest1.close();
+    const before = await names();
+    assert.equal(before.length, 18);
+
+    // every row of this run is written after the connection is gone
+    version = "v2";
+    sabotage = true;
+    const dest2 = await PostgresDestination.open(db.url);
+    await assert.rejects(
+      runPipeline(spec, { destination: dest2 }),
+      /closed during the run/,
+    );
+    await dest2.close();
+    // not one row of the failed run, and its failure is on record
+    assert.deepEqual(await names(), before);
+    const loads = await admin.unsafe(`select status from g_data._dlt_loads order by started_at`);
+    assert.deepEqual(loads.map((r) => r.status), ["completed", "failed"]);
+
+    // the lock went with the connection: the next run goes through
+    sabotage = false;
+    const dest3 = await PostgresDestination.open(db.url);
+    await runPipeline(spec, { destination: dest3, flushRows: 1 });
+    await dest3.close();
+    assert.equal((await names()).filter((n) => n.startsWith("v2")).length, 18);
+    await admin.end();
+  },
+});
+
+Deno.test({
+  name: "a run outlives postgres.js's connection lifetime (PGMAX_LIFETIME=1, a 3-second run)",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    await using api = groupsApi(() => new Promise((r) => setTimeout(r, 500)), () => "v1");
+    Deno.env.set("PGMAX_LIFETIME", "1");
+    Deno.env.set("PGIDLE_TIMEOUT", "1");
+    try {
+      const dest = await PostgresDestination.open(db.url);
+      const r = await runPipeline(groupsSpec(api.url), { destination: dest, flushRows: 1 });
+      await dest.close();
+      assert.equal(r.resources.find((x) => x.resource === "members")!.rows, 18);
+    } finally {
+      Deno.env.delete("PGMAX_LIFETIME");
+      Deno.env.delete("PGIDLE_TIMEOUT");
+    }
+    const admin = postgres(db.url, { max: 1, onnotice: () => {} });
+    const n = await admin.unsafe(`select count(*)::int as n from g_data.members`);
+    await admin.end();
+    assert.equal(n[0].n, 18);
   },
 });

@@ -50,6 +50,14 @@ function connectNoDelay(host: string, port: number, path?: string): Promise<net.
   });
 }
 
+/** Is this the error of a connection that closed (the server ended it, the network broke)? */
+function isConnectionLoss(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" &&
+    (code.startsWith("CONNECTION_") || code === "ECONNRESET" || code === "EPIPE" ||
+      code.startsWith("57P")); // admin_shutdown, crash_shutdown, cannot_connect_now …
+}
+
 /** A connection URL with its password replaced by `***`. */
 export function describeUrl(url: string): string {
   try {
@@ -76,6 +84,8 @@ export class PostgresDestination extends SqlDestination {
   protected readonly session: SqlSession;
   readonly #sql: postgres.Sql;
   #locked: string | undefined;
+  /** Set when the connection closed while a run held it: nothing more may be sent. */
+  #lost: Error | undefined;
 
   private constructor(sql: postgres.Sql, url: string) {
     super();
@@ -83,6 +93,7 @@ export class PostgresDestination extends SqlDestination {
     this.description = describeUrl(url);
     this.session = {
       query: async <T>(text: string, params: unknown[] = []): Promise<QueryResult<T>> => {
+        this.#stillConnected();
         // always the extended protocol, which takes one statement: without parameters
         // postgres.js would send the text as a simple query, where "commit; delete …"
         // ends the read-only transaction and runs the delete
@@ -98,9 +109,28 @@ export class PostgresDestination extends SqlDestination {
         };
       },
       exec: async (text: string) => {
+        this.#stillConnected();
         await sql.unsafe(text).simple();
       },
     };
+  }
+
+  /**
+   * Throws once the run's connection has closed. postgres.js would open a new one for
+   * the next statement, outside the run's transaction and without the dataset's lock:
+   * rows written there would be committed one by one, and the load record with them.
+   */
+  #stillConnected(): void {
+    if (this.#lost) throw this.#lost;
+  }
+
+  /** The connection closed (the server ended it, the network dropped it …). */
+  #connectionClosed(): void {
+    if (this.#locked === undefined) return;
+    this.#lost ??= new Error(
+      `the connection to ${this.description} closed during the run: ` +
+        `its transaction is gone, and nothing of this run was committed`,
+    );
   }
 
   /**
@@ -109,10 +139,18 @@ export class PostgresDestination extends SqlDestination {
    * that finds the dataset held.
    */
   static async open(url: string, purpose = "run"): Promise<PostgresDestination> {
+    let dest: PostgresDestination | undefined;
     const sql = postgres(
       url,
       Object.assign({
         max: 1,
+        // one connection for as long as a run takes: its transaction and the dataset's
+        // lock live on it (postgres.js would replace it after 30 to 60 minutes); 0: never
+        max_lifetime: 0,
+        idle_timeout: 0,
+        onclose: () => {
+          if (dest) dest.#connectionClosed();
+        },
         onnotice: () => {},
         connection: { application_name: `restpipe ${purpose}`.slice(0, 63) },
       }, { socket: noDelaySocket }),
@@ -125,7 +163,30 @@ export class PostgresDestination extends SqlDestination {
         `cannot connect to ${describeUrl(url)}: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
-    return new PostgresDestination(sql, url);
+    dest = new PostgresDestination(sql, url);
+    return dest;
+  }
+
+  /** Records a failed run; after a lost connection, on a new one (the lock went with it). */
+  override async recordFailure(
+    pipeline: string,
+    dataset: string,
+    loadId: string,
+    startedAt: Date,
+    error: string,
+  ): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await super.recordFailure(pipeline, dataset, loadId, startedAt, error);
+      } catch (e) {
+        if (attempt === 3 || (!this.#lost && !isConnectionLoss(e))) throw e;
+        // the run's transaction and lock went with the connection: record it on a new one
+        // (the old one may still be delivering its last error)
+        this.#lost = undefined;
+        this.#locked = undefined;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   /** Takes the dataset's advisory lock, or says who holds it. */
@@ -163,6 +224,12 @@ export class PostgresDestination extends SqlDestination {
 
   /** Releases the dataset's advisory lock. */
   protected async unlock(): Promise<void> {
+    if (this.#lost) {
+      // the lock went with the connection
+      this.#lost = undefined;
+      this.#locked = undefined;
+      return;
+    }
     if (this.#locked === undefined) return;
     const dataset = this.#locked;
     this.#locked = undefined;
@@ -185,6 +252,7 @@ export class PostgresDestination extends SqlDestination {
       rows.some((r) => r[c] !== undefined && r[c] !== null)
     );
     if (used.length === 0) return;
+    this.#stillConnected();
     const json = used.map((c) => columns[c].type === "jsonb");
     const writable = await this.#sql.unsafe(
       `copy ${q(dataset)}.${q(table)} (${used.map(q).join(", ")}) from stdin`,
