@@ -139,7 +139,7 @@ export class PostgresDestination extends SqlDestination {
    * that finds the dataset held.
    */
   static async open(url: string, purpose = "run"): Promise<PostgresDestination> {
-    let dest: PostgresDestination | undefined;
+    const closed: { notify?: () => void } = {};
     const sql = postgres(
       url,
       Object.assign({
@@ -148,9 +148,7 @@ export class PostgresDestination extends SqlDestination {
         // lock live on it (postgres.js would replace it after 30 to 60 minutes); 0: never
         max_lifetime: 0,
         idle_timeout: 0,
-        onclose: () => {
-          if (dest) dest.#connectionClosed();
-        },
+        onclose: () => closed.notify?.(),
         onnotice: () => {},
         connection: { application_name: `restpipe ${purpose}`.slice(0, 63) },
       }, { socket: noDelaySocket }),
@@ -163,7 +161,8 @@ export class PostgresDestination extends SqlDestination {
         `cannot connect to ${describeUrl(url)}: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
-    dest = new PostgresDestination(sql, url);
+    const dest = new PostgresDestination(sql, url);
+    closed.notify = () => dest.#connectionClosed();
     return dest;
   }
 
