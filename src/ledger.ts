@@ -20,6 +20,7 @@
  */
 import type { Plan, PlannedResource } from "./plan/plan.ts";
 import type { RootWrite } from "./load/destination.ts";
+import { instantOf } from "./extract/keys.ts";
 
 /** Stored cursors: resource → partition → cursor value. */
 export type Cursors = Record<string, Record<string, string>>;
@@ -52,7 +53,6 @@ export function boundariesOf(state: Record<string, unknown>): Boundaries {
 }
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
-const INSTANT_LIKE = /^\d{4}-\d{2}-\d{2}/;
 
 /**
  * Orders two cursor values: as numbers when both are numbers (`9` before `10`), as
@@ -66,11 +66,9 @@ export function compareCursors(a: string, b: string): number {
     }
     return Number(a) - Number(b);
   }
-  if (INSTANT_LIKE.test(a) && INSTANT_LIKE.test(b)) {
-    const ta = Date.parse(a);
-    const tb = Date.parse(b);
-    if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta - tb;
-  }
+  const ta = instantOf(a);
+  const tb = ta === undefined ? undefined : instantOf(b);
+  if (ta !== undefined && tb !== undefined && ta !== tb) return ta - tb;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

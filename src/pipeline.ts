@@ -157,11 +157,11 @@ async function readWatched(
   dataset: string,
   normalizer: NormalizerType,
   loaded: readonly PlannedResource[],
-  cursors: Record<string, Record<string, string>>,
+  loadedBefore: (resource: string) => boolean,
 ): Promise<Map<string, Map<string, number>>> {
   const out = new Map<string, Map<string, number>>();
   for (const r of loaded) {
-    if (r.reconcileWatch.length === 0 || Object.keys(cursors[r.name] ?? {}).length === 0) continue;
+    if (r.reconcileWatch.length === 0 || !loadedBefore(r.name)) continue;
     const columns = r.reconcileWatch.map((f) => normalizer.storedColumn(r, f));
     if (columns.some((c) => c === undefined)) continue;
     const keys = normalizer.keyColumns(r);
@@ -206,9 +206,11 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     const normalizer = new Normalizer(schema, loadId);
     const loaded = [...plan.resources.values()].filter((r) => r.load);
     for (const r of loaded) normalizer.rootTable(r);
+    /** Did an earlier load store cursors for this resource? */
+    const loadedBefore = (resource: string) => Object.keys(stored[resource] ?? {}).length > 0;
     const watched = options.fullRefresh
       ? new Map<string, Map<string, number>>()
-      : await readWatched(dest, spec.dataset, normalizer, loaded, stored);
+      : await readWatched(dest, spec.dataset, normalizer, loaded, loadedBefore);
     await dest.begin(spec.dataset, normalizer.schema, options.purpose ?? "run");
 
     const buffer = new StagingBuffer(
@@ -253,7 +255,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
           // its parent's record and its URL (at 256 a 20k-task run peaked 80 MB higher)
           pendingChains: Math.max(64, spec.source.limits.max_in_flight),
           cursor: (resource, partition) => stored[resource]?.[partition],
-          loadedBefore: (resource) => Object.keys(stored[resource] ?? {}).length > 0,
+          loadedBefore,
           boundary: (resource, partition) => boundaries[resource]?.[partition],
           watched: (resource) => watched.get(resource),
           deferred: (resource, parent) => {

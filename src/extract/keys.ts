@@ -59,15 +59,22 @@ export function hash53(text: string, seed = 0): number {
 
 const INSTANT_PREFIX = /^\d{4}-\d{2}-\d{2}/;
 
+/**
+ * The moment an ISO date or instant text names (milliseconds since the epoch, whatever
+ * its offset), or undefined for any other text.
+ */
+export function instantOf(text: string): number | undefined {
+  if (!INSTANT_PREFIX.test(text)) return undefined;
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? undefined : t;
+}
+
 /** One watched value in a form a listed record and its stored row share. */
 function comparable(value: unknown): string {
   if (value === null || value === undefined) return "\u0000";
   if (value instanceof Date) return `@${value.getTime()}`;
-  if (typeof value === "string" && INSTANT_PREFIX.test(value)) {
-    const t = Date.parse(value);
-    if (!Number.isNaN(t)) return `@${t}`;
-  }
-  return canonicalValue(value);
+  const t = typeof value === "string" ? instantOf(value) : undefined;
+  return t === undefined ? canonicalValue(value) : `@${t}`;
 }
 
 /**

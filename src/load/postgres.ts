@@ -124,6 +124,12 @@ export class PostgresDestination extends SqlDestination {
     if (this.#lost) throw this.#lost;
   }
 
+  /** The run's transaction and the dataset's lock went with the lost connection. */
+  #forgetLostConnection(): void {
+    this.#lost = undefined;
+    this.#locked = undefined;
+  }
+
   /** The connection closed (the server ended it, the network dropped it …). */
   #connectionClosed(): void {
     if (this.#locked === undefined) return;
@@ -179,10 +185,8 @@ export class PostgresDestination extends SqlDestination {
         return await super.recordFailure(pipeline, dataset, loadId, startedAt, error);
       } catch (e) {
         if (attempt === 3 || (!this.#lost && !isConnectionLoss(e))) throw e;
-        // the run's transaction and lock went with the connection: record it on a new one
-        // (the old one may still be delivering its last error)
-        this.#lost = undefined;
-        this.#locked = undefined;
+        // record it on a new connection (the old one may still be delivering its last error)
+        this.#forgetLostConnection();
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -223,12 +227,7 @@ export class PostgresDestination extends SqlDestination {
 
   /** Releases the dataset's advisory lock. */
   protected async unlock(): Promise<void> {
-    if (this.#lost) {
-      // the lock went with the connection
-      this.#lost = undefined;
-      this.#locked = undefined;
-      return;
-    }
+    if (this.#lost) return this.#forgetLostConnection();
     if (this.#locked === undefined) return;
     const dataset = this.#locked;
     this.#locked = undefined;
