@@ -37,4 +37,3 @@ export {
 export { type DatasetSummary, describeDataset } from "./src/show.ts";
 export { type Dashboard, type LiveState, startDashboard } from "./src/web/server.ts";
 export { type Overview, readOverview, readTablePage } from "./src/web/data.ts";
-export { type FakeAsana, startFakeAsana } from "./src/fake/server.ts";

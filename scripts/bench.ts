@@ -15,8 +15,8 @@
  * @module
  */
 import { parseArgs } from "../src/cli/args.ts";
-import { FakeData } from "../src/fake/data.ts";
-import { parseOptFields, Renderer } from "../src/fake/render.ts";
+import { FakeData } from "../testing/fake_asana/data.ts";
+import { parseOptFields, Renderer } from "../testing/fake_asana/render.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { copyValue, noDelaySocket, PostgresDestination } from "../src/load/postgres.ts";
 import postgres from "postgres";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { startFakeAsana } from "../src/fake/server.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { loadSpec } from "../src/spec/load.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { formatDataset, formatRunSummary } from "../src/cli/format.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "../src/cli/args.ts";
-import { startFakeAsana } from "../src/fake/server.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 
 const args = parseArgs(Deno.args, {
   tasks: "value",

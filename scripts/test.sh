@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-deno fmt --check && deno lint && deno check mod.ts src scripts tests || exit 1
+deno fmt --check && deno lint && deno check mod.ts src scripts tests testing || exit 1
 
 # Chromium for the dashboard's browser tests: RESTPIPE_TEST_CHROMIUM, else /usr/bin/chromium;
 # when it is missing and we run as root (CI), installs Debian's `chromium` package.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startFakeAsana } from "../src/fake/server.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { loadSpec, parseSpec } from "../src/spec/load.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";

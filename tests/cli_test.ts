@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startFakeAsana } from "../src/fake/server.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { formatProgress, formatProgressLine, ProgressReporter } from "../src/cli/progress.ts";
 import type { Progress } from "../src/pipeline.ts";
 import { fastAsanaFile, ROOT, runCli, tempDir } from "./helpers.ts";

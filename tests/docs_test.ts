@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SpecSchema } from "../src/spec/schema.ts";
 import { parseSpec } from "../src/spec/load.ts";
 import { SpecError } from "../src/spec/errors.ts";
-import { startFakeAsana } from "../src/fake/server.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { asanaOas, ROOT } from "./helpers.ts";

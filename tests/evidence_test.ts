@@ -8,7 +8,7 @@ import { RunError, runPipeline } from "../src/pipeline.ts";
 import type { Destination } from "../src/load/destination.ts";
 import { FAST_RETRY, json, serveHostile, specOf } from "./hostile.ts";
 import { runCli, tempDir, testEachDestination } from "./helpers.ts";
-import { startFakeAsana } from "../src/fake/server.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 
 interface Task {
   id: string;

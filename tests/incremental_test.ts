@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startFakeAsana } from "../src/fake/server.ts";
-import { Ref } from "../src/fake/data.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
+import { Ref } from "../testing/fake_asana/data.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { asanaSpec, tableContents, tempDir, truthFor, withoutSubtasks } from "./helpers.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT, runCli, tempDir } from "./helpers.ts";
-import { startFakeAsana } from "../src/fake/server.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { serveHostile } from "./hostile.ts";
 

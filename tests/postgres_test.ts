@@ -5,7 +5,7 @@
  * readers seeing the last committed load, and the password kept out of everything.
  */
 import assert from "node:assert/strict";
-import { startFakeAsana } from "../src/fake/server.ts";
+import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
 import {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { type FakeAsana, startFakeAsana } from "../src/fake/server.ts";
+import { type FakeAsana, startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { describeDataset } from "../src/show.ts";
