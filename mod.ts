@@ -15,7 +15,7 @@ export { type LoadedSpec, loadSpec, type LoadSpecOptions, parseSpec } from "./sr
 export { formatIssue, SpecError, type SpecIssue } from "./src/spec/errors.ts";
 export * from "./src/spec/schema.ts";
 export { buildPlan, type Plan, PlanError, type PlannedResource } from "./src/plan/plan.ts";
-export { evaluatePredicate, parsePredicate, type Predicate } from "./src/plan/predicate.ts";
+export { evaluatePredicate, parsePredicate, type Predicate } from "./src/spec/predicate.ts";
 export { checkOpenApi, type OpenApiDocument, type OpenApiIssue } from "./src/spec/openapi.ts";
 export { describeCandidates, generateSpec } from "./src/spec/init_openapi.ts";
 export { Limiter, type LimiterOptions } from "./src/extract/limiter.ts";
@@ -25,7 +25,7 @@ export { PgliteDestination } from "./src/load/pglite.ts";
 export { PostgresDestination } from "./src/load/postgres.ts";
 export type { Destination, LoadRecord, QueryResult } from "./src/load/destination.ts";
 export { openTarget, resolveTarget, type Target } from "./src/load/open.ts";
-export { RunLedger } from "./src/ledger.ts";
+export { RunLedger } from "./src/run/ledger.ts";
 export {
   defaultDbDir,
   type ResourceSummary,

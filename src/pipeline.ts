@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { RestpipeError } from "./core/errors.ts";
 import { extract, type ResourceStats } from "./extract/extract.ts";
-import { boundariesOf, cursorsOf, type RunLedger, stateEntry } from "./ledger.ts";
+import { boundariesOf, cursorsOf, type RunLedger, stateEntry } from "./run/ledger.ts";
 import { HttpClient } from "./extract/http.ts";
 import { PgliteDestination } from "./load/pglite.ts";
 import type { Destination, RootWrite } from "./load/destination.ts";
@@ -12,8 +13,8 @@ import type { Normalizer as NormalizerType, Row, TableRows } from "./normalize/n
 import { Normalizer } from "./normalize/normalize.ts";
 import { emptySchema } from "./normalize/schema.ts";
 import { buildPlan, type PlannedResource } from "./plan/plan.ts";
-import { getPath } from "./plan/template.ts";
-import { canonicalKey, watchHash } from "./extract/keys.ts";
+import { getPath } from "./core/paths.ts";
+import { canonicalKey, watchHash } from "./core/keys.ts";
 import { quoteIdent } from "./normalize/naming.ts";
 import type { Spec } from "./spec/schema.ts";
 
@@ -112,11 +113,14 @@ export interface RunResult {
 }
 
 /** A run that failed: nothing was committed. */
-export class RunError extends Error {
+export class RunError extends RestpipeError {
   /** Creates the error; `cause` is the original failure. */
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "RunError";
+    super(message, {
+      ...options,
+      exitCode: 1,
+      prefix: "run failed; the previous load is intact.\n",
+    });
   }
 }
 
@@ -125,7 +129,7 @@ export function defaultDbDir(spec: Spec): string {
   return `.data/${spec.pipeline}`;
 }
 
-export { type Cursors, cursorsOf } from "./ledger.ts";
+export { type Cursors, cursorsOf } from "./run/ledger.ts";
 
 /** The key of a resource's listings under one parent resource in the state's `refreshed`. */
 function refreshKey(resource: string, parent: string): string {

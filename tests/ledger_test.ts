@@ -3,7 +3,7 @@
  * (evidence_test.ts, incremental_test.ts) stay the safety net.
  */
 import assert from "node:assert/strict";
-import { compareCursors, partitionOf, partitionUnder, RunLedger } from "../src/ledger.ts";
+import { compareCursors, partitionOf, partitionUnder, RunLedger } from "../src/run/ledger.ts";
 import { buildPlan } from "../src/plan/plan.ts";
 import { specOf } from "./hostile.ts";
 

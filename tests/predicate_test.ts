@@ -3,7 +3,7 @@
  * in the spec at the expression's own column.
  */
 import assert from "node:assert/strict";
-import { evaluatePredicate, parsePredicate, PredicateError } from "../src/plan/predicate.ts";
+import { evaluatePredicate, parsePredicate, PredicateError } from "../src/spec/predicate.ts";
 import { parseSpec } from "../src/spec/load.ts";
 import { SpecError } from "../src/spec/errors.ts";
 import { buildPlan } from "../src/plan/plan.ts";

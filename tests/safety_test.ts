@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { json, serveHostile } from "./hostile.ts";
 import { ROOT, runCli, tempDir, writeSpec } from "./helpers.ts";
-import { encodingsOf } from "../src/secrets.ts";
+import { encodingsOf } from "../src/core/secrets.ts";
 
 /** A secret with characters that every encoding writes differently. */
 const SECRET = "s3cr3t v@lue/+&=ü";

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { FAST_RETRY, rawJson, serveHostile, specOf } from "./hostile.ts";
-import { parseJson } from "../src/extract/json.ts";
+import { parseJson } from "../src/core/json.ts";
 import { isInstant } from "../src/normalize/types.ts";
-import { canonicalKey } from "../src/extract/keys.ts";
+import { canonicalKey } from "../src/core/keys.ts";
 
 function spec(url: string, resource: string) {
   return specOf(`pipeline: v

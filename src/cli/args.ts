@@ -3,13 +3,13 @@
  *
  * @module
  */
+import { RestpipeError } from "../core/errors.ts";
 
 /** A usage mistake: exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends RestpipeError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
+    super(message, { exitCode: 2 });
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { RunResult } from "../pipeline.ts";
 import type { Plan } from "../plan/plan.ts";
-import type { RunEstimate } from "../plan/estimate.ts";
+import type { RunEstimate } from "../run/estimate.ts";
 import type { Spec } from "../spec/schema.ts";
 import type { ResolvedVariable } from "../spec/interpolate.ts";
 import { type DatasetSummary, depthOf, type TableDetail } from "../show.ts";

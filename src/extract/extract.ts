@@ -5,14 +5,15 @@
  * @module
  */
 import type { Plan, PlannedResource } from "../plan/plan.ts";
-import { getPath, placeholders, render } from "../plan/template.ts";
-import { INCREMENTAL, ITEM } from "../plan/graph.ts";
+import { getPath } from "../core/paths.ts";
+import { placeholders, render } from "../spec/template.ts";
+import { INCREMENTAL, ITEM } from "../spec/graph.ts";
 import { type HttpClient, HttpError } from "./http.ts";
-import { stringifyJson } from "./json.ts";
-import { canonicalKey, canonicalValue, hash53, watchHash } from "./keys.ts";
-import { type ChainPosition, compareCursors, partitionOf, RunLedger } from "../ledger.ts";
+import { stringifyJson } from "../core/json.ts";
+import { canonicalKey, canonicalValue, hash53, watchHash } from "../core/keys.ts";
+import { type ChainPosition, compareCursors, partitionOf, RunLedger } from "../run/ledger.ts";
 import { paginate } from "./paginate.ts";
-import { evaluatePredicate } from "../plan/predicate.ts";
+import { evaluatePredicate } from "../spec/predicate.ts";
 
 /** A record of a resource as the API returned it. */
 export type ApiRecord = Record<string, unknown>;

@@ -6,9 +6,9 @@
  * @module
  */
 import type { Auth, Source } from "../spec/schema.ts";
-import { type JsonRepairs, parseJson } from "./json.ts";
+import { type JsonRepairs, parseJson } from "../core/json.ts";
 import { Limiter } from "./limiter.ts";
-import { Redactor } from "../secrets.ts";
+import { Redactor } from "../core/secrets.ts";
 
 /** Who is asking: named in errors. */
 export interface RequestContext {

@@ -4,8 +4,8 @@
  * @module
  */
 import type { Paginator } from "../spec/schema.ts";
-import { getPath } from "../plan/template.ts";
-import { stringifyJson } from "./json.ts";
+import { getPath } from "../core/paths.ts";
+import { stringifyJson } from "../core/json.ts";
 import { type HttpClient, HttpError, type HttpResponse, type RequestContext } from "./http.ts";
 
 /** One page of a listing. */

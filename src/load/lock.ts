@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { RestpipeError } from "../core/errors.ts";
 
 /** The lock file inside a database directory. */
 export const LOCK_FILE = "restpipe.lock";
@@ -19,7 +20,7 @@ export interface LockHolder {
 }
 
 /** The database is held by another command. Exit code 1: try again when it ends. */
-export class DatabaseLockedError extends Error {
+export class DatabaseLockedError extends RestpipeError {
   /** Who holds it, when the lock file says. */
   readonly holder: LockHolder | undefined;
   /** Creates the error. */
@@ -27,18 +28,19 @@ export class DatabaseLockedError extends Error {
     const who = holder
       ? `restpipe ${holder.purpose} (pid ${holder.pid}, since ${holder.since})`
       : "another restpipe process";
-    super(`${what} is in use by ${who}; one run at a time: try again when it ends`);
-    this.name = "DatabaseLockedError";
+    super(`${what} is in use by ${who}; one run at a time: try again when it ends`, {
+      exitCode: 1,
+      prefix: "refused: ",
+    });
     this.holder = holder;
   }
 }
 
 /** `--db` names something that is not a usable database directory. Exit code 2. */
-export class DatabaseDirError extends Error {
+export class DatabaseDirError extends RestpipeError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
-    this.name = "DatabaseDirError";
+    super(message, { exitCode: 2 });
   }
 }
 

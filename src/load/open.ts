@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { RestpipeError } from "../core/errors.ts";
 import { parse as parseToml } from "smol-toml";
 import type { Destination } from "./destination.ts";
 import { PgliteDestination } from "./pglite.ts";
@@ -15,11 +16,10 @@ export type Target =
   | { kind: "postgres"; url: string };
 
 /** A destination that cannot be resolved (exit code 2). */
-export class DestinationError extends Error {
+export class DestinationError extends RestpipeError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
-    this.name = "DestinationError";
+    super(message, { exitCode: 2 });
   }
 }
 

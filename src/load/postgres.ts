@@ -19,7 +19,7 @@ import type { Row } from "../normalize/normalize.ts";
 import type { QueryResult } from "./destination.ts";
 import { SqlDestination, type SqlSession } from "./sql.ts";
 import { DatabaseLockedError } from "./lock.ts";
-import { stringifyJson } from "../extract/json.ts";
+import { stringifyJson } from "../core/json.ts";
 
 /** The two keys of a dataset's advisory lock: a constant, and the dataset's hash. */
 const LOCK_CLASS = 0x7265; // "re"

@@ -15,7 +15,7 @@ import {
   StoredSchemaSchema,
   SYSTEM_COLUMNS as S,
 } from "../normalize/schema.ts";
-import { stringifyJson } from "../extract/json.ts";
+import { stringifyJson } from "../core/json.ts";
 import {
   type CommitCounts,
   type CommitJob,

@@ -17,8 +17,8 @@ import {
   VARIANT_SUFFIX,
   widerKeyType,
 } from "./types.ts";
-import { canonicalValue, hash53 } from "../extract/keys.ts";
-import { stringifyJson } from "../extract/json.ts";
+import { canonicalValue, hash53 } from "../core/keys.ts";
+import { stringifyJson } from "../core/json.ts";
 
 /** A row: column name → value. */
 export type Row = Record<string, unknown>;

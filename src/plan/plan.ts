@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { RestpipeError } from "../core/errors.ts";
 import {
   type ColumnType,
   durationMs,
@@ -13,8 +14,8 @@ import {
   type WriteDisposition,
 } from "../spec/schema.ts";
 import { didYouMean } from "../spec/suggest.ts";
-import { ancestors, parentList } from "./graph.ts";
-import { parsePredicate, type Predicate } from "./predicate.ts";
+import { ancestors, parentList } from "../spec/graph.ts";
+import { parsePredicate, type Predicate } from "../spec/predicate.ts";
 
 /** A query parameter's value: one value, or a list sent as the key repeated. */
 export type ParamValue = string | number | boolean | (string | number | boolean)[];
@@ -98,11 +99,10 @@ export interface Plan {
 }
 
 /** An unknown `--resources` name. */
-export class PlanError extends Error {
+export class PlanError extends RestpipeError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
-    this.name = "PlanError";
+    super(message, { exitCode: 2 });
   }
 }
 

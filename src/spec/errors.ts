@@ -5,6 +5,7 @@
  */
 
 /** A path of keys into the spec document, e.g. `["resources", "tasks", "path"]`. */
+import { RestpipeError } from "../core/errors.ts";
 export type KeyPath = readonly (string | number)[];
 
 /** One problem in a spec, located in its file. */
@@ -30,7 +31,7 @@ export function formatPath(path: KeyPath): string {
 }
 
 /** Every problem found in a spec file; thrown by `loadSpec` and the planner. */
-export class SpecError extends Error {
+export class SpecError extends RestpipeError {
   /** The spec file, as the user named it. */
   readonly file: string;
   /** The problems, in document order. */
@@ -41,8 +42,7 @@ export class SpecError extends Error {
     const sorted = [...issues].sort((a, b) =>
       (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)
     );
-    super(sorted.map((i) => formatIssue(file, i)).join("\n"));
-    this.name = "SpecError";
+    super(sorted.map((i) => formatIssue(file, i)).join("\n"), { exitCode: 2 });
     this.file = file;
     this.issues = sorted;
   }

@@ -16,7 +16,7 @@ import {
 } from "./interpolate.ts";
 import { type Spec, SpecSchema } from "./schema.ts";
 import { didYouMean } from "./suggest.ts";
-import { checkGraph } from "../plan/graph.ts";
+import { checkGraph } from "./graph.ts";
 import { checkOpenApi, type OpenApiDocument } from "./openapi.ts";
 
 /** Options for {@linkcode loadSpec}. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ResourceFigures } from "../load/pglite.ts";
-import type { Plan } from "./plan.ts";
+import type { Plan } from "../plan/plan.ts";
 
 /** One resource's share of a planned run. */
 export interface ResourceEstimate {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { KeyPath } from "../spec/errors.ts";
-import { didYouMean } from "../spec/suggest.ts";
+import type { KeyPath } from "./errors.ts";
+import { didYouMean } from "./suggest.ts";
 import { placeholders } from "./template.ts";
 import { parsePredicate, PredicateError, predicatePaths } from "./predicate.ts";
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { getPath } from "./template.ts";
+import { getPath } from "../core/paths.ts";
 
 /** A literal value of an expression. */
 export type Literal = number | string | boolean | null;

@@ -18,9 +18,9 @@
  *
  * @module
  */
-import type { Plan, PlannedResource } from "./plan/plan.ts";
-import type { RootWrite } from "./load/destination.ts";
-import { instantOf } from "./extract/keys.ts";
+import type { Plan, PlannedResource } from "../plan/plan.ts";
+import type { RootWrite } from "../load/destination.ts";
+import { instantOf } from "../core/keys.ts";
 
 /** Stored cursors: resource → partition → cursor value. */
 export type Cursors = Record<string, Record<string, string>>;

@@ -25,17 +25,6 @@ export function placeholders(template: string): Placeholder[] {
   }));
 }
 
-/** Reads a dotted path (`a.b.c`) out of a record; `undefined` when any step is missing. */
-export function getPath(record: unknown, path: string): unknown {
-  let cur: unknown = record;
-  if (path === "") return cur;
-  for (const step of path.split(".")) {
-    if (typeof cur !== "object" || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[step];
-  }
-  return cur;
-}
-
 /**
  * Fills a template's placeholders from the ancestor records of a request chain.
  * `resolve(resource, field)` returns the value or throws when it is absent.
