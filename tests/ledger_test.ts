@@ -3,7 +3,9 @@
  * (evidence_test.ts, incremental_test.ts) stay the safety net.
  */
 import assert from "node:assert/strict";
-import { compareCursors, partitionOf, partitionUnder, RunLedger } from "../src/run/ledger.ts";
+import { RunLedger } from "../src/run/ledger.ts";
+import { compareCursors, partitionUnder } from "../src/run/cursors.ts";
+import { partitionOf } from "../src/extract/observer.ts";
 import { buildPlan } from "../src/plan/plan.ts";
 import { specOf } from "./hostile.ts";
 

@@ -1,28 +1,32 @@
 /**
  * Fan-out: runs every resource's request chains, starting a child's chains as soon
- * as a parent page arrives, and hands each page of records to a sink.
+ * as a parent page arrives, and hands each page of records to a sink. What each
+ * listing returned is reported to the run through a {@linkcode RunObserver}; extraction
+ * decides nothing about cursors, refresh clocks or deletions.
  *
  * @module
  */
 import type { Plan, PlannedResource } from "../plan/plan.ts";
 import { getPath } from "../core/paths.ts";
-import { placeholders, render } from "../spec/template.ts";
-import { INCREMENTAL, ITEM } from "../spec/graph.ts";
-import { type HttpClient, HttpError } from "./http.ts";
-import { stringifyJson } from "../core/json.ts";
-import { canonicalKey, canonicalValue, hash53, watchHash } from "../core/keys.ts";
-import { type ChainPosition, compareCursors, partitionOf, RunLedger } from "../run/ledger.ts";
-import { paginate } from "./paginate.ts";
+import { placeholders } from "../spec/template.ts";
 import { evaluatePredicate } from "../spec/predicate.ts";
+import { hash53 } from "../core/keys.ts";
+import { type HttpClient, HttpError } from "./http.ts";
+import { paginate } from "./paginate.ts";
+import {
+  type ApiRecord,
+  type ChainPosition,
+  type ListingTracker,
+  partitionOf,
+  type RunObserver,
+} from "./observer.ts";
+import { type Ancestry, keyOf, recordKey, withParentFields } from "./records.ts";
+import { buildRequest, ExtractError, requestKey } from "./request.ts";
 
-/** A record of a resource as the API returned it. */
-export type ApiRecord = Record<string, unknown>;
-
-/**
- * The ancestor records of a request chain, nearest first, each with the partition
- * (parent key and `for_each` item) of the chain that returned it.
- */
-export type Ancestry = readonly { resource: string; record: ApiRecord; partition: string }[];
+export type { Ancestry } from "./records.ts";
+export type { ApiRecord } from "./observer.ts";
+export { buildRequest, ExtractError } from "./request.ts";
+export { keyOf } from "./records.ts";
 
 /** Per-resource counters for the run summary. */
 export interface ResourceStats {
@@ -69,52 +73,14 @@ export type PageSink = (
   parentKey: string,
 ) => Promise<void>;
 
-/** What a run saw: counters, and the ledger of evidence the commit may act on. */
-export interface ExtractResult {
-  stats: Map<string, ResourceStats>;
-  /** Completed and incomplete chains, key listings: what may be deleted, where cursors move. */
-  ledger: RunLedger;
-}
-
 /** Options for {@linkcode extract}. */
 export interface ExtractOptions {
-  /** Query parameter receiving `fields` (e.g. Asana's `opt_fields`). */
+  /** Query parameter receiving `fields` (a spec's `source.fields_param`). */
   fieldsParam?: string;
   /** Chains of one resource waiting or running at once before parents wait (default 64). */
   pendingChains?: number;
-  /** The stored cursor of an incremental resource's partition, if any. */
-  cursor?: (resource: string, partition: string) => string | undefined;
-  /** Called once at the start with the live result, whose stats grow as the run goes. */
-  onStart?: (live: ExtractResult) => void;
-  /**
-   * Does the destination hold cursors of this resource from an earlier load? When it
-   * does not, a reconciled resource's listings start from `initial` and list every key
-   * themselves: no separate key-only listing is made.
-   */
-  loadedBefore?: (resource: string) => boolean;
-  /** The records at a partition's cursor when it last moved (key → cursor value). */
-  boundary?: (resource: string, partition: string) => Record<string, string> | undefined;
-  /**
-   * The stored rows' `reconcile.watch` values of a resource, hashed by record key
-   * (`watchHash`); undefined when there is nothing to compare with.
-   */
-  watched?: (resource: string) => ReadonlyMap<string, number> | undefined;
-  /** Is this resource's listing under this parent resource (`""`: none) not due yet? */
-  deferred?: (resource: string, parent: string) => boolean;
-}
-
-/** A record's primary key in its canonical text form (also a child's parent key). */
-export function keyOf(resource: PlannedResource, record: ApiRecord): string {
-  return canonicalKey(resource.primaryKey.map((k) => getPath(record, k)));
-}
-
-/** A runtime problem not tied to one HTTP response (a missing placeholder value…). */
-export class ExtractError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ExtractError";
-  }
+  /** Called once at the start with the live stats, which grow as the run goes. */
+  onStart?: (stats: ReadonlyMap<string, ResourceStats>) => void;
 }
 
 /** A counting gate: at most `size` holders at once. */
@@ -146,21 +112,16 @@ class Gate {
   }
 }
 
-/** The key of the record a chain fans out from (`""` for a root resource). */
-function parentKeyOf(plan: Plan, ancestry: Ancestry): string {
-  return ancestry.length === 0
-    ? ""
-    : keyOf(plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
-}
-
-/** Where a chain of `resource` for this ancestry and `for_each` item sits, for the ledger. */
+/** Where a chain of `resource` for this ancestry and `for_each` item sits. */
 function positionOf(
   plan: Plan,
   resource: PlannedResource,
   ancestry: Ancestry,
   item: unknown,
 ): ChainPosition {
-  const parentKey = parentKeyOf(plan, ancestry);
+  const parentKey = ancestry.length === 0
+    ? ""
+    : keyOf(plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
   return {
     resource: resource.name,
     parentKey,
@@ -212,16 +173,50 @@ export class RootListingError extends ExtractError {
   }
 }
 
-/** Runs the plan's requests; resolves with per-resource stats, or rejects with the first failure. */
-export async function extract(
+/**
+ * Runs the plan's requests, reporting each listing to `observer`; resolves with
+ * per-resource stats, or rejects with the first failure.
+ */
+export function extract(
   plan: Plan,
   client: HttpClient,
   sink: PageSink,
+  observer: RunObserver,
   options: ExtractOptions = {},
-): Promise<ExtractResult> {
-  const stats = new Map<string, ResourceStats>();
-  const ledger = new RunLedger(plan);
-  const result: ExtractResult = { stats, ledger };
+): Promise<Map<string, ResourceStats>> {
+  return new FanOut(plan, client, sink, observer, options).run();
+}
+
+/** Empty counters. */
+function newStats(): ResourceStats {
+  return {
+    rows: 0,
+    pages: 0,
+    chains: 0,
+    startedAt: 0,
+    finishedAt: 0,
+    restarts: 0,
+    skipped: new Map(),
+    capped: 0,
+    cycles: 0,
+    duplicates: 0,
+    avoided: 0,
+    unchanged: 0,
+    watched: 0,
+    missingForEach: 0,
+  };
+}
+
+/** One extraction: its chains, their gates, the requests made, the first failure. */
+class FanOut {
+  readonly #plan: Plan;
+  readonly #client: HttpClient;
+  readonly #sink: PageSink;
+  readonly #observer: RunObserver;
+  readonly #fieldsParam: string | undefined;
+  readonly #stats = new Map<string, ResourceStats>();
+  readonly #gates = new Map<string, Gate>();
+  readonly #running = new Set<Promise<void>>();
   /**
    * Requests already made, per resource and partition: 53-bit hashes of their URLs (a
    * chain is made once per distinct request). The partition is the parent key's own
@@ -229,249 +224,252 @@ export async function extract(
    * took 30 MB. Two requests of one partition would have to share a hash to be confused
    * (a chance of about k² in 2^54 for k requests in a partition).
    */
-  const requested = new Map<string, Map<string, number | number[]>>();
-  const listed = new Map<string, Set<string>>();
-  for (const name of plan.order) {
-    requested.set(name, new Map());
-    listed.set(name, new Set());
-  }
-  options.onStart?.(result);
-  const gates = new Map<string, Gate>();
-  for (const name of plan.order) {
-    stats.set(name, {
-      rows: 0,
-      pages: 0,
-      chains: 0,
-      startedAt: 0,
-      finishedAt: 0,
-      restarts: 0,
-      skipped: new Map(),
-      capped: 0,
-      cycles: 0,
-      duplicates: 0,
-      avoided: 0,
-      unchanged: 0,
-      watched: 0,
-      missingForEach: 0,
-    });
-    gates.set(name, new Gate(options.pendingChains ?? 64));
-  }
-  const running = new Set<Promise<void>>();
-  let failure: unknown;
+  readonly #requested = new Map<string, Map<string, number | number[]>>();
+  /** Key-only listings already made, per resource. */
+  readonly #listed = new Map<string, Set<string>>();
+  #failure: unknown;
 
-  const spawn = async (resource: PlannedResource, ancestry: Ancestry, recursive = false) => {
-    const gate = gates.get(resource.name)!;
-    if (options.deferred?.(resource.name, ancestry[0]?.resource ?? "")) {
-      // not due (refresh_every): its rows, and those of its descendants, stay as they are
-      ledger.chainsDeferred(resource.name);
-      return;
+  constructor(
+    plan: Plan,
+    client: HttpClient,
+    sink: PageSink,
+    observer: RunObserver,
+    options: ExtractOptions,
+  ) {
+    this.#plan = plan;
+    this.#client = client;
+    this.#sink = sink;
+    this.#observer = observer;
+    this.#fieldsParam = options.fieldsParam;
+    for (const name of plan.order) {
+      this.#requested.set(name, new Map());
+      this.#listed.set(name, new Set());
+      this.#stats.set(name, newStats());
+      this.#gates.set(name, new Gate(options.pendingChains ?? 64));
     }
+    options.onStart?.(this.#stats);
+  }
+
+  /** Starts the root resources' chains and waits for every chain below them. */
+  async run(): Promise<Map<string, ResourceStats>> {
+    for (const name of this.#plan.order) {
+      const r = this.#plan.resources.get(name)!;
+      if (r.parents.length === 0) await this.#spawn(r, []);
+    }
+    while (this.#running.size > 0) await Promise.all([...this.#running]);
+    if (this.#failure !== undefined) throw this.#failure;
+    return this.#stats;
+  }
+
+  /** Starts a resource's chains under one parent record (one per `for_each` item). */
+  async #spawn(resource: PlannedResource, ancestry: Ancestry, recursive = false): Promise<void> {
+    // not due (refresh_every): its rows, and those of its descendants, stay as they are
+    if (!this.#observer.due(resource, ancestry[0]?.resource ?? "")) return;
+    const s = this.#stats.get(resource.name)!;
     const when = ancestry.length > 0 ? resource.when.get(ancestry[0].resource) : undefined;
     const needed = when === undefined || evaluatePredicate(when, ancestry[0].record) !== false;
     // keys come from the listings themselves on a first load (they start from `initial`)
-    const keysFromChains = resource.reconcile && !(options.loadedBefore?.(resource.name) ?? true);
+    const separateKeys = this.#observer.separateKeyListing(resource);
+    const keysFromChains = resource.reconcile && !separateKeys;
     const items = itemsOf(resource, ancestry);
     if (items === MISSING) {
       // no evidence of what the list holds: nothing below this parent may be deleted
-      stats.get(resource.name)!.missingForEach++;
-      ledger.chainIncomplete(positionOf(plan, resource, ancestry, undefined));
+      s.missingForEach++;
+      this.#observer.unknown(positionOf(this.#plan, resource, ancestry, undefined));
       return;
     }
     // an empty list (or null) says the parent has none: a complete listing of nothing
     if (items.length === 0) {
-      ledger.chainCompleted(positionOf(plan, resource, ancestry, undefined), undefined);
+      this.#observer.empty(positionOf(this.#plan, resource, ancestry, undefined));
     }
+    const gate = this.#gates.get(resource.name)!;
     for (const item of items) {
-      if (failure !== undefined) return;
+      if (this.#failure !== undefined) return;
       if (!needed) {
         // the parent says the listing is empty: a complete listing of nothing
-        stats.get(resource.name)!.avoided++;
-        ledger.chainCompleted(positionOf(plan, resource, ancestry, item), undefined);
+        s.avoided++;
+        this.#observer.empty(positionOf(this.#plan, resource, ancestry, item));
         continue;
       }
       if (recursive) gate.enterNow();
       else await gate.enter();
-      const chains = [runChain(resource, ancestry, item, keysFromChains)];
-      if (resource.reconcile && !keysFromChains) chains.push(listKeys(resource, ancestry, item));
+      const chains = [this.#runChain(resource, ancestry, item, keysFromChains)];
+      if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item));
       const task: Promise<void> = Promise.all(chains)
         .then(() => {})
         .catch((e) => {
-          failure ??= e;
+          this.#failure ??= e;
         })
         .finally(() => {
           gate.leave();
-          running.delete(task);
+          this.#running.delete(task);
         });
-      running.add(task);
+      this.#running.add(task);
     }
-  };
+  }
 
-  const runChain = async (
+  /** Has this request been made for this partition already? (If not, it is now.) */
+  #madeBefore(resource: string, partition: string, url: URL): boolean {
+    const once = hash53(requestKey(url, this.#fieldsParam));
+    const made = this.#requested.get(resource)!;
+    const before = made.get(partition);
+    if (before === once || (Array.isArray(before) && before.includes(once))) return true;
+    made.set(
+      partition,
+      before === undefined ? once : Array.isArray(before) ? [...before, once] : [before, once],
+    );
+    return false;
+  }
+
+  /**
+   * One chain: a listing under one parent record and item, and the chains of its
+   * records' children. `only`: the listing again from the start, for these records
+   * alone (their watched values moved); it moves no cursor.
+   */
+  async #runChain(
     resource: PlannedResource,
     ancestry: Ancestry,
     item: unknown,
     listsKeys: boolean,
     only?: ReadonlySet<string>,
-  ) => {
-    if (failure !== undefined) return;
-    const s = stats.get(resource.name)!;
-    const at = positionOf(plan, resource, ancestry, item);
-    const { parentKey, partition } = at;
-    // `only`: the listing again from the start, for these records alone; it moves no cursor
-    const stored = resource.incremental && !only
-      ? options.cursor?.(resource.name, partition) ?? resource.incremental.initial
-      : undefined;
-    const { url, headers } = buildRequest(client, plan, resource, ancestry, options.fieldsParam, {
-      start: stored === undefined ? undefined : lagged(stored, resource.incremental!.lag_seconds),
-      everything: only !== undefined,
-      item,
-    });
+  ): Promise<void> {
+    if (this.#failure !== undefined) return;
+    const s = this.#stats.get(resource.name)!;
+    const at = positionOf(this.#plan, resource, ancestry, item);
+    const tracker = this.#observer.listing(at, { again: only !== undefined, listsKeys });
+    const { url, headers } = buildRequest(
+      this.#client,
+      this.#plan,
+      resource,
+      ancestry,
+      this.#fieldsParam,
+      { start: tracker.start, everything: only !== undefined, item },
+    );
     // the same request for the same partition (a task listed by two projects): made once
-    const once = hash53(requestKey(url, options.fieldsParam));
-    const made = requested.get(resource.name)!;
-    const before = made.get(partition);
-    if (before === once || (Array.isArray(before) && before.includes(once))) {
+    if (this.#madeBefore(resource.name, at.partition, url)) {
       s.duplicates++;
       return;
     }
-    made.set(
-      partition,
-      before === undefined ? once : Array.isArray(before) ? [...before, once] : [before, once],
-    );
     s.chains++;
     if (s.startedAt === 0) s.startedAt = performance.now();
-    let cursor = stored;
-    const inc = only ? undefined : resource.incremental;
-    const seenBefore = inc && stored !== undefined
-      ? options.boundary?.(resource.name, partition)
-      : undefined;
-    /** Records near the greatest cursor value so far: the next run's boundary. */
-    let boundary = new Map<string, string>();
-    const children = resource.children.map((c) => plan.resources.get(c)!);
-    const retryStatuses = new Set(
-      Object.entries(resource.onStatus).filter(([, a]) => a === "retry").map(([c]) => Number(c)),
-    );
+    try {
+      const capped = await this.#readListing(resource, ancestry, at, url, headers, tracker, only);
+      if (capped === undefined) return; // the run failed meanwhile
+      if (capped) {
+        s.capped++;
+        tracker.incomplete();
+        return;
+      }
+      tracker.completed();
+    } catch (e) {
+      skipOrThrow(resource, s, e, this.#client.origin);
+      tracker.incomplete();
+    } finally {
+      s.finishedAt = Math.max(s.finishedAt, performance.now());
+    }
+  }
+
+  /**
+   * Reads a chain's pages, hands their records on and spawns their children's chains;
+   * resolves with whether `max_pages` capped it (undefined: the run failed meanwhile).
+   */
+  async #readListing(
+    resource: PlannedResource,
+    ancestry: Ancestry,
+    at: ChainPosition,
+    url: URL,
+    headers: Record<string, string>,
+    tracker: ListingTracker,
+    only: ReadonlySet<string> | undefined,
+  ): Promise<boolean | undefined> {
+    const s = this.#stats.get(resource.name)!;
     const guard = { capped: false };
-    const pages = paginate(client, resource.paginator, resource.records, url, headers, {
+    const pages = paginate(this.#client, resource.paginator, resource.records, url, headers, {
       resource: resource.name,
-      parentKey: parentKey === "" ? undefined : parentKey,
-      retryStatuses,
+      parentKey: at.parentKey === "" ? undefined : at.parentKey,
+      retryStatuses: retryStatusesOf(resource),
     }, { maxPages: resource.maxPages, guard });
     // after a restart, records already seen in this listing are dropped
     const seen = resource.paginator.type !== "single" && resource.paginator.restart_on
       ? new Set<string>()
       : undefined;
     let afterRestart = false;
-    try {
-      for await (const page of pages) {
-        if (failure !== undefined) return;
-        if (page.restarted) {
-          afterRestart = true;
-          s.restarts++;
-        }
-        let records = page.records.map((r) => withParentFields(resource, r, ancestry));
-        if (only) records = records.filter((r) => only.has(keyOf(resource, r)));
-        if (seen) {
-          records = records.filter((r) => {
-            const key = recordKey(resource, r);
-            if (seen.has(key)) return !afterRestart;
-            seen.add(key);
-            return true;
-          });
-        }
-        s.pages++;
-        s.rows += records.length;
-        /** Records whose children were loaded with this same version in an earlier run. */
-        let unchanged: Set<ApiRecord> | undefined;
-        if (inc) {
-          for (const r of records) {
-            const value = cursorValue(r, inc.cursor);
-            if (value === undefined) continue;
-            if (cursor === undefined || compareCursors(value, cursor) > 0) cursor = value;
-            if (resource.primaryKey.length === 0) continue;
-            const key = keyOf(resource, r);
-            boundary.set(key, value);
-            if (seenBefore?.[key] === value) (unchanged ??= new Set()).add(r);
-          }
-          if (boundary.size > 256 && cursor !== undefined) {
-            boundary = nearCursor(boundary, cursor, inc.lag_seconds);
-          }
-        }
-        if (listsKeys) {
-          ledger.keysListed(
-            resource.name,
-            records.map((r) => keyOf(resource, r)),
-            true,
-          );
-        }
-        await sink(resource, records, parentKey);
-        if (unchanged) s.unchanged += unchanged.size;
-        for (const child of children) {
-          for (const record of records) {
-            if (failure !== undefined) return;
-            if (unchanged?.has(record)) continue;
-            const next = [{ resource: resource.name, record, partition }, ...ancestry];
-            if (child === resource && isOwnAncestor(plan, resource, record, ancestry)) {
-              s.cycles++;
-              continue;
-            }
-            await spawn(child, next, child === resource);
-          }
-        }
+    for await (const page of pages) {
+      if (this.#failure !== undefined) return undefined;
+      if (page.restarted) {
+        afterRestart = true;
+        s.restarts++;
       }
-      if (guard.capped) {
-        s.capped++;
-        ledger.chainIncomplete(at);
-        if (listsKeys) ledger.keysListed(resource.name, [], false);
-        return;
+      let records = page.records.map((r) => withParentFields(resource, r, ancestry));
+      if (only) records = records.filter((r) => only.has(keyOf(resource, r)));
+      if (seen) {
+        records = records.filter((r) => {
+          const key = recordKey(resource, r);
+          if (seen.has(key)) return !afterRestart;
+          seen.add(key);
+          return true;
+        });
       }
-      // a listing again for some records proves nothing about the others
-      if (only) return;
-      ledger.chainCompleted(
-        at,
-        cursor,
-        inc && cursor !== undefined
-          ? Object.fromEntries(nearCursor(boundary, cursor, inc.lag_seconds))
-          : undefined,
-      );
-    } catch (e) {
-      if (listsKeys) ledger.keysListed(resource.name, [], false);
-      skipOrThrow(resource, s, e, client.origin);
-      ledger.chainIncomplete(at);
-    } finally {
-      s.finishedAt = Math.max(s.finishedAt, performance.now());
+      s.pages++;
+      s.rows += records.length;
+      /** Records whose children were loaded with this same version in an earlier run. */
+      const unchanged = tracker.page(records);
+      await this.#sink(resource, records, at.parentKey);
+      if (unchanged) s.unchanged += unchanged.size;
+      if (!(await this.#spawnChildren(resource, records, ancestry, at.partition, unchanged))) {
+        return undefined;
+      }
     }
-  };
+    return guard.capped;
+  }
+
+  /** Starts the child chains of a page's records; false when the run failed meanwhile. */
+  async #spawnChildren(
+    resource: PlannedResource,
+    records: readonly ApiRecord[],
+    ancestry: Ancestry,
+    partition: string,
+    unchanged: ReadonlySet<ApiRecord> | undefined,
+  ): Promise<boolean> {
+    const s = this.#stats.get(resource.name)!;
+    for (const name of resource.children) {
+      const child = this.#plan.resources.get(name)!;
+      for (const record of records) {
+        if (this.#failure !== undefined) return false;
+        if (unchanged?.has(record)) continue;
+        const next = [{ resource: resource.name, record, partition }, ...ancestry];
+        if (child === resource && isOwnAncestor(this.#plan, resource, record, ancestry)) {
+          s.cycles++;
+          continue;
+        }
+        await this.#spawn(child, next, child === resource);
+      }
+    }
+    return true;
+  }
 
   /** A key-only listing of a reconciled resource (no incremental filter). */
-  const listKeys = async (resource: PlannedResource, ancestry: Ancestry, item: unknown) => {
-    if (failure !== undefined) return;
-    const s = stats.get(resource.name)!;
+  async #listKeys(resource: PlannedResource, ancestry: Ancestry, item: unknown): Promise<void> {
+    if (this.#failure !== undefined) return;
+    const s = this.#stats.get(resource.name)!;
     const { url, parentKey, headers } = buildRequest(
-      client,
-      plan,
+      this.#client,
+      this.#plan,
       resource,
       ancestry,
-      options.fieldsParam,
-      {
-        keysOnly: true,
-        item,
-      },
+      this.#fieldsParam,
+      { keysOnly: true, item },
     );
-    const key = requestKey(url, options.fieldsParam);
-    if (listed.get(resource.name)!.has(key)) return;
-    listed.get(resource.name)!.add(key);
+    const key = requestKey(url, this.#fieldsParam);
+    if (this.#listed.get(resource.name)!.has(key)) return;
+    this.#listed.get(resource.name)!.add(key);
     if (s.startedAt === 0) s.startedAt = performance.now();
     const guard = { capped: false };
-    // records whose watched values moved though their cursor did not
-    const stored = resource.reconcileWatch.length > 0
-      ? options.watched?.(resource.name)
-      : undefined;
-    const changed = new Set<string>();
+    const tracker = this.#observer.keyListing(positionOf(this.#plan, resource, ancestry, item));
     try {
       for await (
         const page of paginate(
-          client,
+          this.#client,
           resource.paginator,
           resource.records,
           url,
@@ -480,52 +478,30 @@ export async function extract(
           { maxPages: resource.maxPages, guard },
         )
       ) {
-        if (failure !== undefined) return;
-        const keys = page.records.map((r) => keyOf(resource, r as ApiRecord));
-        ledger.keysListed(resource.name, keys, true);
-        if (!stored) continue;
-        page.records.forEach((r, i) => {
-          const was = stored.get(keys[i]);
-          if (was === undefined) return;
-          const values = resource.reconcileWatch.map((f) => getPath(r, f));
-          // a field the API left out says nothing (null is a value; absent is not)
-          if (values.includes(undefined)) return;
-          if (was !== watchHash(values)) changed.add(keys[i]);
-        });
+        if (this.#failure !== undefined) return;
+        tracker.page(page.records as ApiRecord[]);
       }
-      if (guard.capped) ledger.keysListed(resource.name, [], false);
+      if (guard.capped) tracker.incomplete();
     } catch (e) {
-      ledger.keysListed(resource.name, [], false);
-      skipOrThrow(resource, s, e, client.origin);
+      tracker.incomplete();
+      skipOrThrow(resource, s, e, this.#client.origin);
     } finally {
       s.finishedAt = Math.max(s.finishedAt, performance.now());
     }
-    if (changed.size > 0 && failure === undefined) {
+    // records whose watched values moved though their cursor did not: listed again whole
+    const changed = tracker.changed();
+    if (changed.size > 0 && this.#failure === undefined) {
       s.watched += changed.size;
-      await runChain(resource, ancestry, item, false, changed);
+      await this.#runChain(resource, ancestry, item, false, changed);
     }
-  };
-
-  for (const name of plan.order) {
-    const r = plan.resources.get(name)!;
-    if (r.parents.length === 0) await spawn(r, []);
   }
-  while (running.size > 0) await Promise.all([...running]);
-  if (failure !== undefined) throw failure;
-  return result;
 }
 
-/**
- * A request as the dedupe sets keep it: path and query without the field list, which is
- * the same for every request of a resource and often the longest part of a URL.
- */
-function requestKey(url: URL, fieldsParam: string | undefined): string {
-  if (fieldsParam === undefined || !url.searchParams.has(fieldsParam)) {
-    return url.pathname + url.search;
-  }
-  const u = new URL(url);
-  u.searchParams.delete(fieldsParam);
-  return u.pathname + u.search;
+/** The statuses a resource's status rules retry. */
+function retryStatusesOf(resource: PlannedResource): Set<number> {
+  return new Set(
+    Object.entries(resource.onStatus).filter(([, a]) => a === "retry").map(([c]) => Number(c)),
+  );
 }
 
 /** Is this record of a recursive resource already among its own ancestors? */
@@ -544,6 +520,7 @@ function isOwnAncestor(
   );
 }
 
+/** A request that failed: counted when a status rule skips its status, else thrown. */
 function skipOrThrow(
   resource: PlannedResource,
   s: ResourceStats,
@@ -557,107 +534,4 @@ function skipOrThrow(
   const entry = s.skipped.get(e.status) ?? { count: 0, example: e.message };
   entry.count++;
   s.skipped.set(e.status, entry);
-}
-
-/** A record's cursor value in canonical text, if it has one. */
-function cursorValue(record: ApiRecord, path: string): string | undefined {
-  const raw = getPath(record, path);
-  if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "bigint") {
-    return undefined;
-  }
-  return canonicalValue(raw);
-}
-
-/** The entries whose cursor value the next listing returns again: at least the lagged cursor. */
-function nearCursor(
-  entries: Map<string, string>,
-  cursor: string,
-  lagSeconds: number,
-): Map<string, string> {
-  const from = lagged(cursor, lagSeconds);
-  return new Map([...entries].filter(([, v]) => compareCursors(v, from) >= 0));
-}
-
-/** The cursor less the lag, when it is an instant. */
-function lagged(cursor: string, lagSeconds: number): string {
-  const t = Date.parse(cursor);
-  return lagSeconds === 0 || Number.isNaN(t)
-    ? cursor
-    : new Date(t - lagSeconds * 1000).toISOString();
-}
-
-function recordKey(resource: PlannedResource, record: ApiRecord): string {
-  if (resource.primaryKey.length === 0) return stringifyJson(record);
-  return keyOf(resource, record);
-}
-
-function withParentFields(resource: PlannedResource, raw: unknown, ancestry: Ancestry): ApiRecord {
-  const record: ApiRecord = typeof raw === "object" && raw !== null && !Array.isArray(raw)
-    ? raw as ApiRecord
-    : { value: raw };
-  const parent = ancestry[0]?.record;
-  for (const [column, path] of Object.entries(resource.includeFromParent)) {
-    record[column] = parent === undefined ? null : getPath(parent, path) ?? null;
-  }
-  return record;
-}
-
-/** The first request of a chain: path and params filled from the ancestors' records. */
-export function buildRequest(
-  client: HttpClient,
-  plan: Plan,
-  resource: PlannedResource,
-  ancestry: Ancestry,
-  fieldsParam: string | undefined,
-  incremental: { start?: string; keysOnly?: boolean; everything?: boolean; item?: unknown } = {},
-): { url: URL; parentKey: string | undefined; headers: Record<string, string> } {
-  const parent = ancestry[0];
-  const parentPlan = parent ? plan.resources.get(parent.resource) : undefined;
-  const parentKey = parent && parentPlan && parentPlan.primaryKey.length > 0
-    ? keyOf(parentPlan, parent.record)
-    : undefined;
-  const resolve = (name: string, field: string): string => {
-    if (name === INCREMENTAL && incremental.start !== undefined) return incremental.start;
-    const source = name === ITEM
-      ? { resource: ITEM, record: incremental.item }
-      : name === "parent"
-      ? parent
-      : ancestry.find((a) => a.resource === name);
-    const value = source ? getPath(source.record, field) : undefined;
-    if (value === undefined || value === null || typeof value === "object") {
-      const who = parentKey === undefined
-        ? resource.name
-        : `${resource.name} (parent ${parentKey})`;
-      throw new ExtractError(
-        `${who}: placeholder {${name}${field ? `.${field}` : ""}} has no ${
-          value === undefined || value === null ? "value" : "scalar value"
-        } in the ${source?.resource ?? name} record`,
-      );
-    }
-    return String(value);
-  };
-  const url = client.resolve(render(resource.path, resolve, encodeURIComponent));
-  const withIncremental = (value: string) => value.includes(`{${INCREMENTAL}.`);
-  for (const [k, value] of Object.entries(resource.params)) {
-    const values = Array.isArray(value) ? value : [value];
-    // a key-only listing, or one of every record, leaves the incremental filter out
-    const unfiltered = incremental.keysOnly || incremental.everything;
-    if (unfiltered && values.some((x) => typeof x === "string" && withIncremental(x))) {
-      continue;
-    }
-    url.searchParams.delete(k);
-    for (const x of values) {
-      url.searchParams.append(k, typeof x === "string" ? render(x, resolve) : String(x));
-    }
-  }
-  const fields = incremental.keysOnly
-    ? [...new Set([...resource.reconcileFields ?? resource.primaryKey, ...resource.reconcileWatch])]
-    : resource.fields;
-  if (fieldsParam && fields && fields.length > 0) {
-    url.searchParams.set(fieldsParam, fields.join(","));
-  }
-  const headers = Object.fromEntries(
-    Object.entries(resource.headers).map(([k, value]) => [k, render(value, resolve)]),
-  );
-  return { url, parentKey, headers };
 }

@@ -20,85 +20,9 @@
  */
 import type { Plan, PlannedResource } from "../plan/plan.ts";
 import type { RootWrite } from "../load/destination.ts";
-import { instantOf } from "../core/keys.ts";
-
-/** Stored cursors: resource → partition → cursor value. */
-export type Cursors = Record<string, Record<string, string>>;
-
-/** An object kept under `key` in a pipeline's state (`{}` when there is none). */
-export function stateEntry<T extends Record<string, unknown>>(
-  state: Record<string, unknown>,
-  key: string,
-): T {
-  const value = state[key];
-  return typeof value === "object" && value !== null ? value as T : {} as T;
-}
-
-/** The cursors kept in a pipeline's state. */
-export function cursorsOf(state: Record<string, unknown>): Cursors {
-  return stateEntry<Cursors>(state, "incremental");
-}
-
-/**
- * Records at a partition's cursor (within its lag) when it last moved, key → cursor
- * value: resource → partition → keys. The next listing returns them again (the lower
- * bound is inclusive and lagged); one whose cursor value is unchanged needs no child
- * request, as its children were loaded with it.
- */
-export type Boundaries = Record<string, Record<string, Record<string, string>>>;
-
-/** The boundary records kept in a pipeline's state. */
-export function boundariesOf(state: Record<string, unknown>): Boundaries {
-  return stateEntry<Boundaries>(state, "incremental_boundary");
-}
-
-const NUMBER = /^-?\d+(\.\d+)?$/;
-
-/**
- * Orders two cursor values: as numbers when both are numbers (`9` before `10`), as
- * instants when both are ISO dates (whatever their offsets), else as strings.
- */
-export function compareCursors(a: string, b: string): number {
-  if (NUMBER.test(a) && NUMBER.test(b)) {
-    if (!a.includes(".") && !b.includes(".")) {
-      const d = BigInt(a) - BigInt(b);
-      return d < 0n ? -1 : d > 0n ? 1 : 0;
-    }
-    return Number(a) - Number(b);
-  }
-  const ta = instantOf(a);
-  const tb = ta === undefined ? undefined : instantOf(b);
-  if (ta !== undefined && tb !== undefined && ta !== tb) return ta - tb;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * A chain's partition: the parent record's key, and the `for_each` item when there is
- * one (`parentKey#item`).
- */
-export function partitionOf(parentKey: string, item: unknown): string {
-  return item === undefined
-    ? parentKey
-    : `${parentKey}#${typeof item === "object" ? JSON.stringify(item) : String(item)}`;
-}
-
-/** Is this partition one of the parent keys' (the key itself, or the key, "#" and an item)? */
-export function partitionUnder(partition: string, parents: ReadonlySet<string>): boolean {
-  if (parents.has(partition)) return true;
-  for (let i = partition.indexOf("#"); i >= 0; i = partition.indexOf("#", i + 1)) {
-    if (parents.has(partition.slice(0, i))) return true;
-  }
-  return false;
-}
-
-/** Where a chain sits: its resource, parent key, partition, and its ancestors' partitions. */
-export interface ChainPosition {
-  resource: string;
-  parentKey: string;
-  partition: string;
-  /** The ancestor records' resources and the partitions of the chains that returned them. */
-  ancestors: readonly { resource: string; partition: string }[];
-}
+import type { ChainPosition } from "../extract/observer.ts";
+import { partitionUnder } from "./cursors.ts";
+import type { Boundaries, Cursors } from "./state.ts";
 
 /** What one run saw, and what it may therefore write. */
 export class RunLedger {

@@ -1,0 +1,90 @@
+/**
+ * What extraction tells the run, and the little it asks of it. Extraction makes
+ * requests and reports what each listing returned; it knows nothing of cursors,
+ * refresh clocks, watched values or deletion rules. The run (`src/run/`) implements
+ * {@linkcode RunObserver}: it says where a listing starts and which records' children
+ * need no request, and keeps the evidence the commit acts on.
+ *
+ * @module
+ */
+import type { PlannedResource } from "../plan/plan.ts";
+
+/** A record of a resource as the API returned it. */
+export type ApiRecord = Record<string, unknown>;
+
+/** Where a chain sits: its resource, parent key, partition, and its ancestors' partitions. */
+export interface ChainPosition {
+  resource: string;
+  parentKey: string;
+  /** The parent record's key, and the `for_each` item when there is one. */
+  partition: string;
+  /** The ancestor records' resources and the partitions of the chains that returned them. */
+  ancestors: readonly { resource: string; partition: string }[];
+}
+
+/**
+ * A chain's partition: the parent record's key, and the `for_each` item when there is
+ * one (`parentKey#item`).
+ *
+ * @example
+ * ```ts
+ * import { partitionOf } from "./observer.ts";
+ * partitionOf("1204", undefined); // "1204"
+ * partitionOf("1204", "open"); // "1204#open"
+ * ```
+ */
+export function partitionOf(parentKey: string, item: unknown): string {
+  return item === undefined
+    ? parentKey
+    : `${parentKey}#${typeof item === "object" ? JSON.stringify(item) : String(item)}`;
+}
+
+/** What one listing of a chain tells the run as it goes. */
+export interface ListingTracker {
+  /** The incremental lower bound the request sends (`{incremental.start}`), if any. */
+  readonly start: string | undefined;
+  /**
+   * A page of records arrived; answers those whose children need no request (records
+   * listed again unchanged since the run that loaded them with their children).
+   */
+  page(records: readonly ApiRecord[]): ReadonlySet<ApiRecord> | undefined;
+  /** The listing read to its end. */
+  completed(): void;
+  /** The listing stopped early (capped, skipped or failed): it proves nothing. */
+  incomplete(): void;
+}
+
+/** What a key-only listing of a reconciled resource tells the run. */
+export interface KeyListingTracker {
+  /** A page of records (keys and watched fields) arrived. */
+  page(records: readonly ApiRecord[]): void;
+  /** The listing stopped early (capped, skipped or failed): its keys are not all the keys. */
+  incomplete(): void;
+  /** The keys whose watched values moved without their cursor: to be listed again whole. */
+  changed(): ReadonlySet<string>;
+}
+
+/** The run, as extraction sees it. */
+export interface RunObserver {
+  /**
+   * May this resource's listings under this parent resource (`""`: none) run now? No
+   * when they are not due (`refresh_every`): their rows, and those below, stay.
+   */
+  due(resource: PlannedResource, parentResource: string): boolean;
+  /**
+   * Does this reconciled resource list its keys in a separate key-only listing? Not on
+   * its first load, when its own listings start from `initial` and list every key.
+   */
+  separateKeyListing(resource: PlannedResource): boolean;
+  /**
+   * A chain's listing starts. `again`: a listing again of some records only, which
+   * moves no cursor; `listsKeys`: its records are also the resource's key listing.
+   */
+  listing(at: ChainPosition, options: { again: boolean; listsKeys: boolean }): ListingTracker;
+  /** A key-only listing of a reconciled resource starts. */
+  keyListing(at: ChainPosition): KeyListingTracker;
+  /** A chain needs no request: its parent says the listing is empty (a complete listing). */
+  empty(at: ChainPosition): void;
+  /** A chain cannot run: its parent lacks the list it fans out over (nothing is known). */
+  unknown(at: ChainPosition): void;
+}

@@ -1,0 +1,261 @@
+/**
+ * The incremental side of one run: it reads the stored state, answers extraction
+ * (where each listing starts, which records' children need no request, which
+ * listings are due, which records' watched values moved), keeps what extraction saw in
+ * the {@linkcode RunLedger}, and gives the commit its writes and the state to store.
+ *
+ * @example
+ * ```ts
+ * import { IncrementalRun } from "./incremental.ts";
+ * import { buildPlan } from "../plan/plan.ts";
+ * import { parseSpec } from "../spec/load.ts";
+ *
+ * const { spec } = parseSpec(`pipeline: p
+ * dataset: p_data
+ * source: { base_url: "https://api.example.com" }
+ * resources:
+ *   items:
+ *     path: /items
+ *     primary_key: id
+ *     write_disposition: merge
+ *     params: { since: "{incremental.start}" }
+ *     incremental: { cursor: updated_at, initial: "2024-01-01T00:00:00Z" }
+ * `);
+ * const plan = buildPlan(spec);
+ * const run = new IncrementalRun(plan, { incremental: { items: { "": "2024-05-01T00:00:00Z" } } });
+ * const at = { resource: "items", parentKey: "", partition: "", ancestors: [] };
+ * const listing = run.listing(at, { again: false, listsKeys: false });
+ * listing.start; // "2024-05-01T00:00:00Z": the request asks from the stored cursor on
+ * listing.page([{ id: 1, updated_at: "2024-06-01T00:00:00Z" }]);
+ * listing.completed();
+ * run.nextState(() => new Set()).incremental.items[""]; // "2024-06-01T00:00:00Z"
+ * ```
+ *
+ * @module
+ */
+import type { Plan, PlannedResource } from "../plan/plan.ts";
+import type { RootWrite } from "../load/destination.ts";
+import type {
+  ApiRecord,
+  ChainPosition,
+  KeyListingTracker,
+  ListingTracker,
+  RunObserver,
+} from "../extract/observer.ts";
+import { keyOf } from "../extract/records.ts";
+import { compareCursors, cursorValue, lagged, nearCursor } from "./cursors.ts";
+import { RunLedger } from "./ledger.ts";
+import { RefreshClocks } from "./refresh.ts";
+import { readState, type StoredState } from "./state.ts";
+import { type Watched, watchedMoved } from "./watch.ts";
+
+/** Options for {@linkcode IncrementalRun}. */
+export interface IncrementalRunOptions {
+  /** Ignore cursors, boundaries and refresh clocks: every table is rebuilt. */
+  fullRefresh?: boolean;
+  /** The run's start: refresh clocks compare with it and move to it. */
+  now?: Date;
+  /** Stored watched values, read before the run (see `readWatched`). */
+  watched?: Watched;
+}
+
+/** Boundary records kept per listing before the ones far below the cursor are dropped. */
+const BOUNDARY_PRUNE = 256;
+
+/** The incremental side of one run (see the module's documentation). */
+export class IncrementalRun implements RunObserver {
+  /** What extraction saw: the evidence the commit may act on. */
+  readonly ledger: RunLedger;
+  readonly #plan: Plan;
+  readonly #previous: StoredState;
+  readonly #state: StoredState;
+  readonly #clocks: RefreshClocks;
+  readonly #fullRefresh: boolean;
+  #watched: Watched;
+
+  /** Starts a run from the stored state (validated here; see `readState`). */
+  constructor(plan: Plan, stored: unknown, options: IncrementalRunOptions = {}) {
+    this.#plan = plan;
+    this.#fullRefresh = options.fullRefresh ?? false;
+    this.#previous = readState(stored, { lenient: this.#fullRefresh });
+    this.#state = this.#fullRefresh
+      ? { ...this.#previous, incremental: {}, incremental_boundary: {} }
+      : this.#previous;
+    this.#clocks = new RefreshClocks(
+      this.#previous.refreshed,
+      options.now ?? new Date(),
+      this.#fullRefresh,
+    );
+    this.#watched = options.watched ?? new Map();
+    this.ledger = new RunLedger(plan);
+  }
+
+  /** Did an earlier load store cursors for this resource? */
+  loadedBefore(resource: string): boolean {
+    return Object.keys(this.#state.incremental[resource] ?? {}).length > 0;
+  }
+
+  /** Sets the stored watched values (read once the run knows what was loaded before). */
+  useWatched(watched: Watched): void {
+    this.#watched = watched;
+  }
+
+  /** Is this resource's listing under this parent resource due? (Recorded when it is not.) */
+  due(resource: PlannedResource, parentResource: string): boolean {
+    if (this.#clocks.isDue(resource, parentResource)) return true;
+    this.ledger.chainsDeferred(resource.name);
+    return false;
+  }
+
+  /** A reconciled resource lists its keys apart once it was loaded before. */
+  separateKeyListing(resource: PlannedResource): boolean {
+    return resource.reconcile && this.loadedBefore(resource.name);
+  }
+
+  /** A chain needs no request: a complete listing of nothing. */
+  empty(at: ChainPosition): void {
+    this.ledger.chainCompleted(at, undefined);
+  }
+
+  /** A chain cannot run: nothing below its parent may be deleted. */
+  unknown(at: ChainPosition): void {
+    this.ledger.chainIncomplete(at);
+  }
+
+  /** Tracks one listing of a chain: its start, its cursor, its boundary records. */
+  listing(at: ChainPosition, options: { again: boolean; listsKeys: boolean }): ListingTracker {
+    const resource = this.#plan.resources.get(at.resource)!;
+    return new ChainListing(this.ledger, resource, at, options, {
+      cursor: this.#state.incremental[resource.name]?.[at.partition],
+      boundary: this.#state.incremental_boundary[resource.name]?.[at.partition],
+    });
+  }
+
+  /** Tracks one key-only listing: its keys, and the records whose watched values moved. */
+  keyListing(at: ChainPosition): KeyListingTracker {
+    const resource = this.#plan.resources.get(at.resource)!;
+    const stored = resource.reconcileWatch.length > 0
+      ? this.#watched.get(resource.name)
+      : undefined;
+    const ledger = this.ledger;
+    const changed = new Set<string>();
+    return {
+      page(records) {
+        const keys = records.map((r) => keyOf(resource, r));
+        ledger.keysListed(resource.name, keys, true);
+        if (!stored) return;
+        records.forEach((r, i) => {
+          if (watchedMoved(resource, stored, keys[i], r)) changed.add(keys[i]);
+        });
+      },
+      incomplete: () => ledger.keysListed(resource.name, [], false),
+      changed: () => changed,
+    };
+  }
+
+  /** What the commit may delete for one resource (see {@linkcode RunLedger.writesFor}). */
+  writesFor(resource: PlannedResource): Pick<RootWrite, "refreshedParents" | "currentKeys"> {
+    return this.ledger.writesFor(resource, this.#fullRefresh);
+  }
+
+  /**
+   * The state to store with the load, given the keys the commit deleted per parent
+   * resource: cursors and boundaries move where their listings completed, a partition
+   * whose parent record went starts again, and refresh clocks move where their
+   * listings ran to the end. Other keys of the stored state are kept.
+   */
+  nextState(deleted: (parentResource: string) => ReadonlySet<string>): StoredState {
+    return {
+      ...this.#previous,
+      refreshed: this.#clocks.next(this.#plan, (r) => !this.ledger.isIncomplete(r)),
+      incremental: this.ledger.nextCursors(this.#state.incremental, deleted),
+      incremental_boundary: this.ledger.nextBoundaries(
+        this.#state.incremental_boundary,
+        deleted,
+      ),
+    };
+  }
+}
+
+/** One listing of a chain, as {@linkcode IncrementalRun.listing} tracks it. */
+class ChainListing implements ListingTracker {
+  readonly start: string | undefined;
+  readonly #ledger: RunLedger;
+  readonly #resource: PlannedResource;
+  readonly #at: ChainPosition;
+  readonly #again: boolean;
+  readonly #listsKeys: boolean;
+  /** The incremental settings, unless this is a listing again (which moves nothing). */
+  readonly #inc: PlannedResource["incremental"];
+  /** The greatest cursor value so far (from the stored cursor on). */
+  #cursor: string | undefined;
+  /** The records at the partition's cursor when it last moved. */
+  readonly #seenBefore: Record<string, string> | undefined;
+  /** Records near the greatest cursor value so far: the next run's boundary. */
+  #boundary = new Map<string, string>();
+
+  constructor(
+    ledger: RunLedger,
+    resource: PlannedResource,
+    at: ChainPosition,
+    options: { again: boolean; listsKeys: boolean },
+    stored: { cursor?: string; boundary?: Record<string, string> },
+  ) {
+    this.#ledger = ledger;
+    this.#resource = resource;
+    this.#at = at;
+    this.#again = options.again;
+    this.#listsKeys = options.listsKeys;
+    this.#inc = options.again ? undefined : resource.incremental;
+    // a listing again starts from the start, for some records alone
+    const from = this.#inc ? stored.cursor ?? this.#inc.initial : undefined;
+    this.start = from === undefined ? undefined : lagged(from, this.#inc!.lag_seconds);
+    this.#cursor = from;
+    this.#seenBefore = this.#inc && from !== undefined ? stored.boundary : undefined;
+  }
+
+  page(records: readonly ApiRecord[]): ReadonlySet<ApiRecord> | undefined {
+    const resource = this.#resource;
+    let unchanged: Set<ApiRecord> | undefined;
+    const inc = this.#inc;
+    if (inc) {
+      for (const r of records) {
+        const value = cursorValue(r, inc.cursor);
+        if (value === undefined) continue;
+        if (this.#cursor === undefined || compareCursors(value, this.#cursor) > 0) {
+          this.#cursor = value;
+        }
+        if (resource.primaryKey.length === 0) continue;
+        const key = keyOf(resource, r);
+        this.#boundary.set(key, value);
+        if (this.#seenBefore?.[key] === value) (unchanged ??= new Set()).add(r);
+      }
+      if (this.#boundary.size > BOUNDARY_PRUNE && this.#cursor !== undefined) {
+        this.#boundary = nearCursor(this.#boundary, this.#cursor, inc.lag_seconds);
+      }
+    }
+    if (this.#listsKeys) {
+      this.#ledger.keysListed(resource.name, records.map((r) => keyOf(resource, r)), true);
+    }
+    return unchanged;
+  }
+
+  completed(): void {
+    // a listing again for some records proves nothing about the others
+    if (this.#again) return;
+    const inc = this.#inc;
+    const cursor = this.#cursor;
+    this.#ledger.chainCompleted(
+      this.#at,
+      cursor,
+      inc && cursor !== undefined
+        ? Object.fromEntries(nearCursor(this.#boundary, cursor, inc.lag_seconds))
+        : undefined,
+    );
+  }
+
+  incomplete(): void {
+    this.#ledger.chainIncomplete(this.#at);
+    if (this.#listsKeys) this.#ledger.keysListed(this.#resource.name, [], false);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The stored state of a pipeline, one schema for all of it, validated when it is read:
+ * incremental cursors per resource and partition, the boundary records at each cursor,
+ * and when each `refresh_every` listing last ran to the end. Other keys a state holds
+ * are kept as they are.
+ *
+ * @example
+ * ```ts
+ * import { readState } from "./state.ts";
+ * const state = readState({ incremental: { tasks: { "1204": "2024-05-01T10:00:00Z" } } });
+ * state.incremental.tasks["1204"]; // "2024-05-01T10:00:00Z"
+ * state.refreshed; // {}
+ * ```
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { RestpipeError } from "../core/errors.ts";
+
+const text = v.string();
+
+/** Stored cursors: resource → partition → cursor value. */
+export const CursorsSchema = v.record(v.string(), v.record(v.string(), text));
+
+/**
+ * Records at a partition's cursor (within its lag) when it last moved, key → cursor
+ * value: resource → partition → keys. The next listing returns them again (the lower
+ * bound is inclusive and lagged); one whose cursor value is unchanged needs no child
+ * request, as its children were loaded with it.
+ */
+export const BoundariesSchema = v.record(
+  v.string(),
+  v.record(v.string(), v.record(v.string(), text)),
+);
+
+/** When each `refresh_every` listing last ran to the end: `resource` or `resource < parent` → ISO instant. */
+export const RefreshedSchema = v.record(v.string(), text);
+
+/** A pipeline's state as stored with each load. */
+export const StoredStateSchema = v.looseObject({
+  incremental: v.optional(CursorsSchema, {}),
+  incremental_boundary: v.optional(BoundariesSchema, {}),
+  refreshed: v.optional(RefreshedSchema, {}),
+});
+
+/** Stored cursors: resource → partition → cursor value. */
+export type Cursors = v.InferOutput<typeof CursorsSchema>;
+/** Boundary records: resource → partition → key → cursor value. */
+export type Boundaries = v.InferOutput<typeof BoundariesSchema>;
+/** A pipeline's state as stored with each load. */
+export type StoredState = v.InferOutput<typeof StoredStateSchema>;
+
+/** A stored state that does not have the state's shape (exit code 1). */
+export class StateError extends RestpipeError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message, { exitCode: 1 });
+  }
+}
+
+/**
+ * Validates a state as read from the destination. A damaged state is an error that
+ * says what is wrong, unless `lenient` (a full refresh, which rebuilds it), when it
+ * starts empty.
+ */
+export function readState(raw: unknown, options: { lenient?: boolean } = {}): StoredState {
+  const parsed = v.safeParse(StoredStateSchema, raw ?? {});
+  if (parsed.success) return parsed.output;
+  if (options.lenient) return v.parse(StoredStateSchema, {});
+  const issue = parsed.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
+  throw new StateError(
+    `the stored pipeline state is damaged${path ? ` at ${path}` : ""}: ${issue.message}; ` +
+      `run again with --full-refresh to rebuild it`,
+  );
+}
