@@ -13,6 +13,7 @@ import { evaluatePredicate } from "../spec/predicate.ts";
 import { hash53 } from "../core/keys.ts";
 import { type HttpClient, HttpError } from "./http.ts";
 import { paginate } from "./paginate.ts";
+import { commonSettings } from "../connect/paginators/mod.ts";
 import {
   type ApiRecord,
   type ChainPosition,
@@ -390,9 +391,7 @@ class FanOut {
       retryStatuses: retryStatusesOf(resource),
     }, { maxPages: resource.maxPages, guard });
     // after a restart, records already seen in this listing are dropped
-    const seen = resource.paginator.type !== "single" && resource.paginator.restart_on
-      ? new Set<string>()
-      : undefined;
+    const seen = commonSettings(resource.paginator)?.restart_on ? new Set<string>() : undefined;
     let afterRestart = false;
     for await (const page of pages) {
       if (this.#failure !== undefined) return undefined;

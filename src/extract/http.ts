@@ -5,7 +5,10 @@
  *
  * @module
  */
-import type { Auth, Source } from "../spec/schema.ts";
+import type { Source } from "../spec/schema.ts";
+import { applyAuth, credentialsOf } from "../connect/auth/mod.ts";
+
+export { credentialsOf } from "../connect/auth/mod.ts";
 import { type JsonRepairs, parseJson } from "../core/json.ts";
 import { Limiter } from "./limiter.ts";
 import { Redactor } from "../core/secrets.ts";
@@ -394,35 +397,4 @@ function describeFetchError(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   if (/abort|timeout/i.test(message)) return "timed out";
   return `connection failed (${message.split("\n")[0]})`;
-}
-
-/** The credential values of an auth setting (to redact). */
-export function credentialsOf(auth: Auth): string[] {
-  switch (auth.type) {
-    case "bearer":
-      return [auth.token];
-    case "api_key":
-      return [auth.api_key];
-    case "basic":
-      return [auth.password, btoa(`${auth.username}:${auth.password}`)];
-    case "none":
-      return [];
-  }
-}
-
-function applyAuth(auth: Auth, url: URL, headers: Record<string, string>): void {
-  switch (auth.type) {
-    case "bearer":
-      headers.authorization = `Bearer ${auth.token}`;
-      return;
-    case "api_key":
-      if (auth.location === "query") url.searchParams.set(auth.name, auth.api_key);
-      else headers[auth.name] = auth.api_key;
-      return;
-    case "basic":
-      headers.authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
-      return;
-    case "none":
-      return;
-  }
 }

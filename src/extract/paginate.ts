@@ -1,9 +1,12 @@
 /**
- * Paginators: follow a listing to its last page.
+ * The pagination driver: follows a listing to its last page with the paginator its
+ * spec names (`connect/paginators/`), and holds the guards every type shares: a URL,
+ * cursor or page served twice is a loop, endless empty pages stop, an expired page
+ * token restarts the listing, `max_pages` caps it.
  *
  * @module
  */
-import type { Paginator } from "../spec/schema.ts";
+import { commonSettings, type Paginator, paginatorOf } from "../connect/paginators/mod.ts";
 import { getPath } from "../core/paths.ts";
 import { stringifyJson } from "../core/json.ts";
 import { type HttpClient, HttpError, type HttpResponse, type RequestContext } from "./http.ts";
@@ -37,10 +40,8 @@ export class PaginationLoopError extends Error {
 }
 
 function isRestart(paginator: Paginator, error: unknown): boolean {
-  if (paginator.type === "single" || !paginator.restart_on || !(error instanceof HttpError)) {
-    return false;
-  }
-  const rule = paginator.restart_on;
+  const rule = commonSettings(paginator)?.restart_on;
+  if (!rule || !(error instanceof HttpError)) return false;
   return error.status === rule.status &&
     (rule.message === undefined || (error.apiMessage ?? "").includes(rule.message));
 }
@@ -59,15 +60,6 @@ export function selectRecords(body: unknown, path: string, url: string): unknown
   throw new Error(`GET ${url}: expected a list at "${path}", got ${typeof found}`);
 }
 
-function nextLink(header: string | null, rel: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(",")) {
-    const m = part.match(/<([^>]+)>\s*;(.*)/);
-    if (m && new RegExp(`rel="?([^"]*\\s)?${rel}(\\s[^"]*)?"?`).test(m[2])) return m[1];
-  }
-  return undefined;
-}
-
 /** Empty pages in a row after which a listing that does not stop on them fails. */
 export const MAX_EMPTY_PAGES = 25;
 
@@ -81,21 +73,14 @@ export async function* paginate(
   context: RequestContext,
   limits: ListingLimits = {},
 ): AsyncGenerator<Page> {
-  let next: URL | undefined = new URL(url);
-  let page = paginator.type === "page_number" ? paginator.base_page : 0;
-  let offset = 0;
-  if (paginator.type === "page_number") {
-    next.searchParams.set(paginator.page_param, String(page));
-    if (paginator.limit !== undefined) {
-      next.searchParams.set(paginator.limit_param, String(paginator.limit));
-    }
-  }
-  if (paginator.type === "offset") setOffset(next, paginator, 0);
-  const maxPages = Math.min(
-    limits.maxPages ?? Infinity,
-    paginator.type === "single" ? Infinity : paginator.max_pages ?? Infinity,
-  );
-  const first = new URL(next);
+  const type = paginatorOf(paginator);
+  const common = commonSettings(paginator);
+  let cursor = type.cursor(paginator);
+  const first = new URL(url);
+  cursor.first(first);
+  let next: URL | undefined = new URL(first);
+  const maxPages = Math.min(limits.maxPages ?? Infinity, common?.max_pages ?? Infinity);
+  const stopOnEmpty = common?.stop_after_empty_page ?? type.stopsOnEmptyPage;
   let restarts = 0;
   let restarted = false;
   /** URLs requested since the listing (re)started: one requested twice means a loop. */
@@ -126,14 +111,13 @@ export async function* paginate(
         visited = new Set();
         previousPage = undefined;
         next = new URL(first);
-        page = paginator.type === "page_number" ? paginator.base_page : 0;
-        offset = 0;
+        cursor = type.cursor(paginator);
         continue;
       }
       throw e;
     }
     const records = selectRecords(response.body, recordsPath, client.redact(next.toString()));
-    if (paginator.type !== "single") {
+    if (common) {
       // an API that ignores the page parameter answers every page with the first one
       const fingerprint = pageFingerprint(records);
       if (fingerprint !== undefined && fingerprint === previousPage) {
@@ -141,7 +125,7 @@ export async function* paginate(
           `${who}: GET ${
             client.redact(next.toString())
           } returned the same records as the page before; stopping instead of looping forever (does the API honour ${
-            pageParam(paginator)
+            type.advances(paginator)
           }?)`,
         );
       }
@@ -152,14 +136,12 @@ export async function* paginate(
     restarted = false;
     const current: URL = next;
     next = undefined;
-    if (paginator.type === "single") break;
+    if (!common) break;
     // the API says this was the last page, or an empty page ends the listing
-    if (paginator.has_more_path !== undefined) {
-      const more = getPath(response.body, paginator.has_more_path);
+    if (common.has_more_path !== undefined) {
+      const more = getPath(response.body, common.has_more_path);
       if (more === false || more === "false" || more === 0) break;
     }
-    const stopOnEmpty = paginator.stop_after_empty_page ??
-      (paginator.type === "offset" || paginator.type === "page_number");
     if (records.length === 0 && stopOnEmpty) break;
     emptyPages = records.length === 0 ? emptyPages + 1 : 0;
     if (emptyPages > MAX_EMPTY_PAGES) {
@@ -169,96 +151,11 @@ export async function* paginate(
         }; stopping instead of paging on forever (set max_pages, or check has_more_path)`,
       );
     }
-    switch (paginator.type) {
-      case "cursor": {
-        const cursor = paginator.cursor_header !== undefined
-          ? response.headers.get(paginator.cursor_header)
-          : getPath(response.body, paginator.cursor_path);
-        if (cursor !== undefined && cursor !== null && cursor !== "") {
-          next = new URL(current);
-          next.searchParams.set(paginator.cursor_param, String(cursor));
-        }
-        break;
-      }
-      case "next_url": {
-        const link = getPath(response.body, paginator.next_url_path);
-        if (typeof link === "string" && link !== "") next = new URL(link, current);
-        break;
-      }
-      case "link_header": {
-        const link = nextLink(response.headers.get("link"), paginator.rel);
-        if (link) next = new URL(link, current);
-        break;
-      }
-      case "offset": {
-        offset += paginator.limit;
-        const total = totalOf(response, paginator.total_path, paginator.total_header);
-        const more = total !== undefined
-          ? offset < total
-          : paginator.has_more_path !== undefined || records.length >= paginator.limit;
-        if (more) {
-          next = new URL(current);
-          setOffset(next, paginator, offset);
-        }
-        break;
-      }
-      case "page_number": {
-        page++;
-        const recordTotal = totalOf(response, paginator.total_path, paginator.total_header);
-        const pagesTotal = paginator.total_pages_path
-          ? Number(getPath(response.body, paginator.total_pages_path))
-          : recordTotal !== undefined && paginator.limit !== undefined
-          ? Math.ceil(recordTotal / paginator.limit)
-          : NaN;
-        const last = paginator.base_page + (Number.isFinite(pagesTotal) ? pagesTotal : Infinity) -
-          1;
-        if (page <= last) {
-          next = new URL(current);
-          next.searchParams.set(paginator.page_param, String(page));
-        }
-        break;
-      }
-    }
+    next = cursor.next(current, response, records);
     if (next && pages >= maxPages) {
       if (limits.guard) limits.guard.capped = true;
       return;
     }
-  }
-}
-
-/** Sets an offset paginator's parameters: offset and limit, or offset and end index. */
-function setOffset(url: URL, p: Extract<Paginator, { type: "offset" }>, offset: number): void {
-  url.searchParams.set(p.offset_param, String(offset));
-  if (p.end_param !== undefined) url.searchParams.set(p.end_param, String(offset + p.limit));
-  else url.searchParams.set(p.limit_param, String(p.limit));
-}
-
-/** A total count from a body path or a response header, when the API gives one. */
-function totalOf(
-  response: HttpResponse,
-  path: string | undefined,
-  header: string | undefined,
-): number | undefined {
-  const raw = header !== undefined
-    ? response.headers.get(header)
-    : path !== undefined
-    ? getPath(response.body, path)
-    : undefined;
-  if (raw === undefined || raw === null || raw === "") return undefined;
-  const n = Number(raw);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-function pageParam(paginator: Paginator): string {
-  switch (paginator.type) {
-    case "offset":
-      return paginator.offset_param;
-    case "page_number":
-      return paginator.page_param;
-    case "cursor":
-      return paginator.cursor_param;
-    default:
-      return "its next-page link";
   }
 }
 

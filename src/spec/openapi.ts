@@ -7,6 +7,7 @@
  */
 import type { KeyPath } from "./errors.ts";
 import type { Paginator, Spec } from "./schema.ts";
+import { paginatorOf } from "../connect/paginators/mod.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** The parts of an OpenAPI 3 document the check reads. */
@@ -138,16 +139,7 @@ function hasField(doc: OpenApiDocument, schema: unknown, field: string): boolean
 
 /** Query parameters the paginator adds itself (not the spec's to declare). */
 function paginatorParams(p: Paginator): string[] {
-  switch (p.type) {
-    case "cursor":
-      return [p.cursor_param];
-    case "offset":
-      return [p.offset_param, p.end_param ?? p.limit_param];
-    case "page_number":
-      return [p.page_param, ...(p.limit !== undefined ? [p.limit_param] : [])];
-    default:
-      return [];
-  }
+  return paginatorOf(p).params(p);
 }
 
 /**

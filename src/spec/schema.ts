@@ -5,29 +5,17 @@
  * @module
  */
 import * as v from "valibot";
+import { picklist, positiveInt } from "../core/schemas.ts";
+import { AuthSchema } from "../connect/auth/mod.ts";
+import { PaginatorSchema } from "../connect/paginators/mod.ts";
 
-/** Formats the list of allowed values the way error messages show it: `a, b or c`. */
-export function oneOf(values: readonly string[]): string {
-  if (values.length <= 1) return values.join("");
-  return `${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}`;
-}
-
-function picklist<const T extends readonly [string, ...string[]]>(values: T) {
-  return v.picklist(
-    values,
-    (issue) => `expected ${oneOf(values)}, got ${issue.received}`,
-  );
-}
+export { oneOf } from "../core/schemas.ts";
+export { type Auth, AuthSchema } from "../connect/auth/mod.ts";
+export { type Paginator, PaginatorSchema, RestartOnSchema } from "../connect/paginators/mod.ts";
 
 const name = v.pipe(
   v.string(),
   v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a name of letters, digits and _"),
-);
-
-const positiveInt = v.pipe(
-  v.number(),
-  v.integer("expected a whole number"),
-  v.minValue(1, "expected a number of at least 1"),
 );
 
 const scalar = v.union(
@@ -74,106 +62,6 @@ export const COLUMN_TYPES = [
 
 /** A column type hint. */
 export const ColumnTypeSchema = picklist(COLUMN_TYPES);
-
-/** Auth: a bearer token, an API key in a header or the query, HTTP basic, or none. */
-export const AuthSchema = v.variant("type", [
-  v.strictObject({ type: v.literal("bearer"), token: v.string() }),
-  v.strictObject({
-    type: v.literal("api_key"),
-    name: v.string(),
-    api_key: v.string(),
-    location: v.optional(picklist(["header", "query"]), "header"),
-  }),
-  v.strictObject({ type: v.literal("basic"), username: v.string(), password: v.string() }),
-  v.strictObject({ type: v.literal("none") }),
-], (issue) => `expected auth type bearer, api_key, basic or none, got ${issue.received}`);
-
-/**
- * An error answer that means "start this listing again from its first page"
- * (an expired pagination token); records already seen are not loaded twice.
- */
-export const RestartOnSchema = v.strictObject({
-  status: v.pipe(v.number(), v.integer(), v.minValue(400), v.maxValue(599)),
-  /** Text the API's error message must contain. */
-  message: v.optional(v.string()),
-});
-
-const restartOn = v.optional(RestartOnSchema);
-
-/** Options every paginator but `single` takes. */
-const common = {
-  restart_on: restartOn,
-  /** Stop each listing after this many pages (also settable per resource). */
-  max_pages: v.optional(positiveInt),
-  /** Dotted path of a boolean in the body: `false` means this was the last page. */
-  has_more_path: v.optional(v.string()),
-  /**
-   * Does an empty page end the listing? Default: yes for `offset` and `page_number`, no
-   * for the paginators that follow a cursor or a link (an API may answer an empty page
-   * that still has a next one).
-   */
-  stop_after_empty_page: v.optional(v.boolean()),
-};
-
-/** Paginators: how to ask for the next page of a listing. */
-export const PaginatorSchema = v.variant(
-  "type",
-  [
-    v.strictObject({
-      type: v.literal("cursor"),
-      ...common,
-      /** Dotted path of the next cursor in the response body. */
-      cursor_path: v.optional(v.string(), "next_page.offset"),
-      /** A response header carrying the next cursor, instead of `cursor_path`. */
-      cursor_header: v.optional(v.string()),
-      /** Query parameter that carries the cursor. */
-      cursor_param: v.optional(v.string(), "offset"),
-    }),
-    v.strictObject({
-      type: v.literal("next_url"),
-      ...common,
-      /** Dotted path of the next page's absolute URL in the response body. */
-      next_url_path: v.string(),
-    }),
-    v.strictObject({
-      type: v.literal("offset"),
-      ...common,
-      limit: positiveInt,
-      offset_param: v.optional(v.string(), "offset"),
-      limit_param: v.optional(v.string(), "limit"),
-      /** Send the end index (`_start=20&_end=40`) in this parameter instead of the limit. */
-      end_param: v.optional(v.string()),
-      /** Dotted path of the total count, when the API returns one. */
-      total_path: v.optional(v.string()),
-      /** A response header with the total count (`X-Total-Count`). */
-      total_header: v.optional(v.string()),
-    }),
-    v.strictObject({
-      type: v.literal("page_number"),
-      ...common,
-      page_param: v.optional(v.string(), "page"),
-      /** The first page's number (1 unless the API counts from 0). */
-      base_page: v.optional(v.number(), 1),
-      /** Records per page, sent in `limit_param` (and used with a total count). */
-      limit: v.optional(positiveInt),
-      limit_param: v.optional(v.string(), "limit"),
-      /** Dotted path of the number of pages, when the API returns one. */
-      total_pages_path: v.optional(v.string()),
-      /** Dotted path of the total count of records (needs `limit`). */
-      total_path: v.optional(v.string()),
-      /** A response header with the total count of records (needs `limit`). */
-      total_header: v.optional(v.string()),
-    }),
-    v.strictObject({
-      type: v.literal("link_header"),
-      ...common,
-      rel: v.optional(v.string(), "next"),
-    }),
-    v.strictObject({ type: v.literal("single") }),
-  ],
-  (issue) =>
-    `expected paginator type cursor, next_url, offset, page_number, link_header or single, got ${issue.received}`,
-);
 
 /** What to do with an error status: skip the request (counted), fail the run, or retry it. */
 export const StatusRulesSchema = v.record(
@@ -434,10 +322,6 @@ export type Spec = v.InferOutput<typeof SpecSchema>;
 export type Source = Spec["source"];
 /** A validated resource, as written in the spec. */
 export type ResourceSpec = v.InferOutput<typeof ResourceSchema>;
-/** A paginator configuration. */
-export type Paginator = v.InferOutput<typeof PaginatorSchema>;
-/** An auth configuration. */
-export type Auth = v.InferOutput<typeof AuthSchema>;
 /** One of replace, append or merge. */
 export type WriteDisposition = v.InferOutput<typeof WriteDispositionSchema>;
 /** An incremental configuration. */

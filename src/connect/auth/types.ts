@@ -1,0 +1,21 @@
+/**
+ * The auth protocol: an auth type is one module, the schema of its settings and how
+ * it signs a request (only requests to the base URL's origin are signed).
+ *
+ * @module
+ */
+import type * as v from "valibot";
+
+/** An auth type: its spec settings and its behaviour. */
+export interface AuthType<
+  S extends v.StrictObjectSchema<v.ObjectEntries, v.ErrorMessage<v.StrictObjectIssue> | undefined>,
+> {
+  /** The `type:` a spec names it by. */
+  readonly type: string;
+  /** The schema of its settings (a strict object with `type` as a literal). */
+  readonly schema: S;
+  /** The secret values it sends, in every form they travel (to redact them everywhere). */
+  credentials(settings: v.InferOutput<S>): string[];
+  /** Signs a request: sets its headers or query parameters. */
+  apply(settings: v.InferOutput<S>, url: URL, headers: Record<string, string>): void;
+}
