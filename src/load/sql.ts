@@ -16,6 +16,18 @@ import {
   SYSTEM_COLUMNS as S,
 } from "../normalize/schema.ts";
 import { stringifyJson } from "../core/json.ts";
+import { familyRules, HISTORY_PICKS } from "./rules.ts";
+import {
+  deleteGoneSql,
+  deleteRuleSql,
+  type FamilyNames,
+  goneKeysTable,
+  goneTable,
+  historyRuleSql,
+  keyText,
+  type Statement,
+  tableName,
+} from "./sql_rules.ts";
 import {
   type CommitCounts,
   type CommitJob,
@@ -380,16 +392,6 @@ export async function ensureTable(
   }
 }
 
-/**
- * A row's key as canonical text, exactly as `canonicalKey` writes it in TypeScript: the
- * one key column as text (key columns are text, bigint or numeric, whose text forms are
- * canonical), or several as a JSON list of texts.
- */
-function keyText(alias: string, keys: string[]): string {
-  const parts = keys.map((k) => `${alias}.${q(k)}::text`);
-  return parts.length === 1 ? parts[0] : `array_to_json(array[${parts.join(", ")}])::text`;
-}
-
 /** Rows as a JSON array; integers past 2^53 (bigint) are written with every digit. */
 export function rowsJson(rows: Row[]): string {
   return stringifyJson(rows);
@@ -405,114 +407,40 @@ export function describeRejection(e: unknown, rows: Row[]): string {
   return `column ${column} (a ${kind} value): ${message}`;
 }
 
-/** A temp table of text values, filled from a list. */
-async function textTable(tx: SqlSession, name: string, values: string[]): Promise<void> {
-  await tx.exec(`create temp table ${name} (v text primary key) on commit drop`);
-  if (values.length > 0) {
-    await tx.query(
-      `insert into ${name} select distinct value from jsonb_array_elements_text($1::text::jsonb)`,
-      [JSON.stringify(values)],
+/** Runs a rule's statements (a repeated one until it changes no row). */
+async function runAll(tx: SqlSession, statements: readonly Statement[]): Promise<void> {
+  for (const st of statements) {
+    if (st.repeat) {
+      for (;;) {
+        const r = await tx.query(st.text, st.params);
+        if ((r.affectedRows ?? 0) === 0) break;
+      }
+    } else if (st.params) await tx.query(st.text, st.params);
+    else await tx.exec(st.text);
+  }
+}
+
+/** An index on the key columns speeds the rules' joins up; one a btree cannot hold is skipped. */
+async function tryKeyIndex(tx: SqlSession, n: FamilyNames): Promise<void> {
+  // a key too long for a btree (> 2.7 kB) must not fail the load, so the index is only tried
+  await tx.exec("savepoint restpipe_key_index");
+  try {
+    await tx.exec(
+      `create index if not exists ${q(fitIdentifier(`${n.table}_key_idx`))}
+         on ${tableName(n.dataset, n.table)} (${n.keys.map(q).join(", ")})`,
     );
+    await tx.exec("release savepoint restpipe_key_index");
+  } catch {
+    await tx.exec("rollback to savepoint restpipe_key_index");
   }
 }
 
 /**
- * scd2 (history): each record's versions are rows with `_dlt_valid_from` and
- * `_dlt_valid_to` (null while current). A new row whose content hash equals its key's
- * current version is dropped (with its child rows): nothing changed. Otherwise the
- * current version closes and the new row opens. A current version whose key a complete
- * listing no longer has, or that reconcile no longer lists, closes too. Nothing is
- * deleted, so child resources see no deletions from an scd2 parent.
- */
-async function finishScd2(
-  tx: SqlSession,
-  job: CommitJob,
-  root: RootWrite,
-  family: string[],
-  keys: string[],
-  index: number,
-  gone: string,
-  insertGone: (select: string) => Promise<void>,
-): Promise<CommitCounts> {
-  const final = (t: string) => `${q(job.dataset)}.${q(t)}`;
-  const rootTable = final(root.table);
-  const id = q(S.id);
-  const load = q(S.loadId);
-  const current = quoteLiteral(job.loadId);
-  const at = `${quoteLiteral(job.startedAt.toISOString())}::timestamptz`;
-  const from = q(S.validFrom);
-  const to = q(S.validTo);
-  const hash = q(S.hash);
-  const open = `o.${load} is distinct from ${current} and o.${to} is null`;
-  if (keys.length > 0) {
-    const same = keys.map((k) => `a.${q(k)} = b.${q(k)}`).join(" and ");
-    // the same key twice in this load: the later record wins
-    await insertGone(
-      `select a.${id} from ${rootTable} a join ${rootTable} b on ${same}
-       where a.${load} = ${current} and b.${load} = ${current}
-         and a.${id} collate "C" < b.${id} collate "C"`,
-    );
-    // every key this load listed, unchanged ones included (their new rows go next)
-    await tx.exec(
-      `create temp table _restpipe_scd2_seen_${index} on commit drop as
-       select distinct ${keyText("n", keys)} as v from ${rootTable} n where n.${load} = ${current}`,
-    );
-    const match = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
-    // unchanged: the new row is the current version again
-    await insertGone(
-      `select n.${id} from ${rootTable} n join ${rootTable} o on ${match}
-       where n.${load} = ${current} and ${open} and o.${hash} = n.${hash}`,
-    );
-  }
-  for (const t of family.slice(1)) {
-    await tx.exec(`delete from ${final(t)} where ${q(S.rootId)} in (select id from ${gone})`);
-  }
-  await tx.exec(`delete from ${rootTable} where ${id} in (select id from ${gone})`);
-  if (keys.length > 0) {
-    const match = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
-    // changed: the current version closes as the new one opens
-    await tx.exec(
-      `update ${rootTable} o set ${to} = ${at}
-       where ${open} and exists (select 1 from ${rootTable} n
-         where n.${load} = ${current} and ${match})`,
-    );
-    // gone from a complete listing (within the parents listed whole), or from reconcile
-    const older = `o.${load} is distinct from ${current} and o.${to} is null`;
-    const scope = root.refreshedParents === undefined
-      ? "true"
-      : root.refreshedParents.length === 0
-      ? "false"
-      : `o.${q(S.parentKey)} in (select v from _restpipe_scd2_parents_${index})`;
-    if (root.refreshedParents && root.refreshedParents.length > 0) {
-      await textTable(tx, `_restpipe_scd2_parents_${index}`, root.refreshedParents);
-    }
-    if (root.retireAbsent && scope !== "false") {
-      await tx.exec(
-        `update ${rootTable} o set ${to} = ${at} where ${older} and ${scope}
-         and ${keyText("o", keys)} not in (select v from _restpipe_scd2_seen_${index})`,
-      );
-    }
-    if (root.currentKeys) {
-      await textTable(tx, `_restpipe_scd2_current_${index}`, root.currentKeys);
-      await tx.exec(
-        `update ${rootTable} o set ${to} = ${at} where ${older}
-         and ${keyText("o", keys)} not in (select v from _restpipe_scd2_current_${index})`,
-      );
-    }
-  }
-  await tx.exec(
-    `update ${rootTable} set ${from} = ${at}, ${to} = null where ${load} = ${current}`,
-  );
-  return await familyCounts(tx, job, root, family);
-}
-
-/**
- * Finishes one root table and its child tables. The run's rows are already in place
- * (`_dlt_load_id` = this load); what remains is to remove the rows they replace: older
- * rows of the same key (merge) or all older rows (replace), all but the last record of a
- * key seen twice, rows of refreshed parents (a partial resource), rows whose key the API
- * no longer lists (reconcile), and rows whose parent was deleted. The keys deleted here
- * are kept in a temp table (named in `deleted`) for the child resources that follow.
+ * Finishes one root table and its child tables by the rules of its disposition
+ * (`rules.ts`). The run's rows are already in place (`_dlt_load_id` = this load); the
+ * rules pick the rows they replace, which go with their child rows. The keys deleted
+ * here (no row left) are kept in a temp table (named in `deleted`) for the child
+ * resources that follow and for the state.
  */
 async function finishFamily(
   tx: SqlSession,
@@ -522,116 +450,47 @@ async function finishFamily(
   index: number,
   deleted: Map<string, string>,
 ): Promise<CommitCounts> {
-  const final = (t: string) => `${q(job.dataset)}.${q(t)}`;
-  const id = q(S.id);
-  const load = q(S.loadId);
-  const current = quoteLiteral(job.loadId);
-  // a table that never received a row has no key columns yet (and needs no deduplication)
-  const columns = job.schema.tables[root.table].columns;
-  const keys = root.keyColumns.every((k) => k in columns) ? root.keyColumns : [];
-  const rootTable = final(root.table);
-  // history is kept through a full refresh: an scd2 table only gains and closes versions
-  const disposition = job.fullRefresh && root.disposition !== "scd2" ? "replace" : root.disposition;
-  if (keys.length > 0) {
-    // an index speeds the key joins up; a key too long for a btree (> 2.7 kB) must not
-    // fail the load, so the index is only tried
-    await tx.exec("savepoint restpipe_key_index");
-    try {
-      await tx.exec(
-        `create index if not exists ${q(fitIdentifier(`${root.table}_key_idx`))}
-         on ${rootTable} (${keys.map(q).join(", ")})`,
-      );
-      await tx.exec("release savepoint restpipe_key_index");
-    } catch {
-      await tx.exec("rollback to savepoint restpipe_key_index");
+  const plan = familyRules(root, {
+    columns: Object.keys(job.schema.tables[root.table].columns),
+    fullRefresh: job.fullRefresh,
+  });
+  const n: FamilyNames = {
+    dataset: job.dataset,
+    table: root.table,
+    index,
+    loadId: job.loadId,
+    startedAt: job.startedAt,
+    keys: plan.keys,
+  };
+  if (n.keys.length > 0) await tryKeyIndex(tx, n);
+  await tx.exec(`create temp table ${goneTable(n)} (id text primary key) on commit drop`);
+  const children = family.slice(1);
+  if (plan.kind === "history") {
+    const picks = plan.rules.filter((r) => HISTORY_PICKS.has(r.kind));
+    for (const rule of picks) await runAll(tx, historyRuleSql(rule, n));
+    await runAll(tx, deleteGoneSql(n, children));
+    for (const rule of plan.rules.filter((r) => !HISTORY_PICKS.has(r.kind))) {
+      await runAll(tx, historyRuleSql(rule, n));
     }
+    return await familyCounts(tx, job, root, family);
   }
-  const gone = `_restpipe_gone_${index}`;
-  const insertGone = (select: string) =>
-    tx.exec(`insert into ${gone} ${select} on conflict do nothing`);
-  await tx.exec(`create temp table ${gone} (id text primary key) on commit drop`);
-  if (disposition === "scd2") {
-    return await finishScd2(tx, job, root, family, keys, index, gone, insertGone);
-  }
-  if (keys.length > 0 && disposition !== "append") {
-    const same = keys.map((k) => `a.${q(k)} = b.${q(k)}`).join(" and ");
-    // the same key twice in this load: the later record (higher _dlt_id) wins
-    await insertGone(
-      `select a.${id} from ${rootTable} a join ${rootTable} b on ${same}
-       where a.${load} = ${current} and b.${load} = ${current}
-         and a.${id} collate "C" < b.${id} collate "C"`,
-    );
-  }
-  const scoped = root.refreshedParents !== undefined;
-  if (disposition === "replace" && !scoped) {
-    await insertGone(`select ${id} from ${rootTable} where ${load} is distinct from ${current}`);
-  } else if (disposition !== "append" && keys.length > 0) {
-    const same = keys.map((k) => `o.${q(k)} = n.${q(k)}`).join(" and ");
-    await insertGone(
-      `select o.${id} from ${rootTable} o join ${rootTable} n on ${same}
-       where n.${load} = ${current} and o.${load} is distinct from ${current}`,
-    );
-  }
-  const older = `${load} is distinct from ${current}`;
-  if (root.refreshedParents && root.refreshedParents.length > 0 && S.parentKey in columns) {
-    await textTable(tx, `_restpipe_parents_${index}`, root.refreshedParents);
-    await insertGone(
-      `select ${id} from ${rootTable} where ${older}
-       and ${q(S.parentKey)} in (select v from _restpipe_parents_${index})`,
-    );
-  }
-  if (root.currentKeys && keys.length > 0) {
-    await textTable(tx, `_restpipe_current_${index}`, root.currentKeys);
-    await insertGone(
-      `select r.${id} from ${rootTable} r where r.${older}
-       and ${keyText("r", keys)} not in (select v from _restpipe_current_${index})`,
-    );
-  }
-  // rows whose parent record was deleted (a recursive resource's own deletions cascade
-  // once more below, as its parent is then itself)
-  for (const parentTable of root.parentTables ?? []) {
-    const parentDeleted = deleted.get(parentTable);
-    if (parentDeleted) {
-      await insertGone(
-        `select ${id} from ${rootTable} where ${
-          q(S.parentKey)
-        } in (select v from ${parentDeleted})`,
-      );
-    }
-  }
-  // a recursive resource: rows whose parent (a row of the same table) is deleted, to any depth
-  if (root.parentTables?.includes(root.table) && keys.length > 0) {
-    const deletedKey = `select ${keyText("g", keys)} from ${rootTable} g
-      where g.${id} in (select id from ${gone})
-      and ${keyText("g", keys)} not in
-        (select ${keyText("n", keys)} from ${rootTable} n where n.${load} = ${current})`;
-    for (;;) {
-      const added = await tx.query(
-        `insert into ${gone} select r.${id} from ${rootTable} r
-         where r.${q(S.parentKey)} in (${deletedKey}) on conflict do nothing`,
-      );
-      if ((added.affectedRows ?? 0) === 0) break;
-    }
-  }
+  for (const rule of plan.rules) await runAll(tx, deleteRuleSql(rule, n, deleted));
   // keys of the rows about to go, to tell deleted keys (no row left) from replaced ones
-  const goneKeys = `_restpipe_gone_keys_${index}`;
-  if (keys.length > 0) {
+  const t = tableName(n.dataset, n.table);
+  if (plan.trackDeleted) {
     await tx.exec(
-      `create temp table ${goneKeys} on commit drop as
-       select distinct ${keyText("r", keys)} as v from ${rootTable} r
-       where r.${id} in (select id from ${gone})`,
+      `create temp table ${goneKeysTable(n)} on commit drop as
+       select distinct ${keyText("r", n.keys)} as v from ${t} r
+       where r.${q(S.id)} in (select id from ${goneTable(n)})`,
     );
   }
-  for (const t of family.slice(1)) {
-    await tx.exec(`delete from ${final(t)} where ${q(S.rootId)} in (select id from ${gone})`);
-  }
-  await tx.exec(`delete from ${rootTable} where ${id} in (select id from ${gone})`);
-  if (keys.length > 0) {
+  await runAll(tx, deleteGoneSql(n, children));
+  if (plan.trackDeleted) {
     await tx.exec(
-      `delete from ${goneKeys} g where exists
-         (select 1 from ${rootTable} r where ${keyText("r", keys)} = g.v)`,
+      `delete from ${goneKeysTable(n)} g where exists
+         (select 1 from ${t} r where ${keyText("r", n.keys)} = g.v)`,
     );
-    deleted.set(root.table, goneKeys);
+    deleted.set(root.table, goneKeysTable(n));
   }
   return await familyCounts(tx, job, root, family);
 }

@@ -67,7 +67,10 @@ Deno.test("link_header: rel=next among others, quoted or not", () => {
   assert.equal(nextLink("<https://a.test/?p=3>; rel=next", "next"), "https://a.test/?p=3");
   assert.equal(nextLink('<https://a.test/?p=3>; rel="nextish"', "next"), undefined);
   assert.equal(nextLink('<https://a.test/?p=3>; rel="next last"', "next"), "https://a.test/?p=3");
-  assert.equal(nextLink('<https://a.test/?p=3>; title="x"; rel=Next', "next"), "https://a.test/?p=3");
+  assert.equal(
+    nextLink('<https://a.test/?p=3>; title="x"; rel=Next', "next"),
+    "https://a.test/?p=3",
+  );
   assert.equal(nextLink(null, "next"), undefined);
   const r = walk({ type: "link_header" }, [
     { body: [1], headers: { link: '<https://api.test/items?p=2>; rel="next"' } },
