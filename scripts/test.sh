@@ -82,7 +82,7 @@ summary() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -aE '^(ok|FAILED) \| [0-9]+ pa
 count() { echo "$1" | sed -E "s/.*\| ([0-9]+) $2.*/\1/"; }
 main_log="$(mktemp)" web_log="$(mktemp)"
 deno test --parallel --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run \
-  --allow-sys --ignore=tests/web_test.ts tests/ 2>&1 | tee "$main_log"
+  --allow-sys --ignore=tests/web_test.ts src/ testing/ tests/ 2>&1 | tee "$main_log"
 main_status=${PIPESTATUS[0]}
 deno test --allow-all tests/web_test.ts 2>&1 | tee "$web_log"
 web_status=${PIPESTATUS[0]}

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { Normalizer, type TableRows } from "../src/normalize/normalize.ts";
-import { emptySchema } from "../src/normalize/schema.ts";
-import { fitIdentifier, snakeCase } from "../src/normalize/naming.ts";
-import { inferType } from "../src/normalize/types.ts";
-import { parseSpec } from "../src/spec/load.ts";
-import { buildPlan, type PlannedResource } from "../src/plan/plan.ts";
+import { Normalizer, type TableRows } from "./normalize.ts";
+import { emptySchema } from "./schema.ts";
+import { fitIdentifier, snakeCase } from "./naming.ts";
+import { inferType } from "./types.ts";
+import { parseSpec } from "../spec/load.ts";
+import { buildPlan, type PlannedResource } from "../plan/plan.ts";
 
 function resource(extra = ""): PlannedResource {
   const { spec } = parseSpec(

@@ -3,10 +3,10 @@
  * in the spec at the expression's own column.
  */
 import assert from "node:assert/strict";
-import { evaluatePredicate, parsePredicate, PredicateError } from "../src/spec/predicate.ts";
-import { parseSpec } from "../src/spec/load.ts";
-import { SpecError } from "../src/spec/errors.ts";
-import { buildPlan } from "../src/plan/plan.ts";
+import { evaluatePredicate, parsePredicate, PredicateError } from "./predicate.ts";
+import { parseSpec } from "./load.ts";
+import { SpecError } from "./errors.ts";
+import { buildPlan } from "../plan/plan.ts";
 
 const when = (text: string, record: unknown) => evaluatePredicate(parsePredicate(text), record);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type FakeAsana, startFakeAsana } from "../testing/fake_asana/mod.ts";
+import { type FakeAsana, startFakeAsana } from "./mod.ts";
 
 async function withFake(
   fn: (

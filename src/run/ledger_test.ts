@@ -3,11 +3,13 @@
  * (evidence_test.ts, incremental_test.ts) stay the safety net.
  */
 import assert from "node:assert/strict";
-import { RunLedger } from "../src/run/ledger.ts";
-import { compareCursors, partitionUnder } from "../src/run/cursors.ts";
-import { partitionOf } from "../src/extract/observer.ts";
-import { buildPlan } from "../src/plan/plan.ts";
-import { specOf } from "./hostile.ts";
+import { RunLedger } from "./ledger.ts";
+import { compareCursors, partitionUnder } from "./cursors.ts";
+import { partitionOf } from "../extract/observer.ts";
+import { buildPlan } from "../plan/plan.ts";
+import { parseSpec } from "../spec/load.ts";
+
+const specOf = (text: string) => parseSpec(text, "spec.yaml", { configDir: "/nonexistent" }).spec;
 
 const SPEC = specOf(`pipeline: l
 dataset: l_data

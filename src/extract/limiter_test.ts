@@ -3,7 +3,7 @@
  * server-side count of every window, no real waiting.
  */
 import assert from "node:assert/strict";
-import { type Clock, Limiter } from "../src/extract/limiter.ts";
+import { type Clock, Limiter } from "./limiter.ts";
 
 /** A clock that moves only when told to; timers fire in order. */
 class FakeClock implements Clock {
