@@ -11,7 +11,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-deno fmt --check && deno lint && deno check mod.ts src scripts tests testing || exit 1
+deno fmt --check && deno lint && deno check mod.ts src scripts tests testing && deno doc --lint mod.ts ||
+  exit 1
 
 # Chromium for the dashboard's browser tests: RESTPIPE_TEST_CHROMIUM, else /usr/bin/chromium;
 # when it is missing and we run as root (CI), installs Debian's `chromium` package.
@@ -81,8 +82,8 @@ trap cleanup EXIT
 summary() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -aE '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1; }
 count() { echo "$1" | sed -E "s/.*\| ([0-9]+) $2.*/\1/"; }
 main_log="$(mktemp)" web_log="$(mktemp)"
-deno test --parallel --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run \
-  --allow-sys --ignore=tests/web_test.ts src/ testing/ tests/ 2>&1 | tee "$main_log"
+deno test --doc --parallel --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run \
+  --allow-sys --ignore=tests/web_test.ts mod.ts src/ testing/ tests/ 2>&1 | tee "$main_log"
 main_status=${PIPESTATUS[0]}
 deno test --allow-all tests/web_test.ts 2>&1 | tee "$web_log"
 web_status=${PIPESTATUS[0]}

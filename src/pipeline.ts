@@ -46,12 +46,17 @@ export interface RunOptions {
 
 /** How far a run has got. */
 export interface Progress {
+  /** Seconds since the run started. */
   seconds: number;
+  /** Requests sent so far, retries included. */
   requests: number;
+  /** Requests sent again after a failure. */
   retries: number;
+  /** Answers that were 429. */
   throttled: number;
   /** The configured requests-per-minute limit, if any. */
   requestsPerMinute: number | undefined;
+  /** Each resource so far: rows received, pages, requests, chains, retries and 429s. */
   resources: {
     resource: string;
     rows: number;
@@ -65,14 +70,19 @@ export interface Progress {
 
 /** What one resource did in a run. */
 export interface ResourceSummary {
+  /** The resource. */
   resource: string;
+  /** The root table it fills. */
   table: string;
   /** Rows the commit wrote to the resource's table (records received, when it is not loaded). */
   rows: number;
   /** Records received (a task listed by two projects arrives twice, and is one row). */
   received: number;
+  /** Requests made for it. */
   requests: number;
+  /** Seconds from its first request to its last response. */
   seconds: number;
+  /** Were its rows written (false: fetched only for its children)? */
   loaded: boolean;
   /** Listings started again after an expired page token. */
   restarts: number;
@@ -100,13 +110,19 @@ export interface ResourceSummary {
 
 /** The result of a successful run. */
 export interface RunResult {
+  /** The load's id (dlt's format). */
   loadId: string;
   /** Rows written per table by the commit. */
   tables: Record<string, number>;
+  /** What each resource did, in dependency order. */
   resources: ResourceSummary[];
+  /** Requests sent, retries included. */
   requests: number;
+  /** Requests sent again after a failure. */
   retries: number;
+  /** Answers that were 429. */
   throttled: number;
+  /** Seconds the run took, commit included. */
   seconds: number;
   /** Characters replaced by U+FFFD (NULs and lone surrogates, which Postgres text cannot hold). */
   replacedCharacters: number;

@@ -14,12 +14,15 @@ import { quoteIdent as q } from "./normalize/naming.ts";
 
 /** One table of a dataset. */
 export interface TableSummary {
+  /** The table name. */
   name: string;
   /** The parent table for a child table, else null. */
   parent: string | null;
   /** The resource that fills it. */
   resource: string | null;
+  /** Rows in the table. */
   rows: number;
+  /** Columns in the table. */
   columns: number;
   /** The last completed load that wrote this table. */
   lastLoad: { loadId: string; finishedAt: string; rows: number } | null;
@@ -27,8 +30,11 @@ export interface TableSummary {
 
 /** A dataset's tables and recent loads. */
 export interface DatasetSummary {
+  /** The dataset (Postgres schema). */
   dataset: string;
+  /** Its tables, system tables last. */
   tables: TableSummary[];
+  /** Its loads, newest first. */
   loads: {
     loadId: string;
     status: string;

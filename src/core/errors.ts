@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RestpipeError } from "./errors.ts";
  * class NoSuchThing extends RestpipeError {
  *   constructor(what: string) {
@@ -12,8 +13,8 @@
  *   }
  * }
  * const e = new NoSuchThing("x");
- * e.exitCode; // 2
- * e.report(); // "no such thing: x"
+ * assert.deepEqual(e.exitCode, 2);
+ * assert.deepEqual(e.report(), "no such thing: x");
  * ```
  *
  * @module

@@ -63,9 +63,10 @@ type Reviver = (
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseJson } from "./json.ts";
  * const repairs = { replacedCharacters: 0 };
- * parseJson('{"id": 12345678901234567890}', repairs); // { id: 12345678901234567890n }
+ * assert.deepEqual(parseJson('{"id": 12345678901234567890}', repairs), { id: 12345678901234567890n });
  * ```
  */
 export function parseJson(text: string, repairs: JsonRepairs): unknown {

@@ -34,9 +34,10 @@ export function canonicalValue(value: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalKey } from "./keys.ts";
- * canonicalKey([1]) === canonicalKey(["1"]); // true
- * canonicalKey(["a/b", "c"]) === canonicalKey(["a", "b/c"]); // false
+ * assert.deepEqual(canonicalKey([1]) === canonicalKey(["1"]), true);
+ * assert.deepEqual(canonicalKey(["a/b", "c"]) === canonicalKey(["a", "b/c"]), false);
  * ```
  */
 export function canonicalKey(values: readonly unknown[]): string {
@@ -84,9 +85,12 @@ function comparable(value: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { watchHash } from "./keys.ts";
- * watchHash([2, "2024-05-01T10:00:00.000Z"]) ===
- *   watchHash(["2", new Date("2024-05-01T10:00:00Z")]); // true
+ * assert.equal(
+ *   watchHash([2, "2024-05-01T10:00:00.000Z"]),
+ *   watchHash(["2", new Date("2024-05-01T10:00:00Z")]),
+ * );
  * ```
  */
 export function watchHash(values: readonly unknown[]): number {

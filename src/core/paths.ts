@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getPath } from "./paths.ts";
- * getPath({ next_page: { offset: "x" } }, "next_page.offset"); // "x"
- * getPath({ next_page: null }, "next_page.offset"); // undefined
+ * assert.deepEqual(getPath({ next_page: { offset: "x" } }, "next_page.offset"), "x");
+ * assert.deepEqual(getPath({ next_page: null }, "next_page.offset"), undefined);
  * ```
  */
 export function getPath(record: unknown, path: string): unknown {

@@ -11,8 +11,9 @@ import * as v from "valibot";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { oneOf } from "./schemas.ts";
- * oneOf(["cursor", "offset", "single"]); // "cursor, offset or single"
+ * assert.deepEqual(oneOf(["cursor", "offset", "single"]), "cursor, offset or single");
  * ```
  */
 export function oneOf(values: readonly string[]): string {
@@ -36,3 +37,22 @@ export const positiveInt = v.pipe(
   v.integer("expected a whole number"),
   v.minValue(1, "expected a number of at least 1"),
 );
+
+/**
+ * The output type of a schema: every public type of a spec, a state or a stored
+ * schema is one (`Infer<typeof SpecSchema>`), never written twice.
+ *
+ * @ignore
+ */
+export type Infer<T extends v.GenericSchema> = v.InferOutput<T>;
+
+/**
+ * The schema of a connector type's settings (a paginator's, an auth's): a strict
+ * object whose `type` is a literal.
+ *
+ * @ignore
+ */
+export type SettingsSchema = v.StrictObjectSchema<
+  v.ObjectEntries,
+  v.ErrorMessage<v.StrictObjectIssue> | undefined
+>;

@@ -26,8 +26,9 @@ export function encodingsOf(secret: string): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Redactor } from "./secrets.ts";
- * new Redactor(["s3cr3t value"]).redact("?k=s3cr3t+value"); // "?k=***"
+ * assert.deepEqual(new Redactor(["s3cr3t value"]).redact("?k=s3cr3t+value"), "?k=***");
  * ```
  */
 export class Redactor {

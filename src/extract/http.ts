@@ -15,6 +15,7 @@ import { Redactor } from "../core/secrets.ts";
 
 /** Who is asking: named in errors. */
 export interface RequestContext {
+  /** The resource the request is made for (named in errors and counted per resource). */
   resource: string;
   /** The parent record's key, when the resource fans out. */
   parentKey?: string;
@@ -24,17 +25,23 @@ export interface RequestContext {
 
 /** A JSON response. */
 export interface HttpResponse {
+  /** The HTTP status (2xx: an error status throws). */
   status: number;
+  /** The response headers. */
   headers: Headers;
+  /** The parsed JSON body. */
   body: unknown;
 }
 
 /** Counters the run summary shows. */
 export interface HttpStats {
+  /** Requests sent, retries included. */
   requests: number;
   /** Requests (retries included) per resource. */
   byResource: Map<string, number>;
+  /** Requests sent again after a 429, a 5xx, a timeout or a dropped connection. */
   retries: number;
+  /** Answers that were 429 (too many requests). */
   throttled: number;
   /** Retries per resource. */
   retriesByResource: Map<string, number>;
@@ -55,6 +62,7 @@ export class HttpError extends Error {
   readonly apiMessage: string | undefined;
   /** The URL with secrets removed. */
   readonly url: string;
+  /** The resource and parent record of the failed request. */
   readonly context: RequestContext;
 
   /** Creates the error. */

@@ -14,7 +14,9 @@ export type ApiRecord = Record<string, unknown>;
 
 /** Where a chain sits: its resource, parent key, partition, and its ancestors' partitions. */
 export interface ChainPosition {
+  /** The resource whose chain it is. */
   resource: string;
+  /** The key of the parent record the chain fans out from (`""` for a root resource). */
   parentKey: string;
   /** The parent record's key, and the `for_each` item when there is one. */
   partition: string;
@@ -28,9 +30,10 @@ export interface ChainPosition {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { partitionOf } from "./observer.ts";
- * partitionOf("1204", undefined); // "1204"
- * partitionOf("1204", "open"); // "1204#open"
+ * assert.deepEqual(partitionOf("1204", undefined), "1204");
+ * assert.deepEqual(partitionOf("1204", "open"), "1204#open");
  * ```
  */
 export function partitionOf(parentKey: string, item: unknown): string {

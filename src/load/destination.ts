@@ -17,8 +17,11 @@ export const VERSION_TABLE = "_dlt_version";
 
 /** A root table to write in the commit, with its disposition. */
 export interface RootWrite {
+  /** The root table. */
   table: string;
+  /** The resource that fills it. */
   resource: string;
+  /** How its rows are written. */
   disposition: WriteDisposition;
   /** Primary key columns (replace and merge deduplicate on them; merge upserts). */
   keyColumns: string[];
@@ -42,11 +45,17 @@ export interface RootWrite {
 
 /** Everything the final transaction needs. */
 export interface CommitJob {
+  /** The pipeline name (`_dlt_loads.pipeline_name`). */
   pipeline: string;
+  /** The dataset (Postgres schema) that receives the tables. */
   dataset: string;
+  /** The load's id (dlt's format: seconds since the epoch). */
   loadId: string;
+  /** The run's start. */
   startedAt: Date;
+  /** The live schema, with every table and column the run wrote. */
   schema: StoredSchema;
+  /** Every root table to finish, in dependency order. */
   roots: RootWrite[];
   /**
    * Pipeline state to store with the load, given the keys deleted from each root table
@@ -63,8 +72,11 @@ export interface CommitJob {
 
 /** One resource's figures in a load. */
 export interface ResourceFigures {
+  /** Records received. */
   rows: number;
+  /** Requests made. */
   requests: number;
+  /** Request chains: one per parent record (one for a root resource). */
   chains: number;
   /** Seconds from the resource's first request to its last response (loads since 0.1). */
   seconds?: number;
@@ -81,17 +93,25 @@ export type CommitCounts = Record<string, number>;
 
 /** One past load, as `_dlt_loads` records it. */
 export interface LoadRecord {
+  /** The load's id. */
   load_id: string;
+  /** `completed` or `failed`. */
   status: string;
+  /** When the run started. */
   started_at: Date;
+  /** When it committed (or failed). */
   finished_at: Date;
+  /** Rows the commit wrote, by table. */
   rows: Record<string, number>;
+  /** Why it failed (secrets removed), or null. */
   error: string | null;
+  /** What each resource extracted (null for loads older than that record). */
   resources: Record<string, ResourceFigures> | null;
 }
 
 /** The result of a query. */
 export interface QueryResult<T> {
+  /** The rows, as objects keyed by column name. */
   rows: T[];
   /** Column names, in order. */
   fields: { name: string }[];

@@ -22,12 +22,20 @@ export {
   VERSION_TABLE,
 } from "./destination.ts";
 
+/**
+ * The PGlite instance of a destination (its own documentation is PGlite's).
+ *
+ * @ignore
+ */
+export type PGliteDatabase = PGlite;
+
 /** An embedded Postgres database directory (or memory) holding datasets. */
 export class PgliteDestination extends SqlDestination {
   /** The underlying PGlite instance (for `serve` and for tests). */
-  readonly db: PGlite;
+  readonly db: PGliteDatabase;
   /** Where the data goes. */
   readonly description: string;
+  /** The connection every statement goes through. */
   protected readonly session: SqlSession;
   readonly #lock: DirLock | undefined;
 

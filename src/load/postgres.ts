@@ -81,6 +81,7 @@ export class PostgresDestination extends SqlDestination {
   readonly description: string;
   /** Larger COPY batches: fewer statements, and the server parses while we normalise. */
   override readonly batchRows: number | undefined = 50_000;
+  /** The connection every statement goes through. */
   protected readonly session: SqlSession;
   readonly #sql: postgres.Sql;
   #locked: string | undefined;

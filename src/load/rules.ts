@@ -10,13 +10,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { familyRules } from "./rules.ts";
  * const rules = familyRules(
  *   { table: "tasks", resource: "tasks", disposition: "merge", keyColumns: ["gid"] },
  *   { columns: ["gid", "name"] },
  * );
- * rules.kind; // "rows"
- * rules.kind === "rows" && rules.rules.map((r) => r.kind); // ["dedupe", "same_key"]
+ * assert.deepEqual(rules.kind, "rows");
+ * assert.deepEqual(rules.kind === "rows" && rules.rules.map((r) => r.kind), ["dedupe", "same_key"]);
  * ```
  *
  * @module

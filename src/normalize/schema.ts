@@ -6,9 +6,14 @@
  * @module
  */
 import * as v from "valibot";
+import type { Infer } from "../core/schemas.ts";
 import { COLUMN_TYPES } from "../spec/schema.ts";
 
-/** One table: root (a resource's) or child (a list inside a record). */
+/**
+ * One table: root (a resource's) or child (a list inside a record).
+ *
+ * @ignore
+ */
 export const TableSchemaSchema = v.object({
   /** The resource whose records fill this table (and its children). */
   resource: v.string(),
@@ -22,16 +27,20 @@ export const TableSchemaSchema = v.object({
   children: v.record(v.string(), v.string()),
 });
 
-/** Every table of a dataset. */
+/**
+ * Every table of a dataset.
+ *
+ * @ignore
+ */
 export const StoredSchemaSchema = v.object({
   version: v.literal(1),
   tables: v.record(v.string(), TableSchemaSchema),
 });
 
 /** One table's schema. */
-export type TableSchema = v.InferOutput<typeof TableSchemaSchema>;
+export type TableSchema = Infer<typeof TableSchemaSchema>;
 /** A dataset's schema. */
-export type StoredSchema = v.InferOutput<typeof StoredSchemaSchema>;
+export type StoredSchema = Infer<typeof StoredSchemaSchema>;
 
 /** A schema with no tables. */
 export function emptySchema(): StoredSchema {

@@ -32,15 +32,19 @@ export type ColumnHints = Record<string, ColumnHint>;
 
 /** A column's declared type, and how numbers become instants (`epoch_s`, `epoch_ms`). */
 export interface ColumnHint {
+  /** The column type. */
   type: ColumnType;
+  /** Numbers that are instants: seconds or milliseconds since the epoch. */
   format?: "epoch_s" | "epoch_ms";
 }
 
 /** A resource with every setting resolved: what the extractor and loader need. */
 export interface PlannedResource {
+  /** The resource name (the key under `resources:`). */
   name: string;
   /** The root table this resource fills. */
   table: string;
+  /** The request path, with placeholders. */
   path: string;
   /** Parents that the plan runs; the resource itself among them when it is recursive. */
   parents: string[];
@@ -54,14 +58,21 @@ export interface PlannedResource {
   params: Record<string, ParamValue>;
   /** Headers (inherited ones removed by `null` are gone). */
   headers: Record<string, string>;
+  /** The fields to ask for (sent in the source's `fields_param`), if any. */
   fields: string[] | undefined;
   /** Parent fields copied into each record: column name → dotted parent path. */
   includeFromParent: Record<string, string>;
+  /** How its rows are written. */
   writeDisposition: WriteDisposition;
+  /** The primary key fields (empty: none). */
   primaryKey: string[];
+  /** How deep nested objects flatten before they are stored as jsonb. */
   maxNesting: number;
+  /** Column type hints. */
   columns: ColumnHints;
+  /** Where the records sit in a response (`""`: the body). */
   records: string;
+  /** How to ask for the next page. */
   paginator: Paginator;
   /** Pages each listing may take (unbounded when undefined); a capped listing is incomplete. */
   maxPages: number | undefined;
@@ -93,6 +104,7 @@ export interface PlannedResource {
 
 /** The resources of one run, parents before children. */
 export interface Plan {
+  /** Every resource of the plan, by name. */
   resources: Map<string, PlannedResource>;
   /** Names in dependency order. */
   order: string[];

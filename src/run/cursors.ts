@@ -6,11 +6,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareCursors, lagged, partitionUnder } from "./cursors.ts";
- * compareCursors("9", "10") < 0; // true: numbers order as numbers
- * compareCursors("2024-05-01T12:00:00+02:00", "2024-05-01T11:00:00Z") < 0; // true
- * lagged("2024-05-01T12:00:00.000Z", 60); // "2024-05-01T11:59:00.000Z"
- * partitionUnder("1204#open", new Set(["1204"])); // true
+ * assert.deepEqual(compareCursors("9", "10") < 0, true);
+ * assert.deepEqual(compareCursors("2024-05-01T12:00:00+02:00", "2024-05-01T11:00:00Z") < 0, true);
+ * assert.deepEqual(lagged("2024-05-01T12:00:00.000Z", 60), "2024-05-01T11:59:00.000Z");
+ * assert.deepEqual(partitionUnder("1204#open", new Set(["1204"])), true);
  * ```
  *
  * @module

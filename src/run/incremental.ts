@@ -6,11 +6,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IncrementalRun } from "./incremental.ts";
  * import { buildPlan } from "../plan/plan.ts";
  * import { parseSpec } from "../spec/load.ts";
  *
- * const { spec } = parseSpec(`pipeline: p
+ * const { spec } = parseSpec(
+ *   `pipeline: p
  * dataset: p_data
  * source: { base_url: "https://api.example.com" }
  * resources:
@@ -20,15 +22,17 @@
  *     write_disposition: merge
  *     params: { since: "{incremental.start}" }
  *     incremental: { cursor: updated_at, initial: "2024-01-01T00:00:00Z" }
- * `);
+ * `,
+ *   "spec.yaml",
+ * );
  * const plan = buildPlan(spec);
  * const run = new IncrementalRun(plan, { incremental: { items: { "": "2024-05-01T00:00:00Z" } } });
  * const at = { resource: "items", parentKey: "", partition: "", ancestors: [] };
  * const listing = run.listing(at, { again: false, listsKeys: false });
- * listing.start; // "2024-05-01T00:00:00Z": the request asks from the stored cursor on
+ * assert.deepEqual(listing.start, "2024-05-01T00:00:00Z");
  * listing.page([{ id: 1, updated_at: "2024-06-01T00:00:00Z" }]);
  * listing.completed();
- * run.nextState(() => new Set()).incremental.items[""]; // "2024-06-01T00:00:00Z"
+ * assert.deepEqual(run.nextState(() => new Set()).incremental.items[""], "2024-06-01T00:00:00Z");
  * ```
  *
  * @module

@@ -6,20 +6,26 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readState } from "./state.ts";
  * const state = readState({ incremental: { tasks: { "1204": "2024-05-01T10:00:00Z" } } });
- * state.incremental.tasks["1204"]; // "2024-05-01T10:00:00Z"
- * state.refreshed; // {}
+ * assert.deepEqual(state.incremental.tasks["1204"], "2024-05-01T10:00:00Z");
+ * assert.deepEqual(state.refreshed, {});
  * ```
  *
  * @module
  */
 import * as v from "valibot";
+import type { Infer } from "../core/schemas.ts";
 import { RestpipeError } from "../core/errors.ts";
 
 const text = v.string();
 
-/** Stored cursors: resource → partition → cursor value. */
+/**
+ * Stored cursors: resource → partition → cursor value.
+ *
+ * @ignore
+ */
 export const CursorsSchema = v.record(v.string(), v.record(v.string(), text));
 
 /**
@@ -27,6 +33,8 @@ export const CursorsSchema = v.record(v.string(), v.record(v.string(), text));
  * value: resource → partition → keys. The next listing returns them again (the lower
  * bound is inclusive and lagged); one whose cursor value is unchanged needs no child
  * request, as its children were loaded with it.
+ *
+ * @ignore
  */
 export const BoundariesSchema = v.record(
   v.string(),
@@ -36,7 +44,11 @@ export const BoundariesSchema = v.record(
 /** When each `refresh_every` listing last ran to the end: `resource` or `resource < parent` → ISO instant. */
 export const RefreshedSchema = v.record(v.string(), text);
 
-/** A pipeline's state as stored with each load. */
+/**
+ * A pipeline's state as stored with each load.
+ *
+ * @ignore
+ */
 export const StoredStateSchema = v.looseObject({
   incremental: v.optional(CursorsSchema, {}),
   incremental_boundary: v.optional(BoundariesSchema, {}),
@@ -44,11 +56,11 @@ export const StoredStateSchema = v.looseObject({
 });
 
 /** Stored cursors: resource → partition → cursor value. */
-export type Cursors = v.InferOutput<typeof CursorsSchema>;
+export type Cursors = Infer<typeof CursorsSchema>;
 /** Boundary records: resource → partition → key → cursor value. */
-export type Boundaries = v.InferOutput<typeof BoundariesSchema>;
+export type Boundaries = Infer<typeof BoundariesSchema>;
 /** A pipeline's state as stored with each load. */
-export type StoredState = v.InferOutput<typeof StoredStateSchema>;
+export type StoredState = Infer<typeof StoredStateSchema>;
 
 /** A stored state that does not have the state's shape (exit code 1). */
 export class StateError extends RestpipeError {

@@ -6,6 +6,9 @@
 
 /** A path of keys into the spec document, e.g. `["resources", "tasks", "path"]`. */
 import { RestpipeError } from "../core/errors.ts";
+/**
+ * Where a value sits in a spec: keys and list indexes from the root (`["resources", "tasks", "path"]`).
+ */
 export type KeyPath = readonly (string | number)[];
 
 /** One problem in a spec, located in its file. */

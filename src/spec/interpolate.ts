@@ -19,7 +19,9 @@ export interface SecretSources {
 
 /** A variable that was resolved, and where from (never its value). */
 export interface ResolvedVariable {
+  /** The variable's name (`ASANA_ACCESS_TOKEN`). */
   variable: string;
+  /** Where its value came from. */
   from: "environment" | ".dlt/secrets.toml" | ".dlt/config.toml" | "default";
 }
 

@@ -31,6 +31,7 @@ export interface LoadSpecOptions {
 
 /** A validated spec and where it came from. */
 export interface LoadedSpec {
+  /** The validated spec. */
   spec: Spec;
   /** The file, as the user named it. */
   file: string;

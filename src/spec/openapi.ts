@@ -12,13 +12,17 @@ import { didYouMean } from "./suggest.ts";
 
 /** The parts of an OpenAPI 3 document the check reads. */
 export interface OpenApiDocument {
+  /** The API's paths, each with its operations. */
   paths?: Record<string, Record<string, unknown>>;
+  /** Shared parameters and schemas that `$ref`s point to. */
   components?: { parameters?: Record<string, unknown>; schemas?: Record<string, unknown> };
 }
 
 /** One mismatch, at a key path of the spec. */
 export interface OpenApiIssue {
+  /** Where in the spec the problem is. */
   path: KeyPath;
+  /** What is wrong, and how to fix it. */
   message: string;
 }
 

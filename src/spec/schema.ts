@@ -5,7 +5,7 @@
  * @module
  */
 import * as v from "valibot";
-import { picklist, positiveInt } from "../core/schemas.ts";
+import { type Infer, picklist, positiveInt } from "../core/schemas.ts";
 import { AuthSchema } from "../connect/auth/mod.ts";
 import { PaginatorSchema } from "../connect/paginators/mod.ts";
 
@@ -45,7 +45,11 @@ export const HeadersSchema = v.record(v.string(), v.nullable(v.string()));
 /** The write dispositions a resource may declare. */
 export const WRITE_DISPOSITIONS = ["replace", "append", "merge", "scd2"] as const;
 
-/** How a resource's rows are written into its table. */
+/**
+ * How a resource's rows are written into its table.
+ *
+ * @ignore
+ */
 export const WriteDispositionSchema = picklist(WRITE_DISPOSITIONS);
 
 /** Column types that `columns:` hints may name. */
@@ -60,10 +64,18 @@ export const COLUMN_TYPES = [
   "jsonb",
 ] as const;
 
-/** A column type hint. */
+/**
+ * A column type hint.
+ *
+ * @ignore
+ */
 export const ColumnTypeSchema = picklist(COLUMN_TYPES);
 
-/** What to do with an error status: skip the request (counted), fail the run, or retry it. */
+/**
+ * What to do with an error status: skip the request (counted), fail the run, or retry it.
+ *
+ * @ignore
+ */
 export const StatusRulesSchema = v.record(
   v.pipe(v.string(), v.regex(/^[45]\d\d$/, "expected an HTTP error status such as 404")),
   picklist(["skip", "fail", "retry"]),
@@ -180,6 +192,8 @@ export const ColumnHintSchema = v.union([
  * partition) keeps its own cursor, the greatest `cursor` value it has seen. The
  * `{incremental.start}` placeholder sends it (less `lag_seconds`) to the API; the
  * lower bound is inclusive and the primary key deduplicates.
+ *
+ * @ignore
  */
 export const IncrementalSchema = v.strictObject({
   /** Dotted path of the cursor field in each record, e.g. `modified_at`. */
@@ -212,7 +226,11 @@ export const DefaultsSchema = v.strictObject({
   max_pages: v.optional(positiveInt),
 });
 
-/** One API endpoint that fills one table (and its child tables). */
+/**
+ * One API endpoint that fills one table (and its child tables).
+ *
+ * @ignore
+ */
 export const ResourceSchema = v.strictObject({
   /** Path below the base URL; may hold `{resource.field}` placeholders. */
   path: v.string(),
@@ -300,7 +318,11 @@ export const ResourceSchema = v.strictObject({
   ),
 });
 
-/** A whole pipeline spec file. */
+/**
+ * A whole pipeline spec file.
+ *
+ * @ignore
+ */
 export const SpecSchema = v.strictObject({
   /** A JSON Schema reference for editors; ignored by restpipe. */
   $schema: v.optional(v.string()),
@@ -317,16 +339,16 @@ export const SpecSchema = v.strictObject({
 });
 
 /** A validated spec. */
-export type Spec = v.InferOutput<typeof SpecSchema>;
+export type Spec = Infer<typeof SpecSchema>;
 /** A validated source. */
 export type Source = Spec["source"];
 /** A validated resource, as written in the spec. */
-export type ResourceSpec = v.InferOutput<typeof ResourceSchema>;
+export type ResourceSpec = Infer<typeof ResourceSchema>;
 /** One of replace, append or merge. */
-export type WriteDisposition = v.InferOutput<typeof WriteDispositionSchema>;
+export type WriteDisposition = Infer<typeof WriteDispositionSchema>;
 /** An incremental configuration. */
-export type Incremental = v.InferOutput<typeof IncrementalSchema>;
+export type Incremental = Infer<typeof IncrementalSchema>;
 /** Status rules: status code → skip, fail or retry. */
-export type StatusRules = v.InferOutput<typeof StatusRulesSchema>;
+export type StatusRules = Infer<typeof StatusRulesSchema>;
 /** A column type a hint may name. */
-export type ColumnType = v.InferOutput<typeof ColumnTypeSchema>;
+export type ColumnType = Infer<typeof ColumnTypeSchema>;

@@ -12,7 +12,9 @@ import { columnsOf, type DatasetSummary, depthOf, describeDataset } from "../sho
 
 /** One resource in the graph, with what it did in the last completed load. */
 export interface GraphNode {
+  /** The resource. */
   resource: string;
+  /** The root table it fills (null: not loaded). */
   table: string | null;
   /** Parents other than itself (several: a union of parents). */
   parents: string[];
@@ -32,6 +34,7 @@ export interface GraphNode {
 export interface DatasetView extends DatasetSummary {
   /** Each table's depth in the tree, by name (0 for a root table). */
   depth: Record<string, number>;
+  /** The resource graph, with the last load's figures. */
   graph: GraphNode[];
   /** Where the graph comes from: the spec given, or the last load's record. */
   graphSource: "spec" | "load" | "none";
@@ -39,7 +42,9 @@ export interface DatasetView extends DatasetSummary {
 
 /** Everything the dashboard's first render needs. */
 export interface Overview {
+  /** Where the data is (never holding a password). */
   destination: string;
+  /** Every dataset of the destination. */
   datasets: DatasetView[];
 }
 
@@ -109,14 +114,21 @@ export async function readOverview(
 
 /** A table's columns and one page of its rows. */
 export interface TablePage {
+  /** The dataset. */
   dataset: string;
+  /** The table. */
   table: string;
   /** Rows in the table. */
   rows: number;
   /** Rows the filter matches (equal to `rows` without a filter). */
   matching: number;
+  /**
+   * Its columns: name, type, and whether it is a variant column (values a hint could not convert).
+   */
   columns: { name: string; type: string; variant: boolean }[];
+  /** The first row of the page (0-based). */
   offset: number;
+  /** Rows per page. */
   limit: number;
   /** The page's rows, values in column order, as JSON-safe values. */
   page: unknown[][];

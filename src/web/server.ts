@@ -24,6 +24,7 @@ export interface LiveState {
 
 /** Options for {@linkcode startDashboard}. */
 export interface DashboardOptions {
+  /** The destination to read (read-only). */
   dest: Destination;
   /** Show only this dataset (every dataset of the destination when undefined). */
   dataset?: string;
@@ -41,6 +42,7 @@ export interface DashboardOptions {
 export interface Dashboard {
   /** The page's address, token included. */
   url: string;
+  /** The port it listens on (127.0.0.1). */
   port: number;
   /** Stops serving. */
   close(): Promise<void>;

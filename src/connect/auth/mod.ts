@@ -5,18 +5,19 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyAuth, credentialsOf } from "./mod.ts";
  * const url = new URL("https://api.example.com/items");
  * const headers: Record<string, string> = {};
  * applyAuth({ type: "api_key", name: "key", api_key: "s3cret", location: "query" }, url, headers);
- * url.search; // "?key=s3cret"
- * credentialsOf({ type: "bearer", token: "t0k" }); // ["t0k"]
+ * assert.deepEqual(url.search, "?key=s3cret");
+ * assert.deepEqual(credentialsOf({ type: "bearer", token: "t0k" }), ["t0k"]);
  * ```
  *
  * @module
  */
 import * as v from "valibot";
-import { oneOf } from "../../core/schemas.ts";
+import { type Infer, oneOf } from "../../core/schemas.ts";
 import { bearerAuth } from "./bearer.ts";
 import { apiKeyAuth } from "./api_key.ts";
 import { basicAuth } from "./basic.ts";
@@ -31,7 +32,11 @@ type Schemas<T extends readonly { schema: unknown }[]> = {
   -readonly [K in keyof T]: T[K]["schema"];
 };
 
-/** Auth: a bearer token, an API key in a header or the query, HTTP basic, or none. */
+/**
+ * Auth: a bearer token, an API key in a header or the query, HTTP basic, or none.
+ *
+ * @ignore
+ */
 export const AuthSchema = v.variant(
   "type",
   AUTH_TYPES.map((a) => a.schema) as Schemas<typeof AUTH_TYPES>,
@@ -39,7 +44,7 @@ export const AuthSchema = v.variant(
 );
 
 /** An auth configuration. */
-export type Auth = v.InferOutput<typeof AuthSchema>;
+export type Auth = Infer<typeof AuthSchema>;
 
 interface Behaviour {
   credentials(settings: Auth): string[];

@@ -4,18 +4,18 @@
  *
  * @module
  */
-import type * as v from "valibot";
+import type { Infer, SettingsSchema } from "../../core/schemas.ts";
 
 /** An auth type: its spec settings and its behaviour. */
 export interface AuthType<
-  S extends v.StrictObjectSchema<v.ObjectEntries, v.ErrorMessage<v.StrictObjectIssue> | undefined>,
+  S extends SettingsSchema,
 > {
   /** The `type:` a spec names it by. */
   readonly type: string;
   /** The schema of its settings (a strict object with `type` as a literal). */
   readonly schema: S;
   /** The secret values it sends, in every form they travel (to redact them everywhere). */
-  credentials(settings: v.InferOutput<S>): string[];
+  credentials(settings: Infer<S>): string[];
   /** Signs a request: sets its headers or query parameters. */
-  apply(settings: v.InferOutput<S>, url: URL, headers: Record<string, string>): void;
+  apply(settings: Infer<S>, url: URL, headers: Record<string, string>): void;
 }

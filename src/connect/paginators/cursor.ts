@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cursorPaginator } from "./cursor.ts";
  * const c = cursorPaginator.cursor({ type: "cursor", cursor_path: "next", cursor_param: "after" });
  * const next = c.next(new URL("https://x.test/a"), { body: { next: "t2" }, headers: new Headers() }, [1]);
- * next?.search; // "?after=t2"
+ * assert.deepEqual(next?.search, "?after=t2");
  * ```
  *
  * @module

@@ -6,18 +6,19 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PaginatorSchema, paginatorOf } from "./mod.ts";
  * import * as v from "valibot";
  * const settings = v.parse(PaginatorSchema, { type: "page_number", limit: 50 });
  * const url = new URL("https://api.example.com/books");
  * paginatorOf(settings).cursor(settings).first(url);
- * url.search; // "?page=1&limit=50"
+ * assert.deepEqual(url.search, "?page=1&limit=50");
  * ```
  *
  * @module
  */
 import * as v from "valibot";
-import { oneOf } from "../../core/schemas.ts";
+import { type Infer, oneOf } from "../../core/schemas.ts";
 import { cursorPaginator } from "./cursor.ts";
 import { nextUrlPaginator } from "./next_url.ts";
 import { offsetPaginator } from "./offset.ts";
@@ -44,7 +45,11 @@ type Schemas<T extends readonly { schema: unknown }[]> = {
   -readonly [K in keyof T]: T[K]["schema"];
 };
 
-/** Paginators: how to ask for the next page of a listing (one of {@linkcode PAGINATORS}). */
+/**
+ * Paginators: how to ask for the next page of a listing (one of {@linkcode PAGINATORS}).
+ *
+ * @ignore
+ */
 export const PaginatorSchema = v.variant(
   "type",
   PAGINATORS.map((p) => p.schema) as Schemas<typeof PAGINATORS>,
@@ -53,7 +58,7 @@ export const PaginatorSchema = v.variant(
 );
 
 /** A paginator's settings, as a spec gives them. */
-export type Paginator = v.InferOutput<typeof PaginatorSchema>;
+export type Paginator = Infer<typeof PaginatorSchema>;
 
 /** The behaviour of a paginator's settings, erased to the settings' union type. */
 export interface PaginatorBehaviour {

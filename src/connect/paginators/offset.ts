@@ -4,13 +4,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { offsetPaginator } from "./offset.ts";
  * import * as v from "valibot";
  * const settings = v.parse(offsetPaginator.schema, { type: "offset", limit: 2 });
  * const c = offsetPaginator.cursor(settings);
  * const url = new URL("https://x.test/items");
- * c.first(url); // url.search: "?offset=0&limit=2"
- * c.next(url, { body: [], headers: new Headers() }, [1, 2])?.search; // "?offset=2&limit=2"
+ * c.first(url);
+ * assert.equal(url.search, "?offset=0&limit=2");
+ * assert.deepEqual(c.next(url, { body: [], headers: new Headers() }, [1, 2])?.search, "?offset=2&limit=2");
  * ```
  *
  * @module

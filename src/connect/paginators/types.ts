@@ -8,12 +8,13 @@
  *
  * @module
  */
-import type * as v from "valibot";
+import type { Infer, SettingsSchema } from "../../core/schemas.ts";
 
 /** What a paginator may read of a response. */
 export interface PageResponse {
   /** The parsed JSON body. */
   body: unknown;
+  /** The response headers. */
   headers: Headers;
 }
 
@@ -27,7 +28,7 @@ export interface PageCursor {
 
 /** A paginator type: its spec settings and its behaviour. */
 export interface PaginatorType<
-  S extends v.StrictObjectSchema<v.ObjectEntries, v.ErrorMessage<v.StrictObjectIssue> | undefined>,
+  S extends SettingsSchema,
 > {
   /** The `type:` a spec names it by. */
   readonly type: string;
@@ -38,9 +39,9 @@ export interface PaginatorType<
   /** Does an empty page end a listing unless the spec says otherwise? */
   readonly stopsOnEmptyPage: boolean;
   /** A fresh cursor for one listing. */
-  cursor(settings: v.InferOutput<S>): PageCursor;
+  cursor(settings: Infer<S>): PageCursor;
   /** The query parameters it sets itself (not the spec's to declare). */
-  params(settings: v.InferOutput<S>): string[];
+  params(settings: Infer<S>): string[];
   /** The parameter the API must honour for paging to advance (for loop messages). */
-  advances(settings: v.InferOutput<S>): string;
+  advances(settings: Infer<S>): string;
 }
