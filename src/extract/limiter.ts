@@ -1,6 +1,6 @@
 /**
  * A proactive request limiter modelled on the server's own limits: at most N requests
- * in any sliding window (Asana: 1,500 a minute) and at most M in flight (Asana: 50).
+ * in any sliding window (an API's quota per minute) and at most M in flight.
  *
  * @module
  */

@@ -13,7 +13,7 @@ export const LOCK_FILE = "restpipe.lock";
 /** Who holds a database. */
 export interface LockHolder {
   pid: number;
-  /** What it is doing: `run pipelines/asana.yaml`, `serve`, `show`… */
+  /** What it is doing: `run pipelines/shop.yaml`, `serve`, `show`… */
   purpose: string;
   /** When it took the lock (ISO 8601). */
   since: string;

@@ -4,11 +4,12 @@
  *
  * @module
  */
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { quoteIdent as q } from "../normalize/naming.ts";
 import type { Row } from "../normalize/normalize.ts";
 import type { QueryResult } from "./destination.ts";
 import { rowsJson, SqlDestination, type SqlSession } from "./sql.ts";
+import { openMemoryPglite, openPglite } from "./pglite_template.ts";
 import { checkDatabaseDir, DatabaseDirError, type DirLock, lockDatabaseDir } from "./lock.ts";
 
 export {
@@ -64,7 +65,7 @@ export class PgliteDestination extends SqlDestination {
    */
   static async open(dir?: string, purpose = "run"): Promise<PgliteDestination> {
     if (dir === undefined) {
-      return new PgliteDestination(await PGlite.create(), undefined, undefined);
+      return new PgliteDestination(await openMemoryPglite(), undefined, undefined);
     }
     await checkDatabaseDir(dir);
     try {
@@ -76,7 +77,7 @@ export class PgliteDestination extends SqlDestination {
     }
     const lock = await lockDatabaseDir(dir, purpose);
     try {
-      return new PgliteDestination(await PGlite.create(dir), dir, lock);
+      return new PgliteDestination(await openPglite(dir), dir, lock);
     } catch (e) {
       lock.release();
       throw e;

@@ -13,8 +13,8 @@
  * import assert from "node:assert/strict";
  * import { familyRules } from "./rules.ts";
  * const rules = familyRules(
- *   { table: "tasks", resource: "tasks", disposition: "merge", keyColumns: ["gid"] },
- *   { columns: ["gid", "name"] },
+ *   { table: "tasks", resource: "tasks", disposition: "merge", keyColumns: ["id"] },
+ *   { columns: ["id", "name"] },
  * );
  * assert.deepEqual(rules.kind, "rows");
  * assert.deepEqual(rules.kind === "rows" && rules.rules.map((r) => r.kind), ["dedupe", "same_key"]);

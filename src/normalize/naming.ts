@@ -7,7 +7,7 @@
 /** Postgres truncates identifiers past this many bytes. */
 export const MAX_IDENTIFIER_BYTES = 63;
 
-/** Separator between the parts of a flattened path (`assignee__gid`, `tasks__tags`). */
+/** Separator between the parts of a flattened path (`owner__id`, `orders__items`). */
 export const PATH_SEPARATOR = "__";
 
 const encoder = new TextEncoder();

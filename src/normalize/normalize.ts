@@ -344,8 +344,8 @@ export class Normalizer {
   }
 
   /**
-   * One copy of a short string that many rows hold (a resource type, the gid of a project
-   * or a user): JSON gives each record its own. The table is emptied when it is full.
+   * One copy of a short string that many rows hold (a resource type, the id of a parent
+   * record or a user): JSON gives each record its own. The table is emptied when it is full.
    */
   #shared(value: string): string {
     const known = this.#strings.get(value);

@@ -13,7 +13,7 @@ import { parsePredicate, PredicateError, predicatePaths } from "./predicate.ts";
 export const INCREMENTAL = "incremental";
 const INCREMENTAL_FIELDS = ["start"];
 
-/** The placeholder namespace of the current `for_each` element: `{item}` or `{item.gid}`. */
+/** The placeholder namespace of the current `for_each` element: `{item}` or `{item.id}`. */
 export const ITEM = "item";
 
 /** A graph problem at a key path of the spec. */

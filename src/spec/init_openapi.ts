@@ -95,7 +95,7 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
 
 const literal = (p: string) => p.split("/").filter((s) => s && !s.startsWith("{"));
 
-/** A path's resource name: its last literal segment (`/projects/{gid}/sections` → sections). */
+/** A path's resource name: its last literal segment (`/projects/{project_id}/sections` → sections). */
 function baseName(path: string): string {
   const segs = literal(path);
   return snake(segs[segs.length - 1] ?? "items");
@@ -121,9 +121,18 @@ function plural(s: string): string {
   return s.endsWith("y") ? `${s.slice(0, -1)}ies` : s.endsWith("s") ? s : `${s}s`;
 }
 
-/** The resource a path or query parameter names (`project_gid`, `workspace` → plural). */
+/**
+ * A record's key field, by its name: one letter and `id` (a global id such as `uid`)
+ * before a plain `id`; undefined when it has neither.
+ */
+function keyField(fields: ReadonlyMap<string, unknown>): string | undefined {
+  const global = [...fields.keys()].find((f) => /^[a-z]id$/.test(f));
+  return global ?? (fields.has("id") ? "id" : undefined);
+}
+
+/** The resource a path or query parameter names (`project_id`, `workspace` → plural). */
 function resourceOf(param: string): string {
-  return plural(snake(param).replace(/_(gid|id)$/, ""));
+  return plural(snake(param).replace(/_[a-z]?id$/, ""));
 }
 
 /** Paths and their inferred parents, for `init --openapi` without `--resources`. */
@@ -162,7 +171,7 @@ export interface InitOptions {
 }
 
 /**
- * Writes a spec for the chosen paths. A path parameter's resource (`{project_gid}` →
+ * Writes a spec for the chosen paths. A path parameter's resource (`{project_id}` →
  * `projects`) becomes the parent, added from the description when not chosen.
  */
 export function generateSpec(doc: OpenApiDocument, options: InitOptions): string {
@@ -264,7 +273,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
   } else lines.push(`  # no common paginator recognised: each resource says its own`);
   if (fieldsParam) {
     lines.push(`  fields_param: ${y(fieldsParam)}`);
-    const keys = [...new Set(chosen.map((c) => c.fields.has("gid") ? "gid" : "id"))];
+    const keys = [...new Set(chosen.map((c) => keyField(c.fields) ?? "id"))];
     lines.push(
       `  # guessed: records carry their key whatever the field list asks`,
       `  always_returned: [${keys.join(", ")}]`,
@@ -274,7 +283,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
   lines.push(``, `resources:`);
 
   for (const c of chosen) {
-    const key = c.fields.has("gid") ? "gid" : c.fields.has("id") ? "id" : undefined;
+    const key = keyField(c.fields);
     const name = nameOf.get(c)!;
     lines.push(`  ${name}:`);
     if (added.has(c.path)) lines.push(`    # added: the parent of a chosen path`);
@@ -284,7 +293,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     for (const param of c.pathParams) {
       const parent = resourceOf(param);
       if (names.has(parent) && parent !== name) {
-        const parentKey = byName.get(parent)!.fields.has("gid") ? "gid" : "id";
+        const parentKey = keyField(byName.get(parent)!.fields) ?? "id";
         path = path.replace(`{${param}}`, `{${parent}.${parentKey}}`);
         parents.push(parent);
       } else {
@@ -301,7 +310,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
       if (
         parents.length === 0 && names.has(parent) && parent !== c.name && !/fields/.test(q.name)
       ) {
-        const parentKey = byName.get(parent)!.fields.has("gid") ? "gid" : "id";
+        const parentKey = keyField(byName.get(parent)!.fields) ?? "id";
         params.push(`${q.name}: "{${parent}.${parentKey}}"`);
         parents.push(parent);
         lines.push(`    # guessed: ?${q.name}= takes a ${singular(parent)} of ${parent}`);

@@ -13,7 +13,7 @@ export interface SecretSources {
   tomls: { file: string; data: Record<string, unknown> }[];
   /** `[sources.<section>]` names to search, in order. */
   sections: string[];
-  /** The pipeline name: `ASANA_ACCESS_TOKEN` is also tried as `access_token` for pipeline `asana`. */
+  /** The pipeline name: `SHOP_API_TOKEN` is also tried as `api_token` for pipeline `shop`. */
   pipeline: string;
 }
 
@@ -70,7 +70,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-/** The TOML key names tried for a variable: `ASANA_ACCESS_TOKEN` → `asana_access_token`, `access_token`. */
+/** The TOML key names tried for a variable: `SHOP_API_TOKEN` → `shop_api_token`, `api_token`. */
 export function tomlKeysFor(variable: string, pipeline: string): string[] {
   const lower = variable.toLowerCase();
   const prefix = `${pipeline.toLowerCase()}_`;

@@ -32,7 +32,7 @@ export interface Parameter {
   /** `query`, `path`, `header` or `cookie`. */
   in: string;
   required: boolean;
-  /** The allowed values of an array or string parameter (Asana's `opt_fields`). */
+  /** The allowed values of an array or string parameter (a field-list parameter's names). */
   allowed: string[] | undefined;
   /** The greatest value a number parameter takes (a page size's limit). */
   maximum: number | undefined;

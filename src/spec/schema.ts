@@ -151,7 +151,7 @@ export const SourceSchema = v.pipe(
     /** Status rules for every resource, e.g. `{404: skip}`. */
     on_status: v.optional(StatusRulesSchema, {}),
     /**
-     * Fields the API returns whether asked or not (Asana's `gid`, `resource_type`):
+     * Fields the API returns whether asked or not (an id, a type name):
      * `check --openapi` accepts them in any resource's `fields`.
      */
     always_returned: v.optional(v.array(v.string()), []),
