@@ -20,8 +20,8 @@ const PGLITE_BUILD = (() => {
   return version ?? hash53(where).toString(36);
 })();
 
-/** Where templates are kept, or undefined when there is no cache. */
-function cacheRoot(): string | undefined {
+/** Where templates are kept by default, or undefined when there is no cache. */
+export function defaultCacheRoot(): string | undefined {
   try {
     const env = (name: string) => Deno.env.get(name);
     const own = env("RESTPIPE_CACHE_DIR");
@@ -63,8 +63,7 @@ async function exists(path: string): Promise<boolean> {
  * cache cannot hold one. Two processes making it at once each make their own and the
  * first rename wins: a reader never sees half a template.
  */
-async function template(): Promise<string | undefined> {
-  const root = cacheRoot();
+async function template(root: string | undefined): Promise<string | undefined> {
   if (root === undefined) return undefined;
   const dir = `${root}/pglite-template-${PGLITE_BUILD}`;
   try {
@@ -86,11 +85,14 @@ async function template(): Promise<string | undefined> {
 
 /**
  * Opens the PGlite database in `dir`, starting a new one as a copy of the template
- * (an existing database opens as it is).
+ * kept under `cacheRoot` (an existing database opens as it is).
  */
-export async function openPglite(dir: string): Promise<PGlite> {
+export async function openPglite(
+  dir: string,
+  cacheRoot: string | undefined = defaultCacheRoot(),
+): Promise<PGlite> {
   if (!(await exists(`${dir}/PG_VERSION`))) {
-    const from = await template();
+    const from = await template(cacheRoot);
     if (from !== undefined) {
       try {
         await copyTree(from, dir);
@@ -108,8 +110,8 @@ export async function openPglite(dir: string): Promise<PGlite> {
 }
 
 /** The template as a tarball PGlite loads into memory, kept beside it. */
-async function templateDump(): Promise<Blob | undefined> {
-  const from = await template();
+async function templateDump(root: string | undefined): Promise<Blob | undefined> {
+  const from = await template(root);
   if (from === undefined) return undefined;
   const file = `${from}.tar`;
   try {
@@ -137,7 +139,9 @@ async function templateDump(): Promise<Blob | undefined> {
 }
 
 /** A new PGlite database in memory, from the template when there is one. */
-export async function openMemoryPglite(): Promise<PGlite> {
-  const dump = await templateDump();
+export async function openMemoryPglite(
+  cacheRoot: string | undefined = defaultCacheRoot(),
+): Promise<PGlite> {
+  const dump = await templateDump(cacheRoot);
   return dump ? await PGlite.create({ loadDataDir: dump }) : await PGlite.create();
 }
