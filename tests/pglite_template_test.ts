@@ -1,6 +1,6 @@
 /** New PGlite databases from the cached template: each its own, valid, and made safely at once. */
 import assert from "node:assert/strict";
-import { openMemoryPglite, openPglite } from "./pglite_template.ts";
+import { openMemoryPglite, openPglite } from "../src/load/pglite_template.ts";
 
 const entries = async (dir: string) => {
   const out: string[] = [];
