@@ -74,23 +74,29 @@ if [ -z "${RESTPIPE_TEST_POSTGRES_URL:-}" ]; then
 fi
 trap cleanup EXIT
 
-# Test files run two at a time (this machine has two cores; most tests wait on HTTP or a
-# child), with the network limited to 127.0.0.1: no test can reach a real API. The browser
-# tests run after them with --allow-all, because playwright-core reads /proc/sys at import
-# (a WSL check), which Deno grants only to --allow-all; Chromium runs as a child process
-# anyway. The last line adds both summaries up, in deno test's own format.
+# The main tests and the browser tests run side by side, the main ones three files at a
+# time (DENO_JOBS; most tests wait on HTTP, a child process or a timer, so three keep two
+# cores busy), with the network limited to 127.0.0.1: no test can reach a real API. The
+# browser tests need --allow-all, because playwright-core reads /proc/sys at import (a WSL
+# check), which Deno grants only to --allow-all; Chromium runs as a child process anyway.
+# Their output follows the main tests'. The last line adds both summaries up, in deno
+# test's own format.
 summary() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -aE '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1; }
 count() { echo "$1" | sed -E "s/.*\| ([0-9]+) $2.*/\1/"; }
 main_log="$(mktemp)" web_log="$(mktemp)"
+deno test --allow-all tests/web_test.ts >"$web_log" 2>&1 &
+web_pid=$!
 # --doc runs the @examples of mod.ts, src/ and testing/ too; the test files of tests/ are
 # named one by one, as --doc would also load their helpers (browser.ts needs --allow-all)
 main_tests=()
 for f in tests/*_test.ts; do [ "$f" = tests/web_test.ts ] || main_tests+=("$f"); done
-deno test --doc --parallel --allow-read --allow-write --allow-env --allow-net=127.0.0.1 --allow-run \
-  --allow-sys mod.ts src/ testing/ "${main_tests[@]}" 2>&1 | tee "$main_log"
+DENO_JOBS="${DENO_JOBS:-3}" deno test --doc --parallel --allow-read --allow-write --allow-env \
+  --allow-net=127.0.0.1 --allow-run --allow-sys mod.ts src/ testing/ "${main_tests[@]}" 2>&1 |
+  tee "$main_log"
 main_status=${PIPESTATUS[0]}
-deno test --allow-all tests/web_test.ts 2>&1 | tee "$web_log"
-web_status=${PIPESTATUS[0]}
+wait "$web_pid"
+web_status=$?
+cat "$web_log"
 a="$(summary "$main_log")" b="$(summary "$web_log")"
 rm -f "$main_log" "$web_log"
 if [ -z "$a" ] || [ -z "$b" ]; then exit 1; fi

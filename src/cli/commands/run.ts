@@ -5,10 +5,10 @@
  */
 import { type Command, usageText } from "../command.ts";
 import { buildPlan } from "../../plan/plan.ts";
-import { defaultDbDir, runPipeline } from "../../pipeline.ts";
+import { defaultDbDir, runPipeline, type RunResult } from "../../pipeline.ts";
 import { openTarget } from "../../load/open.ts";
 import { messageOf } from "../../core/errors.ts";
-import { parseArgs, stringFlag, UsageError } from "../args.ts";
+import { type Args, parseArgs, stringFlag, UsageError } from "../args.ts";
 import { formatRunSummary } from "../format.ts";
 import { ProgressReporter, type Verbosity } from "../progress.ts";
 import { type LiveState, startDashboard } from "../../web/server.ts";
@@ -59,29 +59,32 @@ export const runCommand: Command = {
   run: run,
 };
 
-async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, FLAGS);
-  if (args.flags.has("dry-run")) {
-    if (args.flags.has("web")) throw new UsageError("--web goes with a run, not --dry-run");
-    return await planCommand.run(argv.filter((a) => a !== "--dry-run"));
-  }
+/** The flags that exclude each other, checked before anything is read. */
+function checkFlags(args: Args): void {
   if (args.flags.has("json")) throw new UsageError("--json goes with --dry-run (or use plan)");
   if (args.flags.has("quiet") && args.flags.has("verbose")) {
     throw new UsageError("--quiet and --verbose exclude each other");
   }
-  const specFile = oneSpec(args, "run", usageText(USAGE));
-  const { spec, secrets } = await loadSpecRedacted(specFile);
-  const verbosity: Verbosity = args.flags.has("quiet")
-    ? "quiet"
-    : args.flags.has("verbose")
-    ? "verbose"
-    : "normal";
+}
+
+function verbosityOf(args: Args): Verbosity {
+  return args.flags.has("quiet") ? "quiet" : args.flags.has("verbose") ? "verbose" : "normal";
+}
+
+/** Progress on standard error, secrets removed. */
+function stderrReporter(verbosity: Verbosity): ProgressReporter {
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
-  const reporter = new ProgressReporter(verbosity, Deno.stderr.isTerminal(), 5, {
+  return new ProgressReporter(verbosity, Deno.stderr.isTerminal(), 5, {
     writeSync: (p) => Deno.stderr.writeSync(encoder.encode(redact(decoder.decode(p)))),
   });
-  // Ctrl-C or SIGTERM: abort, roll back, say so; a second one exits at once
+}
+
+/**
+ * Ctrl-C or SIGTERM aborts the run (which rolls back); a second one exits at once.
+ * `stop()` removes the listeners.
+ */
+function interruptible(): { signal: AbortSignal; stop: () => void } {
   const controller = new AbortController();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const onSignal = (signal: Deno.Signal) => () => {
@@ -90,6 +93,36 @@ async function run(argv: string[]): Promise<number> {
   };
   const listeners = signals.map((sig) => [sig, onSignal(sig)] as const);
   for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
+  return {
+    signal: controller.signal,
+    stop: () => {
+      for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+    },
+  };
+}
+
+/** The summary, or one line with --quiet. */
+function printResult(result: RunResult, verbosity: Verbosity): void {
+  if (verbosity === "quiet") {
+    const rows = Object.values(result.tables).reduce((a, b) => a + b, 0);
+    out(`load ${result.loadId}: ${rows} rows in ${result.seconds.toFixed(1)} s`);
+  } else {
+    out(formatRunSummary(result));
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, FLAGS);
+  if (args.flags.has("dry-run")) {
+    if (args.flags.has("web")) throw new UsageError("--web goes with a run, not --dry-run");
+    return await planCommand.run(argv.filter((a) => a !== "--dry-run"));
+  }
+  checkFlags(args);
+  const specFile = oneSpec(args, "run", usageText(USAGE));
+  const { spec, secrets } = await loadSpecRedacted(specFile);
+  const verbosity = verbosityOf(args);
+  const reporter = stderrReporter(verbosity);
+  const interrupt = interruptible();
   const target = targetOf(args, stringFlag(args, "db") ?? defaultDbDir(spec));
   const port = portFlag(args);
   // with --web the command holds the destination itself, so the page can read it afterwards
@@ -126,21 +159,16 @@ async function run(argv: string[]): Promise<number> {
         },
         progressIntervalMs: live ? 500 : Deno.stderr.isTerminal() ? 250 : 1000,
         secrets,
-        signal: controller.signal,
+        signal: interrupt.signal,
         purpose: `run ${specFile}`,
       });
       reporter.done();
-      if (verbosity === "quiet") {
-        const rows = Object.values(result.tables).reduce((a, b) => a + b, 0);
-        out(`load ${result.loadId}: ${rows} rows in ${result.seconds.toFixed(1)} s`);
-      } else {
-        out(formatRunSummary(result));
-      }
+      printResult(result, verbosity);
       if (live) Object.assign(live, { running: false, result });
     } catch (e) {
       reporter.done();
-      const reason = controller.signal.reason;
-      if (controller.signal.aborted && reason instanceof Interrupted) {
+      const reason = interrupt.signal.reason;
+      if (interrupt.signal.aborted && reason instanceof Interrupted) {
         err("interrupted: nothing committed; the previous load is intact");
         await dashboard?.close();
         return reason.signal === "SIGINT" ? 130 : 143;
@@ -151,7 +179,7 @@ async function run(argv: string[]): Promise<number> {
       Object.assign(live, { running: false, error: redact(messageOf(e)) });
     } finally {
       reporter.done();
-      for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+      interrupt.stop();
     }
     if (dashboard) {
       err(`the dashboard stays at ${dashboard.url} (Ctrl-C stops it)`);
