@@ -190,3 +190,26 @@ Deno.test("show --loads, show <table>, sql and serve (psql connects)", async () 
     await fake.close();
   }
 });
+
+Deno.test("--help for every command: its usage, what it does and its options; exit 0", async () => {
+  const commands = ["run", "plan", "check", "init", "show", "sql", "serve"];
+  const results = await Promise.all(commands.map((c) => runCli([c, "--help"])));
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 0, `${commands[i]} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage:\\n  restpipe ${commands[i]} `));
+    assert.match(r.stdout, /\noptions:\n/);
+    assert.match(r.stdout, /  --help\n?$/);
+  }
+  assert.match(results[0].stdout, /--full-refresh/);
+  const help = await runCli(["help", "sql"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage:\n  restpipe sql /);
+  const all = await runCli(["--help"]);
+  assert.equal(all.code, 0);
+  for (const c of commands) assert.match(all.stdout, new RegExp(`\\n  restpipe ${c} `));
+  const none = await runCli([]);
+  assert.equal(none.code, 2);
+  const unknown = await runCli(["run", "--bogus"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown option --bogus; expected --db, --destination/);
+});
