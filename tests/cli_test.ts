@@ -198,12 +198,12 @@ Deno.test("--help for every command: its usage, what it does and its options; ex
     assert.equal(r.code, 0, `${commands[i]} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^usage:\\n  restpipe ${commands[i]} `));
     assert.match(r.stdout, /\noptions:\n/);
-    assert.match(r.stdout, /  --help\n?$/);
+    assert.match(r.stdout, / {2}--help\n?$/);
   }
   assert.match(results[0].stdout, /--full-refresh/);
   const help = await runCli(["help", "sql"]);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /^usage:\n  restpipe sql /);
+  assert.match(help.stdout, /^usage:\n {2}restpipe sql /);
   const all = await runCli(["--help"]);
   assert.equal(all.code, 0);
   for (const c of commands) assert.match(all.stdout, new RegExp(`\\n  restpipe ${c} `));
