@@ -3,7 +3,16 @@ import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { Ref } from "../testing/fake_asana/data.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
-import { asanaSpec, tableContents, tempDir, truthFor, withoutSubtasks } from "./helpers.ts";
+import {
+  asanaSpec,
+  serveJson,
+  tableContents,
+  tempDir,
+  truthFor,
+  withoutSubtasks,
+} from "./helpers.ts";
+import { parseSpec } from "../src/spec/load.ts";
+import { RestpipeError } from "../src/core/errors.ts";
 
 const SIZE = { seed: 5, tasksPerProject: 20 };
 
@@ -260,5 +269,49 @@ Deno.test("refresh_every: a listing that is not due keeps its rows; once due, or
     await dest.close();
   } finally {
     await fake.close();
+  }
+});
+
+Deno.test("a damaged stored state fails the run with where and how to rebuild it; --full-refresh rebuilds it", async () => {
+  await using api = serveJson(() => ({
+    body: { items: [{ id: 1, at: "2024-05-01T00:00:00Z" }, { id: 2, at: "2024-05-02T00:00:00Z" }] },
+  }));
+  const { spec } = parseSpec(
+    `pipeline: d
+dataset: d_data
+source: { base_url: "${api.url}", records: items }
+resources:
+  items:
+    path: /items
+    primary_key: id
+    write_disposition: merge
+    incremental: { cursor: at, initial: "2024-01-01T00:00:00Z" }
+`,
+    "spec.yaml",
+    { configDir: "/nonexistent" },
+  );
+  const dest = await PgliteDestination.open();
+  try {
+    await runPipeline(spec, { destination: dest });
+    // another program wrote a cursor that is not text
+    await dest.query(
+      `update d_data._dlt_pipeline_state set state = jsonb_set(state, '{incremental,items,""}', '5')`,
+      [],
+      { write: true },
+    );
+    await assert.rejects(
+      () => runPipeline(spec, { destination: dest }),
+      (e: unknown) =>
+        e instanceof RestpipeError && e.exitCode === 1 &&
+        /stored pipeline state is damaged at incremental\.items\.: .*--full-refresh/.test(
+          e.message,
+        ),
+    );
+    const rebuilt = await runPipeline(spec, { destination: dest, fullRefresh: true });
+    assert.equal(rebuilt.tables.items, 2);
+    const state = await dest.readState("d_data");
+    assert.deepEqual(state.incremental, { items: { "": "2024-05-02T00:00:00Z" } });
+  } finally {
+    await dest.close();
   }
 });

@@ -1,0 +1,56 @@
+/** The stored state: one schema, validated when read. */
+import assert from "node:assert/strict";
+import { readState, StateError } from "./state.ts";
+import { RefreshClocks, refreshKey } from "./refresh.ts";
+import { parseSpec } from "../spec/load.ts";
+import { buildPlan } from "../plan/plan.ts";
+
+Deno.test("a state reads with every part defaulted, and keeps keys it does not know", () => {
+  assert.deepEqual(readState({}), { incremental: {}, incremental_boundary: {}, refreshed: {} });
+  assert.deepEqual(readState(undefined).incremental, {});
+  const s = readState({ incremental: { t: { p1: "5" } }, other: { kept: true } });
+  assert.equal(s.incremental.t.p1, "5");
+  assert.deepEqual((s as Record<string, unknown>).other, { kept: true });
+});
+
+Deno.test("a damaged state says where, and how to rebuild it; a full refresh starts empty", () => {
+  assert.throws(
+    () => readState({ incremental: { tasks: { p1: 5 } } }),
+    (e: unknown) =>
+      e instanceof StateError && e.exitCode === 1 &&
+      /damaged at incremental\.tasks\.p1: .*--full-refresh/.test(e.message),
+  );
+  assert.throws(() => readState({ refreshed: "yesterday" }), StateError);
+  assert.deepEqual(readState({ incremental: null }, { lenient: true }).incremental, {});
+});
+
+Deno.test("refresh clocks: due when never run, when the time has come, or on a full refresh", () => {
+  const { spec } = parseSpec(
+    `pipeline: r
+dataset: r_data
+source: { base_url: "https://api.example.com" }
+resources:
+  projects: { path: /p, primary_key: id }
+  sections: { path: /s, parent: projects, primary_key: id, refresh_every: 12h }
+`,
+    "spec.yaml",
+  );
+  const plan = buildPlan(spec);
+  const sections = plan.resources.get("sections")!;
+  const now = new Date("2024-05-02T00:00:00.000Z");
+  const key = refreshKey("sections", "projects");
+  assert.equal(key, "sections < projects");
+  assert.equal(new RefreshClocks({}, now).isDue(sections, "projects"), true);
+  const recent = { [key]: "2024-05-01T20:00:00.000Z" };
+  assert.equal(new RefreshClocks(recent, now).isDue(sections, "projects"), false);
+  assert.equal(new RefreshClocks(recent, now, true).isDue(sections, "projects"), true);
+  const old = { [key]: "2024-05-01T11:00:00.000Z" };
+  assert.equal(new RefreshClocks(old, now).isDue(sections, "projects"), true);
+  // a resource without refresh_every is always due
+  assert.equal(new RefreshClocks(recent, now).isDue(plan.resources.get("projects")!, ""), true);
+  // the clock moves only where the listings ran to the end
+  assert.deepEqual(new RefreshClocks(recent, now).next(plan, () => true), {
+    [key]: now.toISOString(),
+  });
+  assert.deepEqual(new RefreshClocks(recent, now).next(plan, () => false), recent);
+});
