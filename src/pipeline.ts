@@ -98,7 +98,10 @@ export interface ResourceSummary {
   deferred: boolean;
   /** Records listed again at their cursor, unchanged: no child request was made for them. */
   unchanged: number;
-  /** Records listed again whole: a `reconcile.watch` value differed from their stored row. */
+  /**
+   * Records listed again whole: a `reconcile.watch` value differed from their stored row,
+   * or a key listing showed a key the table lacked.
+   */
   watched: number;
   /** Parent records that lack the `for_each` list: no request, nothing deleted below them. */
   missingForEach: number;

@@ -315,3 +315,70 @@ resources:
     await dest.close();
   }
 });
+
+Deno.test("a project made since the last refresh has its sections and settings listed at the next run, whatever refresh_every says", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    await runPipeline(spec, { destination: dest });
+    const project = fake.data.addProject();
+    const second = await runPipeline(spec, { destination: dest });
+    // the 12 h clock is not due: the other projects' sections are not listed again
+    const sections = second.resources.find((r) => r.resource === "sections")!;
+    assert.equal(sections.deferred, true);
+    assert.equal(sections.requests, 1, "one listing: the new project's");
+    const got = await tableContents(dest);
+    const fresh = await freshLoad(fake.baseUrl, fake.token);
+    for (const t of ["projects", "sections", "custom_field_settings", "project_memberships"]) {
+      assert.deepEqual(got[t], fresh[t], t);
+    }
+    const mine = await dest.query<{ n: number }>(
+      `select count(*)::int as n from asana_data.sections where project__gid = $1`,
+      [project.gid],
+    );
+    assert.equal(mine.rows[0].n, 3);
+    // listed once: the next run lists it no more than the others
+    const third = await runPipeline(spec, { destination: dest });
+    assert.equal(third.resources.find((r) => r.resource === "sections")!.requests, 0);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a task in no project filed into one without moving its modified_at is loaded at the next run, with its stories", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    await runPipeline(spec, { destination: dest });
+    // a subtask in no project, filed into a project: the key listing sees a key the
+    // tasks table lacks, though the task's modified_at says nothing changed
+    const listed = new Set([...fake.data.tasksOf.values()].flat());
+    const sub = [...fake.data.subtasksOf.values()].flat().find((g) => !listed.has(g))!;
+    const project = [...fake.data.tasksOf.keys()][0];
+    const modified = fake.data.objects.get(sub)!.modified_at;
+    fake.data.fileTask(sub, project);
+    assert.equal(fake.data.objects.get(sub)!.modified_at, modified);
+    const second = await runPipeline(spec, { destination: dest });
+    const got = await tableContents(dest);
+    const fresh = await freshLoad(fake.baseUrl, fake.token);
+    for (const t of ["tasks", "tasks__memberships", "stories"]) {
+      assert.deepEqual(got[t], fresh[t], t);
+    }
+    const row = await dest.query<{ n: number }>(
+      `select count(*)::int as n from asana_data.tasks where gid = $1`,
+      [sub],
+    );
+    assert.equal(row.rows[0].n, 1);
+    assert.equal(second.resources.find((r) => r.resource === "tasks")!.watched, 1);
+    // one project listed again, and the task's children: not the organisation
+    assert.equal(second.requests < 40, true, `${second.requests} requests`);
+    const third = await runPipeline(spec, { destination: dest });
+    assert.equal(third.resources.find((r) => r.resource === "tasks")!.watched, 0);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});

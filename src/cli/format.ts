@@ -54,8 +54,8 @@ export function formatRunSummary(result: RunResult): string {
     }
     if (r.watched > 0) {
       lines.push(
-        `${r.resource}: ${r.watched} record(s) changed a watched field without moving the ` +
-          `cursor: listed again whole, with their children`,
+        `${r.resource}: ${r.watched} record(s) changed without moving the cursor (a watched ` +
+          `field moved, or a key new to the table): listed again whole, with their children`,
       );
     }
     if (r.deferred) {

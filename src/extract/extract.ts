@@ -58,8 +58,8 @@ export interface ResourceStats {
    */
   unchanged: number;
   /**
-   * Records whose `reconcile.watch` values differ from their stored row: listed again
-   * whole, with their children.
+   * Records a key listing found changed without their cursor (watched values that moved,
+   * a key new to the table): listed again whole, with their children.
    */
   watched: number;
 }
@@ -265,7 +265,10 @@ class FanOut {
   /** Starts a resource's chains under one parent record (one per `for_each` item). */
   async #spawn(resource: PlannedResource, ancestry: Ancestry, recursive = false): Promise<void> {
     // not due (refresh_every): its rows, and those of its descendants, stay as they are
-    if (!this.#observer.due(resource, ancestry[0]?.resource ?? "")) return;
+    const parentKey = ancestry.length === 0
+      ? ""
+      : keyOf(this.#plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
+    if (!this.#observer.due(resource, ancestry[0]?.resource ?? "", parentKey)) return;
     const s = this.#stats.get(resource.name)!;
     const when = ancestry.length > 0 ? resource.when.get(ancestry[0].resource) : undefined;
     const needed = when === undefined || evaluatePredicate(when, ancestry[0].record) !== false;
@@ -294,8 +297,9 @@ class FanOut {
       }
       if (recursive) gate.enterNow();
       else await gate.enter();
-      const chains = [this.#runChain(resource, ancestry, item, keysFromChains)];
-      if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item));
+      const main = this.#runChain(resource, ancestry, item, keysFromChains);
+      const chains = [main];
+      if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item, main));
       const task: Promise<void> = Promise.all(chains)
         .then(() => {})
         .catch((e) => {
@@ -447,8 +451,17 @@ class FanOut {
     return true;
   }
 
-  /** A key-only listing of a reconciled resource (no incremental filter). */
-  async #listKeys(resource: PlannedResource, ancestry: Ancestry, item: unknown): Promise<void> {
+  /**
+   * A key-only listing of a reconciled resource (no incremental filter), beside the
+   * partition's own listing (`main`): the records it finds changed without their cursor
+   * are listed again once `main` has ended, those `main` loaded whole left out.
+   */
+  async #listKeys(
+    resource: PlannedResource,
+    ancestry: Ancestry,
+    item: unknown,
+    main: Promise<void>,
+  ): Promise<void> {
     if (this.#failure !== undefined) return;
     const s = this.#stats.get(resource.name)!;
     const { url, parentKey, headers } = buildRequest(
@@ -487,7 +500,9 @@ class FanOut {
     } finally {
       s.finishedAt = Math.max(s.finishedAt, performance.now());
     }
-    // records whose watched values moved though their cursor did not: listed again whole
+    // records that changed though their cursor did not (a key new to the table, watched
+    // values that moved): listed again whole, unless the partition's listing loaded them
+    await main.then(() => {}, () => {});
     const changed = tracker.changed();
     if (changed.size > 0 && this.#failure === undefined) {
       s.watched += changed.size;

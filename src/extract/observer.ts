@@ -70,10 +70,11 @@ export interface KeyListingTracker {
 /** The run, as extraction sees it. */
 export interface RunObserver {
   /**
-   * May this resource's listings under this parent resource (`""`: none) run now? No
-   * when they are not due (`refresh_every`): their rows, and those below, stay.
+   * May this resource's listing under this parent record (of `parentResource`, `""`:
+   * none) run now? No when it is not due (`refresh_every`): its rows, and those below,
+   * stay.
    */
-  due(resource: PlannedResource, parentResource: string): boolean;
+  due(resource: PlannedResource, parentResource: string, parentKey: string): boolean;
   /**
    * Does this reconciled resource list its keys in a separate key-only listing? Not on
    * its first load, when its own listings start from `initial` and list every key.

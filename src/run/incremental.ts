@@ -76,6 +76,11 @@ export class IncrementalRun implements RunObserver {
   readonly #clocks: RefreshClocks;
   readonly #fullRefresh: boolean;
   #watched: Watched;
+  /**
+   * Keys each partition's own listing returned and loaded whole (with their children),
+   * per resource that lists its keys apart: a key listing need not list them again.
+   */
+  readonly #loadedWhole = new Map<string, Map<string, Set<string>>>();
 
   /** Starts a run from the stored state (validated here; see `readState`). */
   constructor(plan: Plan, stored: unknown, options: IncrementalRunOptions = {}) {
@@ -89,6 +94,7 @@ export class IncrementalRun implements RunObserver {
       this.#previous.refreshed,
       options.now ?? new Date(),
       this.#fullRefresh,
+      this.#previous.refreshed_parents,
     );
     this.#watched = options.watched ?? new Map();
     this.ledger = new RunLedger(plan);
@@ -104,9 +110,12 @@ export class IncrementalRun implements RunObserver {
     this.#watched = watched;
   }
 
-  /** Is this resource's listing under this parent resource due? (Recorded when it is not.) */
-  due(resource: PlannedResource, parentResource: string): boolean {
-    if (this.#clocks.isDue(resource, parentResource)) return true;
+  /**
+   * Is this resource's listing under this parent record due: its clock's time has come,
+   * or the record was never listed? (Recorded when it is not.)
+   */
+  due(resource: PlannedResource, parentResource: string, parentKey: string): boolean {
+    if (this.#clocks.isDue(resource, parentResource, parentKey)) return true;
     this.ledger.chainsDeferred(resource.name);
     return false;
   }
@@ -132,28 +141,44 @@ export class IncrementalRun implements RunObserver {
     return new ChainListing(this.ledger, resource, at, options, {
       cursor: this.#state.incremental[resource.name]?.[at.partition],
       boundary: this.#state.incremental_boundary[resource.name]?.[at.partition],
-    });
+    }, this.separateKeyListing(resource) ? this.#wholeOf(resource.name, at.partition) : undefined);
   }
 
-  /** Tracks one key-only listing: its keys, and the records whose watched values moved. */
+  #wholeOf(resource: string, partition: string): Set<string> {
+    let byPartition = this.#loadedWhole.get(resource);
+    if (!byPartition) this.#loadedWhole.set(resource, byPartition = new Map());
+    let keys = byPartition.get(partition);
+    if (!keys) byPartition.set(partition, keys = new Set());
+    return keys;
+  }
+
+  /**
+   * Tracks one key-only listing: its keys, and the records that changed without moving
+   * their cursor: a key the table lacks, or watched values that moved. Those the
+   * partition's own listing loaded whole are left out (ask once it has ended).
+   */
   keyListing(at: ChainPosition): KeyListingTracker {
     const resource = this.#plan.resources.get(at.resource)!;
-    const stored = resource.reconcileWatch.length > 0
-      ? this.#watched.get(resource.name)
-      : undefined;
+    const stored = this.#watched.get(resource.name);
     const ledger = this.ledger;
     const changed = new Set<string>();
+    const whole = () => this.#loadedWhole.get(resource.name)?.get(at.partition);
     return {
       page(records) {
         const keys = records.map((r) => keyOf(resource, r));
         ledger.keysListed(resource.name, keys, true);
         if (!stored) return;
         records.forEach((r, i) => {
-          if (watchedMoved(resource, stored, keys[i], r)) changed.add(keys[i]);
+          if (!stored.has(keys[i]) || watchedMoved(resource, stored, keys[i], r)) {
+            changed.add(keys[i]);
+          }
         });
       },
       incomplete: () => ledger.keysListed(resource.name, [], false),
-      changed: () => changed,
+      changed: () => {
+        const loaded = whole();
+        return loaded ? new Set([...changed].filter((k) => !loaded.has(k))) : changed;
+      },
     };
   }
 
@@ -169,9 +194,15 @@ export class IncrementalRun implements RunObserver {
    * listings ran to the end. Other keys of the stored state are kept.
    */
   nextState(deleted: (parentResource: string) => ReadonlySet<string>): StoredState {
+    const ran = (r: PlannedResource) => !this.ledger.isIncomplete(r);
     return {
       ...this.#previous,
-      refreshed: this.#clocks.next(this.#plan, (r) => !this.ledger.isIncomplete(r)),
+      refreshed: this.#clocks.next(this.#plan, ran),
+      refreshed_parents: this.#clocks.nextSeen(
+        this.#plan,
+        ran,
+        (resource) => new Set(this.ledger.refreshedParents(resource)),
+      ),
       incremental: this.ledger.nextCursors(this.#state.incremental, deleted),
       incremental_boundary: this.ledger.nextBoundaries(
         this.#state.incremental_boundary,
@@ -197,6 +228,8 @@ class ChainListing implements ListingTracker {
   readonly #seenBefore: Record<string, string> | undefined;
   /** Records near the greatest cursor value so far: the next run's boundary. */
   #boundary = new Map<string, string>();
+  /** Where the keys this listing loads whole go (for the key listing), if anywhere. */
+  readonly #whole: Set<string> | undefined;
 
   constructor(
     ledger: RunLedger,
@@ -204,7 +237,9 @@ class ChainListing implements ListingTracker {
     at: ChainPosition,
     options: { again: boolean; listsKeys: boolean },
     stored: { cursor?: string; boundary?: Record<string, string> },
+    whole?: Set<string>,
   ) {
+    this.#whole = options.again ? undefined : whole;
     this.#ledger = ledger;
     this.#resource = resource;
     this.#at = at;
@@ -240,6 +275,9 @@ class ChainListing implements ListingTracker {
     }
     if (this.#listsKeys) {
       this.#ledger.keysListed(resource.name, records.map((r) => keyOf(resource, r)), true);
+    }
+    if (this.#whole && resource.primaryKey.length > 0) {
+      for (const r of records) if (!unchanged?.has(r)) this.#whole.add(keyOf(resource, r));
     }
     return unchanged;
   }

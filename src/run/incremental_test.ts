@@ -79,14 +79,15 @@ Deno.test("an incomplete listing moves no cursor; a listing again moves nothing"
   assert.deepEqual(run.nextState(none).incremental, stored.incremental);
 });
 
-Deno.test("a key listing finds the records whose watched values moved; a deleted parent resets", () => {
+Deno.test("a key listing finds the records whose watched values moved or whose key is new; a deleted parent resets", () => {
   const stored = { incremental: { tasks: { p1: "2024-03-01T00:00:00Z", p2: "x" } } };
   const run = new IncrementalRun(plan, stored);
   // the stored rows: task 1 had n = 2, task 2 n = 5 (hashes of their watched values)
   run.useWatched(new Map([["tasks", new Map([["1", watchHash([2])], ["2", watchHash([5])]])]]));
   const keys = run.keyListing(at("tasks", "p1"));
   keys.page([{ id: 1, n: 3 }, { id: 2, n: 5 }, { id: 9, n: 1 }, { id: 2 }]);
-  assert.deepEqual([...keys.changed()], ["1"]);
+  // 1 moved; 9 is a key the table lacks (filed into the parent without moving its cursor)
+  assert.deepEqual([...keys.changed()], ["1", "9"]);
   const next = run.nextState((parent) => new Set(parent === "projects" ? ["p2"] : []));
   assert.deepEqual(next.incremental.tasks, { p1: "2024-03-01T00:00:00Z" });
 });
@@ -98,4 +99,24 @@ Deno.test("a full refresh ignores the stored cursors but keeps the rest of the s
   const listing = run.listing(at("tasks", "p1"), { again: false, listsKeys: true });
   assert.equal(listing.start, "2023-12-31T23:59:00.000Z");
   assert.equal((run.nextState(none) as Record<string, unknown>).note, 1);
+});
+
+Deno.test("a key listing leaves out what the partition's own listing loaded whole", () => {
+  const stored = {
+    incremental: { tasks: { p1: "2024-03-01T00:00:00Z" } },
+    incremental_boundary: { tasks: { p1: { "1": "2024-03-01T00:00:00Z" } } },
+  };
+  const run = new IncrementalRun(plan, stored);
+  run.useWatched(new Map([["tasks", new Map([["1", watchHash([2])]])]]));
+  const listing = run.listing(at("tasks", "p1"), { again: false, listsKeys: false });
+  // 1 again at the boundary, unchanged (no children fetched); 7 new since the last run
+  listing.page([{ id: 1, at: "2024-03-01T00:00:00Z" }, { id: 7, at: "2024-03-05T00:00:00Z" }]);
+  listing.completed();
+  const keys = run.keyListing(at("tasks", "p1"));
+  keys.page([{ id: 1, n: 3 }, { id: 7, n: 0 }, { id: 8, n: 0 }]);
+  assert.deepEqual([...keys.changed()], ["1", "8"]);
+  // another partition's listing loaded nothing of these
+  const other = run.keyListing(at("tasks", "p2"));
+  other.page([{ id: 7, n: 0 }]);
+  assert.deepEqual([...other.changed()], ["7"]);
 });

@@ -1,11 +1,14 @@
 /**
  * Refresh clocks: a listing with `refresh_every` runs again only when its time has
  * come; the clock of each resource's listings under each parent resource moves when
- * they ran to the end.
+ * they all ran to the end. A parent record that has never been listed (a project made
+ * since the last refresh) is listed at the next run whatever the clock says: the clock
+ * keeps the parent records it has seen listed to the end.
  *
  * @module
  */
 import type { Plan, PlannedResource } from "../plan/plan.ts";
+import type { RefreshedParents } from "./state.ts";
 
 /** The key of a resource's listings under one parent resource in the state's `refreshed`. */
 export function refreshKey(resource: string, parent: string): string {
@@ -15,22 +18,52 @@ export function refreshKey(resource: string, parent: string): string {
 /** The refresh clocks of one run. */
 export class RefreshClocks {
   readonly #last: Readonly<Record<string, string>>;
+  readonly #seen: Readonly<RefreshedParents>;
   readonly #now: Date;
   readonly #ignore: boolean;
+  /** Parent records listed in this run, per clock key. */
+  readonly #listed = new Map<string, Set<string>>();
 
-  /** `last`: the stored clocks; `ignore`: every listing is due (a full refresh). */
-  constructor(last: Readonly<Record<string, string>>, now: Date, ignore = false) {
+  /**
+   * `last`: the stored clocks; `seen`: the parent records each clock has seen listed;
+   * `ignore`: every listing is due (a full refresh).
+   */
+  constructor(
+    last: Readonly<Record<string, string>>,
+    now: Date,
+    ignore = false,
+    seen: Readonly<RefreshedParents> = {},
+  ) {
     this.#last = last;
+    this.#seen = seen;
     this.#now = now;
     this.#ignore = ignore;
   }
 
-  /** Is this resource's listing under this parent resource (`""`: none) due in this run? */
-  isDue(resource: PlannedResource, parent: string): boolean {
+  /** Has this clock's time come (or has it never run)? */
+  #clockDue(resource: PlannedResource, parent: string): boolean {
     const every = resource.refreshEvery.get(parent);
     if (every === undefined || !resource.load || this.#ignore) return true;
     const last = Date.parse(this.#last[refreshKey(resource.name, parent)] ?? "");
     return Number.isNaN(last) || this.#now.getTime() - last >= every;
+  }
+
+  /**
+   * Is this resource's listing under this parent record (of resource `parent`, `""`:
+   * none) due in this run? Yes when its clock's time has come, and for a parent record
+   * the clock has not seen listed. Each listing found due is remembered (see
+   * {@linkcode next}).
+   */
+  isDue(resource: PlannedResource, parent: string, parentKey = ""): boolean {
+    const key = refreshKey(resource.name, parent);
+    const due = this.#clockDue(resource, parent) ||
+      !(this.#seen[key] ?? []).includes(parentKey);
+    if (due && resource.refreshEvery.has(parent)) {
+      let listed = this.#listed.get(key);
+      if (!listed) this.#listed.set(key, listed = new Set());
+      listed.add(parentKey);
+    }
+    return due;
   }
 
   /** The clocks to store: those of the listings that ran to the end (`ran`) move to now. */
@@ -40,6 +73,30 @@ export class RefreshClocks {
       if (!r.load) continue;
       for (const parent of r.refreshEvery.keys()) {
         if (ran(r)) next[refreshKey(r.name, parent)] = this.#now.toISOString();
+      }
+    }
+    return next;
+  }
+
+  /**
+   * The parent records to store with the clocks: when a clock moves, those listed to the
+   * end in this run; else those seen before and those newly listed to the end
+   * (`completed`: the parent keys whose listings of a resource all completed).
+   */
+  nextSeen(
+    plan: Plan,
+    ran: (resource: PlannedResource) => boolean,
+    completed: (resource: string) => ReadonlySet<string>,
+  ): RefreshedParents {
+    const next: RefreshedParents = { ...this.#seen };
+    for (const r of plan.resources.values()) {
+      if (!r.load) continue;
+      for (const parent of r.refreshEvery.keys()) {
+        const key = refreshKey(r.name, parent);
+        const done = completed(r.name);
+        const listed = [...this.#listed.get(key) ?? []].filter((k) => done.has(k));
+        const kept = ran(r) ? [] : this.#seen[key] ?? [];
+        next[key] = [...new Set([...kept, ...listed])].sort();
       }
     }
     return next;

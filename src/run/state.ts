@@ -45,6 +45,15 @@ export const BoundariesSchema = v.record(
 export const RefreshedSchema = v.record(v.string(), text);
 
 /**
+ * The parent records each `refresh_every` listing has listed to the end since its clock
+ * last moved: the same keys as `refreshed` → parent keys. A parent not among them is new,
+ * and is listed at the next run whatever the clock says.
+ *
+ * @ignore
+ */
+export const RefreshedParentsSchema = v.record(v.string(), v.array(text));
+
+/**
  * A pipeline's state as stored with each load.
  *
  * @ignore
@@ -53,6 +62,7 @@ export const StoredStateSchema = v.looseObject({
   incremental: v.optional(CursorsSchema, {}),
   incremental_boundary: v.optional(BoundariesSchema, {}),
   refreshed: v.optional(RefreshedSchema, {}),
+  refreshed_parents: v.optional(RefreshedParentsSchema, {}),
 });
 
 /** Stored cursors: resource → partition → cursor value. */
@@ -61,6 +71,8 @@ export type Cursors = Infer<typeof CursorsSchema>;
 export type Boundaries = Infer<typeof BoundariesSchema>;
 /** A pipeline's state as stored with each load. */
 export type StoredState = Infer<typeof StoredStateSchema>;
+/** The parent records each `refresh_every` listing has listed: clock key → parent keys. */
+export type RefreshedParents = Infer<typeof RefreshedParentsSchema>;
 
 /** A stored state that does not have the state's shape (exit code 1). */
 export class StateError extends RestpipeError {

@@ -6,7 +6,12 @@ import { parseSpec } from "../spec/load.ts";
 import { buildPlan } from "../plan/plan.ts";
 
 Deno.test("a state reads with every part defaulted, and keeps keys it does not know", () => {
-  assert.deepEqual(readState({}), { incremental: {}, incremental_boundary: {}, refreshed: {} });
+  assert.deepEqual(readState({}), {
+    incremental: {},
+    incremental_boundary: {},
+    refreshed: {},
+    refreshed_parents: {},
+  });
   assert.deepEqual(readState(undefined).incremental, {});
   const s = readState({ incremental: { t: { p1: "5" } }, other: { kept: true } });
   assert.equal(s.incremental.t.p1, "5");
@@ -24,7 +29,7 @@ Deno.test("a damaged state says where, and how to rebuild it; a full refresh sta
   assert.deepEqual(readState({ incremental: null }, { lenient: true }).incremental, {});
 });
 
-Deno.test("refresh clocks: due when never run, when the time has come, or on a full refresh", () => {
+Deno.test("refresh clocks: due when never run, when the time has come, for a parent never listed, or on a full refresh", () => {
   const { spec } = parseSpec(
     `pipeline: r
 dataset: r_data
@@ -40,12 +45,18 @@ resources:
   const now = new Date("2024-05-02T00:00:00.000Z");
   const key = refreshKey("sections", "projects");
   assert.equal(key, "sections < projects");
-  assert.equal(new RefreshClocks({}, now).isDue(sections, "projects"), true);
+  assert.equal(new RefreshClocks({}, now).isDue(sections, "projects", "p1"), true);
   const recent = { [key]: "2024-05-01T20:00:00.000Z" };
-  assert.equal(new RefreshClocks(recent, now).isDue(sections, "projects"), false);
-  assert.equal(new RefreshClocks(recent, now, true).isDue(sections, "projects"), true);
+  const seen = { [key]: ["p1"] };
+  assert.equal(
+    new RefreshClocks(recent, now, false, seen).isDue(sections, "projects", "p1"),
+    false,
+  );
+  // a project the clock never saw listed is listed now, whatever the clock says
+  assert.equal(new RefreshClocks(recent, now, false, seen).isDue(sections, "projects", "p2"), true);
+  assert.equal(new RefreshClocks(recent, now, true, seen).isDue(sections, "projects", "p1"), true);
   const old = { [key]: "2024-05-01T11:00:00.000Z" };
-  assert.equal(new RefreshClocks(old, now).isDue(sections, "projects"), true);
+  assert.equal(new RefreshClocks(old, now, false, seen).isDue(sections, "projects", "p1"), true);
   // a resource without refresh_every is always due
   assert.equal(new RefreshClocks(recent, now).isDue(plan.resources.get("projects")!, ""), true);
   // the clock moves only where the listings ran to the end
@@ -53,4 +64,15 @@ resources:
     [key]: now.toISOString(),
   });
   assert.deepEqual(new RefreshClocks(recent, now).next(plan, () => false), recent);
+  // the parents seen: a deferred run adds the new parents listed to the end; a run whose
+  // clock moves keeps only those it listed
+  const deferred = new RefreshClocks(recent, now, false, seen);
+  deferred.isDue(sections, "projects", "p1");
+  deferred.isDue(sections, "projects", "p2");
+  deferred.isDue(sections, "projects", "p3");
+  const done = () => new Set(["p2"]);
+  assert.deepEqual(deferred.nextSeen(plan, () => false, done), { [key]: ["p1", "p2"] });
+  const due = new RefreshClocks(old, now, false, seen);
+  due.isDue(sections, "projects", "p2");
+  assert.deepEqual(due.nextSeen(plan, () => true, done), { [key]: ["p2"] });
 });

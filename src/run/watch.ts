@@ -1,8 +1,9 @@
 /**
- * Watched values (`reconcile.watch`): fields whose change does not move a record's
- * cursor (a task's subtask count). Their stored values are read once before a run, as
- * a 53-bit hash per record key; a key listing's record whose values hash otherwise
- * changed, and is listed again whole.
+ * The stored keys of reconciled resources, and their watched values (`reconcile.watch`):
+ * fields whose change does not move a record's cursor (a task's subtask count). Both are
+ * read once before a run, as a 53-bit hash of the values per record key. A key listing's
+ * record whose key the table lacks (filed into a parent without moving its cursor), or
+ * whose values hash otherwise, changed: it is listed again whole.
  *
  * @module
  */
@@ -17,9 +18,10 @@ import { getPath } from "../core/paths.ts";
 export type Watched = ReadonlyMap<string, ReadonlyMap<string, number>>;
 
 /**
- * The stored values of each resource's `reconcile.watch` fields, as hashes by record key,
- * for resources loaded before whose table holds every watched field as a column (a field
- * new to the spec is compared from the run after the one that stores it).
+ * The stored keys of each reconciled resource loaded before, each with the hash of its
+ * `reconcile.watch` values (of none, for a resource that watches nothing). A resource
+ * whose table lacks a watched field's column is left out (a field new to the spec is
+ * compared from the run after the one that stores it).
  */
 export async function readWatched(
   dest: Destination,
@@ -30,7 +32,7 @@ export async function readWatched(
 ): Promise<Map<string, Map<string, number>>> {
   const out = new Map<string, Map<string, number>>();
   for (const r of loaded) {
-    if (r.reconcileWatch.length === 0 || !loadedBefore(r.name)) continue;
+    if (!r.reconcile || !loadedBefore(r.name)) continue;
     const columns = r.reconcileWatch.map((f) => normalizer.storedColumn(r, f));
     if (columns.some((c) => c === undefined)) continue;
     const keys = normalizer.keyColumns(r);

@@ -564,6 +564,47 @@ export class FakeData {
     this.#event(task, "changed", task);
   }
 
+  /**
+   * Adds a project to the organisation's first team, with three sections and no tasks.
+   * Nothing else moves: the organisation's other objects keep their `modified_at`.
+   */
+  addProject(): AsanaObject {
+    const org = this.all("workspace").find((w) => w.is_organization)!;
+    const team = this.all("team").find((t) => (t.organization as Ref).gid === org.gid)!;
+    const users = this.all("user").map((u) => new Ref(u.gid));
+    const fields = this.all("custom_field").filter((c) => (c.workspace as Ref).gid === org.gid);
+    const project = this.#project(
+      org,
+      new Ref(team.gid),
+      users,
+      fields,
+      this.all("project").length,
+    );
+    for (let i = 0; i < 3; i++) {
+      this.add("section", {
+        name: i === 0 ? "Untitled section" : `${this.#phrase(2)} ${i}`,
+        created_at: this.tick(),
+        project: new Ref(project.gid),
+        projects: [new Ref(project.gid)],
+      });
+    }
+    this.tasksOf.set(project.gid, []);
+    return project;
+  }
+
+  /**
+   * Files an existing task (one in no project, say a subtask) into a project's first
+   * section, as adding a task to a project does when Asana writes no story for it: the
+   * task's `modified_at` stays.
+   */
+  fileTask(taskGid: string, projectGid: string): void {
+    const task = this.objects.get(taskGid)!;
+    const project = this.objects.get(projectGid)!;
+    const section = this.all("section").find((x) => (x.project as Ref).gid === projectGid)!;
+    this.#addMembership(task, project, section);
+    this.tasksOf.get(projectGid)!.push(taskGid);
+  }
+
   /** Adds a task (with two stories) to a project's first section. */
   addTask(projectGid: string): AsanaObject {
     const project = this.objects.get(projectGid)!;
