@@ -131,3 +131,139 @@ Deno.test("init --openapi reads the description from a URL too", async () => {
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /--openapi http:\/\/127\.0\.0\.1:\d+\/nope: .*HTTP 404/);
 });
+
+/** A bookshop's description: an API key in a header, lists under `items`, page numbers. */
+const BOOKSHOP = {
+  openapi: "3.0.0",
+  info: { title: "Bookshop" },
+  servers: [{ url: "https://books.example.com/v1" }],
+  components: {
+    securitySchemes: { key: { type: "apiKey", in: "header", name: "X-Api-Key" } },
+    parameters: {
+      page: { name: "page", in: "query", schema: { type: "integer" } },
+      per_page: { name: "per_page", in: "query", schema: { type: "integer", maximum: 50 } },
+    },
+  },
+  paths: {
+    "/shelves": {
+      get: {
+        parameters: [{ $ref: "#/components/parameters/page" }, {
+          $ref: "#/components/parameters/per_page",
+        }],
+        responses: {
+          "200": {
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    items: {
+                      type: "array",
+                      items: {
+                        type: "object",
+                        properties: { id: { type: "integer" }, name: { type: "string" } },
+                      },
+                    },
+                    total: { type: "integer" },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    "/shelves/{shelf_id}/books": {
+      get: {
+        parameters: [
+          { name: "shelf_id", in: "path", required: true, schema: { type: "integer" } },
+          { $ref: "#/components/parameters/page" },
+          { $ref: "#/components/parameters/per_page" },
+        ],
+        responses: {
+          "200": {
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    items: {
+                      type: "array",
+                      items: {
+                        type: "object",
+                        properties: {
+                          id: { type: "integer" },
+                          title: { type: "string" },
+                          added_at: { type: "string", format: "date-time" },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+Deno.test("init --openapi on another API: an API key, lists under items, shelf → shelves, page numbers; the spec checks and loads every page", async () => {
+  await using dir = await tempDir();
+  const oas = `${dir.path}/bookshop.json`;
+  await Deno.writeTextFile(oas, JSON.stringify(BOOKSHOP));
+  const out = `${dir.path}/bookshop.yaml`;
+  const init = await runCli([
+    "init",
+    "--openapi",
+    oas,
+    "--resources",
+    "/shelves/{shelf_id}/books",
+    "--out",
+    out,
+  ], {});
+  assert.equal(init.code, 0, init.stderr);
+  const text = await Deno.readTextFile(out);
+  assert.match(text, /api_key: "\$\{BOOKSHOP_API_KEY\}"/);
+  assert.match(text, /^ {2}records: items$/m);
+  assert.match(
+    text,
+    /paginator: \{ type: page_number, page_param: page, limit: 50, limit_param: per_page \}/,
+  );
+  assert.match(
+    text,
+    /^ {2}books:\n {4}path: "\/shelves\/\{shelves\.id\}\/books"\n {4}parent: shelves$/m,
+  );
+  const check = await runCli(["check", out, "--openapi", oas], { BOOKSHOP_API_KEY: "k" });
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+
+  // a server that pages: 3 shelves, 120 books on shelf 2 (three pages of 50)
+  const books = (shelf: number) =>
+    Array.from({ length: shelf === 2 ? 120 : 3 }, (_, i) => ({
+      id: shelf * 1000 + i,
+      title: `book ${i}`,
+      added_at: "2024-05-01T10:00:00Z",
+    }));
+  await using api = serveHostile((url, req) => {
+    if (req.headers.get("x-api-key") !== "k") return new Response("no", { status: 401 });
+    const page = Number(url.searchParams.get("page") ?? 1);
+    const size = Number(url.searchParams.get("per_page") ?? 10);
+    const all = url.pathname === "/v1/shelves"
+      ? [1, 2, 3].map((id) => ({ id, name: `shelf ${id}` }))
+      : books(Number(url.pathname.split("/")[3]));
+    return Response.json({ items: all.slice((page - 1) * size, page * size) });
+  });
+  const run = await runCli(["run", out, "--db", `${dir.path}/db`], {
+    BOOKSHOP_API_KEY: "k",
+    BOOKSHOP_BASE_URL: `${api.url}/v1`,
+  }, dir.path);
+  assert.equal(run.code, 0, run.stderr);
+  const dest = await PgliteDestination.open(`${dir.path}/db`);
+  try {
+    const n = await dest.query<{ n: number }>(`select count(*)::int as n from bookshop_data.books`);
+    assert.equal(n.rows[0].n, 126);
+  } finally {
+    await dest.close();
+  }
+});

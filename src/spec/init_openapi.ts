@@ -43,6 +43,8 @@ export interface Candidate {
   cursorPath: string | undefined;
   /** The fields of the body's `next_page` (a field list may offer them; they are no record's). */
   pagingFields: string[];
+  /** The resource a parameter of this path names, among the description's listings. */
+  resourceOf: (param: string) => string;
 }
 
 /** Every `GET` path that answers a list, with what the description says of it. */
@@ -64,16 +66,21 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
       records = "";
       recordSchema = fullSchema(doc, schema.items);
     } else {
-      const top = properties(doc, schema);
-      const data = isObject(schema.properties) ? schema.properties.data : undefined;
-      const d = deref(doc, data);
-      if (isObject(d) && (d.type === "array" || d.items !== undefined)) {
-        records = "data";
-        recordSchema = fullSchema(doc, d.items);
+      // the list of records: `data` when there is one, else the body's one list property
+      // (`items`, `results`, `books`…)
+      const lists = [...properties(doc, schema)].filter(([, p]) => {
+        const d = deref(doc, p);
+        return isObject(d) && (d.type === "array" || d.items !== undefined);
+      });
+      const list = lists.find(([name]) => name === "data") ??
+        (lists.length === 1 ? lists[0] : undefined);
+      if (list) {
+        records = list[0];
+        recordSchema = fullSchema(doc, (deref(doc, list[1]) as Json).items);
       }
-      void top;
     }
     if (records === undefined) continue;
+    const query = parametersOf(doc, item, op).filter((p) => p.in === "query");
     const top = properties(doc, schema);
     const next = top.get("next_page");
     const pagingFields = next ? [...properties(doc, next).keys()] : [];
@@ -82,14 +89,17 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
       path,
       name: "",
       pathParams: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]),
-      query: parametersOf(doc, item, op).filter((p) => p.in === "query"),
+      query,
       records,
       fields: properties(doc, recordSchema),
       cursorPath,
       pagingFields,
+      resourceOf: (param) => resourceOf(param),
     });
   }
   for (const c of out) c.name = baseName(c.path);
+  const names = out.map((c) => c.name);
+  for (const c of out) c.resourceOf = (param) => resourceOf(param, names);
   return out;
 }
 
@@ -114,11 +124,22 @@ function snake(s: string): string {
 }
 
 function singular(s: string): string {
-  return s.endsWith("ies") ? `${s.slice(0, -3)}y` : s.endsWith("s") ? s.slice(0, -1) : s;
+  if (s.endsWith("ies")) return `${s.slice(0, -3)}y`;
+  if (/(s|x|z|ch|sh)es$/.test(s)) return s.slice(0, -2);
+  return s.endsWith("s") ? s.slice(0, -1) : s;
 }
 
-function plural(s: string): string {
-  return s.endsWith("y") ? `${s.slice(0, -1)}ies` : s.endsWith("s") ? s : `${s}s`;
+/**
+ * The plural forms a resource name may take for a singular noun: `shelf` → shelves or
+ * shelfs, `box` → boxes, `story` → stories, `project` → projects.
+ */
+function plurals(s: string): string[] {
+  if (s.endsWith("s")) return [s, `${s}es`];
+  if (/[^aeiou]y$/.test(s)) return [`${s.slice(0, -1)}ies`];
+  if (/(x|z|ch|sh)$/.test(s)) return [`${s}es`];
+  if (s.endsWith("fe")) return [`${s.slice(0, -2)}ves`, `${s}s`];
+  if (s.endsWith("f")) return [`${s.slice(0, -1)}ves`, `${s}s`];
+  return [`${s}s`];
 }
 
 /**
@@ -130,9 +151,15 @@ function keyField(fields: ReadonlyMap<string, unknown>): string | undefined {
   return global ?? (fields.has("id") ? "id" : undefined);
 }
 
-/** The resource a path or query parameter names (`project_id`, `workspace` → plural). */
-function resourceOf(param: string): string {
-  return plural(snake(param).replace(/_[a-z]?id$/, ""));
+/**
+ * The resource a path or query parameter names (`project_id`, `workspace` → plural);
+ * `names`, when given, are the resources there are, and the plural form that is one of
+ * them wins (`shelf_id` → shelves).
+ */
+function resourceOf(param: string, names?: Iterable<string>): string {
+  const forms = plurals(snake(param).replace(/_[a-z]?id$/, ""));
+  const known = names ? new Set(names) : undefined;
+  return forms.find((f) => known?.has(f)) ?? forms[0];
 }
 
 /** Paths and their inferred parents, for `init --openapi` without `--resources`. */
@@ -140,7 +167,7 @@ export function describeCandidates(doc: OpenApiDocument): string {
   const list = candidates(doc);
   const names = new Set(list.map((c) => c.name));
   return list.map((c) => {
-    const parents = c.pathParams.map(resourceOf).filter((p) => names.has(p));
+    const parents = c.pathParams.map((p) => c.resourceOf(p)).filter((p) => names.has(p));
     return `${c.path}${parents.length ? `  (parent: ${parents.join(", ")})` : ""}`;
   }).join("\n");
 }
@@ -195,7 +222,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
   const want = (c: Candidate) => {
     if (chosen.includes(c)) return;
     for (const param of c.pathParams) {
-      const parent = listingOf(resourceOf(param));
+      const parent = listingOf(c.resourceOf(param));
       if (parent && parent !== c) {
         if (!options.paths.includes(parent.path)) added.add(parent.path);
         want(parent);
@@ -236,6 +263,19 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     c.query.filter((q) => q.name === "limit" && q.maximum).map((q) => q.maximum!)
   );
   const cursor = chosen.every((c) => c.cursorPath && c.query.some((q) => q.name === "offset"));
+  // page-number paging: every chosen path takes `page`, and most a page size
+  const pageSizes = ["per_page", "page_size", "limit", "size"];
+  const paged = !cursor && chosen.length > 0 &&
+    chosen.every((c) => c.query.some((q) => q.name === "page"));
+  const pageSize = paged
+    ? pageSizes.find((n) => chosen.every((c) => c.query.some((q) => q.name === n)))
+    : undefined;
+  const pageLimit = pageSize === undefined ? undefined : Math.min(
+    ...chosen.flatMap((c) =>
+      c.query.filter((q) => q.name === pageSize && q.maximum).map((q) => q.maximum!)
+    ),
+    100,
+  );
 
   const lines: string[] = [
     `# yaml-language-server: $schema=../docs/spec.schema.json`,
@@ -256,7 +296,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     lines.push(
       `  auth: { type: api_key, name: ${
         y(String(apiKey.name))
-      }, api_key: \${${env}_API_KEY}, location: ${apiKey.in === "query" ? "query" : "header"} }`,
+      }, api_key: "\${${env}_API_KEY}", location: ${apiKey.in === "query" ? "query" : "header"} }`,
     );
   } else if (basic) {
     lines.push(
@@ -269,6 +309,15 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     lines.push(
       `  # recognised: an offset token in next_page.offset, sent back as ?offset=`,
       `  paginator: { type: cursor, cursor_path: next_page.offset, cursor_param: offset }`,
+    );
+  } else if (paged) {
+    lines.push(
+      `  # recognised: page numbers in ?page=${
+        pageSize ? `, ${pageLimit} records a page in ?${pageSize}=` : ""
+      }; an empty page ends a listing`,
+      `  paginator: { type: page_number, page_param: page${
+        pageSize ? `, limit: ${pageLimit}, limit_param: ${pageSize}` : ""
+      } }`,
     );
   } else lines.push(`  # no common paginator recognised: each resource says its own`);
   if (fieldsParam) {
@@ -291,7 +340,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     let path = c.path;
     const parents: string[] = [];
     for (const param of c.pathParams) {
-      const parent = resourceOf(param);
+      const parent = c.resourceOf(param);
       if (names.has(parent) && parent !== name) {
         const parentKey = keyField(byName.get(parent)!.fields) ?? "id";
         path = path.replace(`{${param}}`, `{${parent}.${parentKey}}`);
@@ -306,7 +355,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     const params: string[] = [];
     // a query parameter that names another chosen resource (workspace → workspaces)
     for (const q of c.query) {
-      const parent = resourceOf(q.name);
+      const parent = c.resourceOf(q.name);
       if (
         parents.length === 0 && names.has(parent) && parent !== c.name && !/fields/.test(q.name)
       ) {
