@@ -155,3 +155,38 @@ Deno.test({
     assert.deepEqual([...(await endpointTable()).keys()].sort(), listing);
   },
 });
+
+Deno.test("the README's PGlite snippet runs as written, prints its rows and exits", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const code = readme.match(/```ts\n(import \{ PGlite \}[\s\S]*?)```/)?.[1];
+  assert.ok(code, "the README has a PGlite snippet");
+  const dir = await Deno.makeTempDir();
+  const fake = await startFakeAsana({ tasksPerProject: 4 });
+  try {
+    const base = await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`);
+    const text = base.replace("${ASANA_BASE_URL:-https://app.asana.com/api/1.0}", fake.baseUrl)
+      .replace("${ASANA_ACCESS_TOKEN}", fake.token);
+    const { spec } = parseSpec(text, "pipelines/asana.yaml", { configDir: "/x" });
+    await runPipeline(spec, { dbDir: `${dir}/.data/asana`, resources: ["projects", "tasks"] });
+    await Deno.writeTextFile(`${dir}/snippet.ts`, code);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--allow-env", "snippet.ts"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const out = await child.output();
+    clearTimeout(timer);
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(
+      out.code,
+      0,
+      `the snippet did not exit by itself: ${new TextDecoder().decode(out.stderr)}`,
+    );
+    assert.match(stdout, /project: .*open_tasks: \d+/);
+  } finally {
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
