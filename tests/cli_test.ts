@@ -209,6 +209,10 @@ Deno.test("--help for every command: its usage, what it does and its options; ex
   for (const c of commands) assert.match(all.stdout, new RegExp(`\\n  restpipe ${c} `));
   const none = await runCli([]);
   assert.equal(none.code, 2);
+  const version = await runCli(["--version"]);
+  assert.equal(version.code, 0);
+  const pinned = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).version;
+  assert.match(version.stdout, new RegExp(`^restpipe ${pinned.replaceAll(".", "\\.")} \\(deno `));
   const unknown = await runCli(["run", "--bogus"]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown option --bogus; expected --db, --destination/);

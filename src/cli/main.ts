@@ -10,12 +10,22 @@ import { COMMANDS } from "./commands/mod.ts";
 import { UsageError } from "./args.ts";
 import { out } from "./io.ts";
 import { reportFailure } from "./common.ts";
+import config from "../../deno.json" with { type: "json" };
 
 export { parseArgs, UsageError } from "./args.ts";
 
 /** The usage text of every command. */
 export function usage(): string {
-  return usageText([...COMMANDS.values()].flatMap((c) => c.usage));
+  return usageText([
+    ...[...COMMANDS.values()].flatMap((c) => c.usage),
+    "<command> --help",
+    "--version",
+  ]);
+}
+
+/** The version line: restpipe's, and the Deno and V8 it runs on. */
+export function versionText(): string {
+  return `restpipe ${config.version} (deno ${Deno.version.deno}, v8 ${Deno.version.v8})`;
 }
 
 /** Runs a command; returns the exit code. Errors a user can fix are one-line messages. */
@@ -26,6 +36,10 @@ export async function main(argv: string[]): Promise<number> {
       const command = name === "help" ? COMMANDS.get(rest[0] ?? "") : undefined;
       out(command ? helpText(command) : usage());
       return name === undefined ? 2 : 0;
+    }
+    if (name === "--version" || name === "version") {
+      out(versionText());
+      return 0;
     }
     const command = COMMANDS.get(name);
     if (!command) throw new UsageError(`unknown command "${name}"\n${usage()}`);
