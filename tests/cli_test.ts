@@ -25,6 +25,24 @@ Deno.test("check validates, says where each variable was found, and prints the r
   assert.match(missing.stderr, /ASANA_ACCESS_TOKEN\} is not set/);
 });
 
+Deno.test("check --no-secrets validates everything but the secrets (for CI), and still fails a bad spec", async () => {
+  const ci = await runCli(["check", SPEC, "--no-secrets"]);
+  assert.equal(ci.code, 0, ci.stderr);
+  assert.match(ci.stdout, /\$\{ASANA_ACCESS_TOKEN\}: not set \(not checked: --no-secrets\)/);
+  assert.match(ci.stdout, /└ tasks → tasks: GET/);
+  await using dir = await tempDir();
+  const bad = `${dir.path}/bad.yaml`;
+  const text = await Deno.readTextFile(SPEC);
+  await Deno.writeTextFile(
+    bad,
+    text.replace("write_disposition: merge", "write_disposition: merg"),
+  );
+  const r = await runCli(["check", bad, "--no-secrets"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /write_disposition: expected replace, append, merge or scd2/);
+  assert.doesNotMatch(r.stderr, /is not set/);
+});
+
 Deno.test("plan and run --dry-run estimate requests, from the last load once there is one", async () => {
   await using dir = await tempDir();
   const fake = await startFakeAsana({ tasksPerProject: 4 });

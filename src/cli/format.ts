@@ -150,6 +150,7 @@ export function formatCheck(
   spec: Spec,
   plan: Plan,
   variables: ResolvedVariable[],
+  unset: readonly string[] = [],
 ): string {
   const lines = [`${file}: valid (pipeline ${spec.pipeline}, dataset ${spec.dataset})`];
   const seen = new Set<string>();
@@ -158,6 +159,7 @@ export function formatCheck(
     seen.add(v.variable);
     lines.push(`  \${${v.variable}}: found (${v.from})`);
   }
+  for (const name of unset) lines.push(`  \${${name}}: not set (not checked: --no-secrets)`);
   lines.push("", "resources (run order; children under their parents):");
   // a union resource is shown under its first parent
   const shown = new Set<string>();

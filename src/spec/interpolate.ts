@@ -27,8 +27,11 @@ export interface ResolvedVariable {
 
 /** A variable that could not be resolved, where it was used and where it was looked for. */
 export interface MissingVariable {
+  /** Where in the spec it is used. */
   path: KeyPath;
+  /** Its name. */
   variable: string;
+  /** Where it was looked for, in words. */
   lookedIn: string;
 }
 

@@ -42,6 +42,8 @@ export interface LoadedSpec {
    * shown or stored (pass them to `runPipeline` and redact output with them).
    */
   secrets: string[];
+  /** The `${VAR}`s that were not set (none unless `requireVariables` is false). */
+  missing: MissingVariable[];
 }
 
 /** Reads, interpolates and validates a spec file. Throws {@linkcode SpecError} listing every problem. */
@@ -128,7 +130,7 @@ export function parseSpec(text: string, file: string, options: LoadSpecOptions =
       if (part !== "") secrets.push(part, decodeURIComponent(part));
     }
   } catch { /* validated above */ }
-  return { spec: result.output, file, variables, secrets: [...new Set(secrets)] };
+  return { spec: result.output, file, variables, secrets: [...new Set(secrets)], missing };
 }
 
 function dedupe(issues: SpecIssue[]): SpecIssue[] {

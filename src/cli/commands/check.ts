@@ -11,9 +11,9 @@ import { out } from "../io.ts";
 import { loadSpecRedacted, oneSpec } from "../common.ts";
 import { readOpenApi } from "./init.ts";
 
-const USAGE = ["check <spec.yaml> [--openapi <file>]"];
+const USAGE = ["check <spec.yaml> [--openapi <file>] [--no-secrets]"];
 
-const FLAGS = { openapi: "value" } as const;
+const FLAGS = { openapi: "value", "no-secrets": "flag" } as const;
 
 /** `restpipe check`. */
 export const checkCommand: Command = {
@@ -29,8 +29,11 @@ async function check(argv: string[]): Promise<number> {
   const file = oneSpec(args, "check", usageText(USAGE));
   const openapiFile = stringFlag(args, "openapi");
   const openapi = openapiFile === undefined ? undefined : await readOpenApi(openapiFile);
-  const loaded = await loadSpecRedacted(file, { openapi });
-  out(formatCheck(loaded.file, loaded.spec, buildPlan(loaded.spec), loaded.variables));
+  // --no-secrets: everything but the secrets (for CI): an unset ${VAR} is listed, not an error
+  const withoutSecrets = args.flags.has("no-secrets");
+  const loaded = await loadSpecRedacted(file, { openapi, requireVariables: !withoutSecrets });
+  const unset = [...new Set(loaded.missing.map((m) => m.variable))];
+  out(formatCheck(loaded.file, loaded.spec, buildPlan(loaded.spec), loaded.variables, unset));
   if (openapiFile !== undefined) {
     out(
       `\nchecked against ${openapiFile}: every resource's path has a GET, every param is ` +
