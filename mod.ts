@@ -31,7 +31,7 @@ export {
   WRITE_DISPOSITIONS,
   type WriteDisposition,
 } from "./src/spec/schema.ts";
-export type { ResolvedVariable } from "./src/spec/interpolate.ts";
+export type { MissingVariable, ResolvedVariable } from "./src/spec/interpolate.ts";
 export {
   type CompareOp,
   evaluatePredicate,
