@@ -109,6 +109,8 @@ export interface ResourceSummary {
   forEach: string | undefined;
   /** True when some listing was skipped or capped: rows it would have covered were kept. */
   incomplete: boolean;
+  /** Records the commit deleted from its table (the API no longer lists them; none left). */
+  deleted: number;
 }
 
 /** The result of a successful run. */
@@ -190,16 +192,17 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     await dest.begin(spec.dataset, run.normalizer.schema, options.purpose ?? "run");
     let stats: Map<string, ResourceStats>;
     let tables: Record<string, number>;
+    const deleted = new Map<string, number>();
     try {
       stats = await extractRows(run);
       options.signal?.throwIfAborted();
-      tables = await commitRun(run, stats);
+      tables = await commitRun(run, stats, deleted);
     } catch (e) {
       const message = client.redact(e instanceof Error ? e.message : String(e));
       await dest.recordFailure(spec.pipeline, spec.dataset, run.loadId, started, message);
       throw new RunError(message, { cause: e });
     }
-    return resultOf(run, stats, tables);
+    return resultOf(run, stats, tables, deleted);
   } finally {
     if (!options.destination) await dest.close();
   }
@@ -286,10 +289,14 @@ async function extractRows(run: RunContext): Promise<Map<string, ResourceStats>>
   return stats;
 }
 
-/** Applies every disposition from the run's evidence, with the next state, in one commit. */
+/**
+ * Applies every disposition from the run's evidence, with the next state, in one commit;
+ * `deleted` receives the number of records deleted per root table.
+ */
 function commitRun(
   run: RunContext,
   stats: ReadonlyMap<string, ResourceStats>,
+  deleted: Map<string, number>,
 ): Promise<Record<string, number>> {
   const { spec, plan, normalizer, incremental } = run;
   const roots: RootWrite[] = run.loaded.map((r) => ({
@@ -311,7 +318,10 @@ function commitRun(
     startedAt: run.started,
     schema: normalizer.schema,
     roots,
-    state: (deleted) => incremental.nextState(deletedOf(deleted)),
+    state: (gone) => {
+      for (const [table, keys] of gone) deleted.set(table, keys.size);
+      return incremental.nextState(deletedOf(gone));
+    },
     rowIdPrefix: normalizer.idPrefix,
     fullRefresh: run.options.fullRefresh,
     resources: Object.fromEntries(
@@ -339,6 +349,7 @@ function resultOf(
   run: RunContext,
   stats: ReadonlyMap<string, ResourceStats>,
   tables: Record<string, number>,
+  deleted: ReadonlyMap<string, number>,
 ): RunResult {
   const { client, plan, normalizer } = run;
   const ledger = run.incremental.ledger;
@@ -368,6 +379,7 @@ function resultOf(
       missingForEach: s.missingForEach,
       forEach: r.forEach && "from" in r.forEach ? r.forEach.from : undefined,
       incomplete: ledger.hasIncompleteChain(name),
+      deleted: r.load ? deleted.get(normalizer.rootTable(r)) ?? 0 : 0,
     };
   });
   return {

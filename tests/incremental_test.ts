@@ -13,6 +13,7 @@ import {
 } from "./helpers.ts";
 import { parseSpec } from "../src/spec/load.ts";
 import { RestpipeError } from "../src/core/errors.ts";
+import { formatRunSummary } from "../src/cli/format.ts";
 
 const SIZE = { seed: 5, tasksPerProject: 20 };
 
@@ -31,10 +32,21 @@ Deno.test("after changes, an incremental run leaves every table exactly as a fre
     const dest = await PgliteDestination.open();
     const first = await runPipeline(spec, { destination: dest });
 
+    const listedBefore = new Set([...fake.data.tasksOf.values()].flat());
     const m = fake.data.mutate({ touch: 0.05, add: 3, remove: 3, stories: 4 });
+    const listedAfter = new Set([...fake.data.tasksOf.values()].flat());
+    const gone = [...listedBefore].filter((g) => !listedAfter.has(g)).length;
     assert.equal(m.deleted.length, 3);
     const deletedStories = m.deleted.flatMap((g) => fake.data.storiesOf.get(g) ?? []);
     const second = await runPipeline(spec, { destination: dest });
+    // the run says what it deleted
+    assert.equal(gone >= 3, true);
+    assert.equal(second.resources.find((r) => r.resource === "tasks")!.deleted, gone);
+    assert.match(
+      formatRunSummary(second),
+      new RegExp(`^tasks: ${gone} record\\(s\\) deleted, with their child rows`, "m"),
+    );
+    assert.equal(first.resources.every((r) => r.deleted === 0), true);
 
     const got = await tableContents(dest);
     // Known limit (README): a subtask is refetched when its parent task changes; editing a

@@ -58,6 +58,12 @@ export function formatRunSummary(result: RunResult): string {
           `field moved, or a key new to the table): listed again whole, with their children`,
       );
     }
+    if (r.deleted > 0) {
+      lines.push(
+        `${r.resource}: ${r.deleted} record(s) deleted, with their child rows: the API no ` +
+          `longer lists them`,
+      );
+    }
     if (r.deferred) {
       lines.push(`${r.resource}: not due (refresh_every); its rows were kept as they were`);
     }
