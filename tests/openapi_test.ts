@@ -86,6 +86,8 @@ Deno.test("init --openapi lists the paths, and writes a spec that passes check a
   );
   assert.match(text, /^ {2}fields_param: opt_fields$/m);
   assert.match(text, /# added: the parent of a chosen path/);
+  // named after its file: it never loads into the shipped asana.yaml's dataset
+  assert.match(text, /^pipeline: asana_min\ndataset: asana_min_data$/m);
   assert.match(text, /columns: \{ .*created_at: timestamptz/);
   const again = await runCli(["init", "--openapi", OAS, "--resources", paths, "--out", out], {});
   assert.equal(again.code, 2);
@@ -101,8 +103,8 @@ Deno.test("init --openapi lists the paths, and writes a spec that passes check a
     assert.equal(run.code, 0, run.stderr);
     const dest = await PgliteDestination.open(`${dir.path}/db`);
     const count = async (t: string) =>
-      (await dest.query<{ n: number }>(`select count(*)::int as n from asana_data.${t}`)).rows[0]
-        .n;
+      (await dest.query<{ n: number }>(`select count(*)::int as n from asana_min_data.${t}`))
+        .rows[0].n;
     const listed = new Set([...fake.data.tasksOf.values()].flat());
     let stories = 0;
     for (const t of listed) stories += fake.data.storiesOf.get(t)?.length ?? 0;

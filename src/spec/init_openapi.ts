@@ -195,6 +195,12 @@ export interface InitOptions {
   paths: string[];
   /** The spec file's name, for the comments. */
   source: string;
+  /**
+   * The pipeline's name (its dataset is `<name>_data`); the description's title when
+   * not given. `init --out shop.yaml` names it after the file, so that a generated spec
+   * never loads into the tables of another pipeline of the same API.
+   */
+  name?: string;
 }
 
 /**
@@ -244,6 +250,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
   const names = new Set(byName.keys());
   const info = isObject((doc as Json).info) ? (doc as Json).info as Json : {};
   const title = snake(String(info.title ?? "api")) || "api";
+  const pipelineName = options.name ? snake(options.name) || title : title;
   const servers = Array.isArray((doc as Json).servers) ? (doc as Json).servers as Json[] : [];
   const base = typeof servers[0]?.url === "string" ? servers[0].url : "https://api.example.com";
   const env = title.toUpperCase();
@@ -280,8 +287,8 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
   const lines: string[] = [
     `# yaml-language-server: $schema=../docs/spec.schema.json`,
     `# Written by restpipe init from ${options.source}; review the lines marked "guessed".`,
-    `pipeline: ${y(title)}`,
-    `dataset: ${y(`${title}_data`)}`,
+    `pipeline: ${y(pipelineName)}`,
+    `dataset: ${y(`${pipelineName}_data`)}`,
     ``,
     `source:`,
     `  base_url: \${${env}_BASE_URL:-${base}}`,

@@ -38,12 +38,15 @@ async function init(argv: string[]): Promise<number> {
     return 0;
   }
   let text: string;
+  const target = stringFlag(args, "out");
+  // named after the file it is written to (pipelines/mine.yaml: pipeline mine, dataset
+  // mine_data), never after the API alone, whose own spec may already load that dataset
+  const name = target?.split("/").pop()?.replace(/\.ya?ml$/i, "");
   try {
-    text = generateSpec(doc, { paths, source: file });
+    text = generateSpec(doc, { paths, source: file, name });
   } catch (e) {
     throw new UsageError(`--resources: ${(e as Error).message}`);
   }
-  const target = stringFlag(args, "out");
   if (target === undefined) {
     out(text);
     return 0;
