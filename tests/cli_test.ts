@@ -235,3 +235,41 @@ Deno.test("--help for every command: its usage, what it does and its options; ex
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown option --bogus; expected --db, --destination/);
 });
+
+Deno.test("show and sql take the spec the same ways: as a file name or as --spec, beside other databases", async () => {
+  await using dir = await tempDir();
+  const fake = await startFakeAsana({ tasksPerProject: 2 });
+  try {
+    const spec = await fastAsanaFile(dir.path);
+    const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
+    const run = await runCli(["run", spec, "--resources", "workspaces"], env, dir.path);
+    assert.equal(run.code, 0, run.stderr);
+    // a second database (the demo's) makes "the one database under .data/" ambiguous
+    const demo = await runCli(
+      ["run", spec, "--resources", "workspaces", "--db", ".data/demo"],
+      env,
+      dir.path,
+    );
+    assert.equal(demo.code, 0, demo.stderr);
+    const ambiguous = await runCli(["show"], {}, dir.path);
+    assert.equal(ambiguous.code, 2);
+    assert.match(ambiguous.stderr, /several databases \(\.data\/asana, \.data\/demo\)/);
+    const query = "select count(*)::int as n from asana_data.workspaces";
+    for (const args of [["show", spec], ["show", "--spec", spec]]) {
+      const r = await runCli(args, {}, dir.path);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stdout, /workspaces/);
+    }
+    for (
+      const args of [["sql", spec, query], ["sql", query, spec], ["sql", query, "--spec", spec]]
+    ) {
+      const r = await runCli([...args, "--json"], {}, dir.path);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.deepEqual(JSON.parse(r.stdout), [{ n: fake.data.all("workspace").length }]);
+    }
+    const both = await runCli(["show", spec, "--spec", spec], {}, dir.path);
+    assert.equal(both.code, 2);
+  } finally {
+    await fake.close();
+  }
+});

@@ -6,20 +6,22 @@
 import { type Command, usageText } from "../command.ts";
 import { buildPlan } from "../../plan/plan.ts";
 import { type DatasetSummary, describeDataset, describeTable } from "../../show.ts";
-import { parseArgs, UsageError } from "../args.ts";
+import { parseArgs, stringFlag, UsageError } from "../args.ts";
 import { formatDataset, formatLoads, formatTableDetail } from "../format.ts";
 import { startDashboard } from "../../web/server.ts";
 import { err, out, redact } from "../io.ts";
 import { openDatabase, portFlag, untilSignal } from "../common.ts";
 
 const USAGE = [
-  "show [<spec.yaml>] [<table>] [--db DIR | --destination URL|postgres] [--loads] [--json]",
+  "show [<spec.yaml> | --spec <spec.yaml>] [<table>] [--db DIR | --destination URL|postgres]\n" +
+  "                              [--loads] [--json]",
   "show [<spec.yaml>] --web [--port N] [--db DIR | --destination URL|postgres]",
 ];
 
 const FLAGS = {
   db: "value",
   destination: "value",
+  spec: "value",
   json: "flag",
   loads: "flag",
   web: "flag",
@@ -37,8 +39,13 @@ export const showCommand: Command = {
 
 async function show(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  const specFile = args.positional.find((a) => /\.ya?ml$/.test(a));
-  const tables = args.positional.filter((a) => a !== specFile);
+  // the spec as the first YAML file named, or as --spec (as sql takes it)
+  const named = args.positional.find((a) => /\.ya?ml$/.test(a));
+  if (named !== undefined && stringFlag(args, "spec") !== undefined) {
+    throw new UsageError("show takes one spec: as a file name or as --spec, not both");
+  }
+  const specFile = named ?? stringFlag(args, "spec");
+  const tables = args.positional.filter((a) => a !== named);
   if (tables.length > 1) throw new UsageError(`show takes at most one table\n${usageText(USAGE)}`);
   const port = portFlag(args);
   if (args.flags.has("web") && (tables.length > 0 || args.flags.has("json"))) {

@@ -10,7 +10,8 @@ import { out } from "../io.ts";
 import { openDatabase } from "../common.ts";
 
 const USAGE = [
-  'sql "<query>" [--db DIR | --destination URL|postgres] [--spec <spec.yaml>] [--json]\n               [--write]',
+  'sql [<spec.yaml>] "<query>" [--db DIR | --destination URL|postgres] [--spec <spec.yaml>]\n' +
+  "               [--json] [--write]",
 ];
 
 const FLAGS = {
@@ -32,14 +33,22 @@ export const sqlCommand: Command = {
 
 async function sql(argv: string[]): Promise<number> {
   const args = parseArgs(argv, FLAGS);
-  if (args.positional.length !== 1) {
+  // a spec may come as --spec or, as show takes it, as a YAML file beside the query
+  const named = args.positional.length === 2
+    ? args.positional.find((a) => /\.ya?ml$/.test(a))
+    : undefined;
+  const queries = args.positional.filter((a) => a !== named);
+  if (queries.length !== 1) {
     throw new UsageError(`sql needs one query\n${usageText(USAGE)}`);
   }
-  const { dest } = await openDatabase(args, stringFlag(args, "spec"), "sql");
+  if (named !== undefined && stringFlag(args, "spec") !== undefined) {
+    throw new UsageError("sql takes one spec: as a file name or as --spec, not both");
+  }
+  const { dest } = await openDatabase(args, named ?? stringFlag(args, "spec"), "sql");
   const write = args.flags.has("write");
   try {
     // read-only unless --write: the query runs in a read-only transaction, rolled back
-    const result = await dest.query(args.positional[0], [], { write });
+    const result = await dest.query(queries[0], [], { write });
     if (args.flags.has("json")) {
       out(JSON.stringify(result.rows, null, 2));
     } else if (result.fields.length > 0) {
