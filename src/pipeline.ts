@@ -111,6 +111,8 @@ export interface ResourceSummary {
   incomplete: boolean;
   /** Records the commit deleted from its table (the API no longer lists them; none left). */
   deleted: number;
+  /** New to this database: loaded over its parents' existing records, not only the changed. */
+  backfilled: boolean;
 }
 
 /** The result of a successful run. */
@@ -218,6 +220,7 @@ async function prepare(
   const incremental = new IncrementalRun(plan, await dest.readState(spec.dataset), {
     fullRefresh: options.fullRefresh,
     now: started,
+    storedTables: new Set(Object.values(schema.tables).map((t) => t.resource)),
   });
   const normalizer = new Normalizer(schema, loadId);
   const loaded = [...plan.resources.values()].filter((r) => r.load);
@@ -380,6 +383,7 @@ function resultOf(
       forEach: r.forEach && "from" in r.forEach ? r.forEach.from : undefined,
       incomplete: ledger.hasIncompleteChain(name),
       deleted: r.load ? deleted.get(normalizer.rootTable(r)) ?? 0 : 0,
+      backfilled: run.incremental.isNew(name),
     };
   });
   return {

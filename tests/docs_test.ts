@@ -190,3 +190,49 @@ Deno.test("the README's PGlite snippet runs as written, prints its rows and exit
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the README's example added to an existing database loads every task's tags at the next run, once", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const fake = await startFakeAsana();
+  try {
+    const base = await Deno.readTextFile(`${ROOT}pipelines/asana.yaml`);
+    const specOf = (text: string) =>
+      parseSpec(
+        text.replace("${ASANA_BASE_URL:-https://app.asana.com/api/1.0}", fake.baseUrl)
+          .replace("${ASANA_ACCESS_TOKEN}", fake.token)
+          .replace(/requests_per_minute: \d+/, "requests_per_minute: 60000"),
+        "pipelines/asana.yaml",
+        { configDir: "/x" },
+      ).spec;
+    const dest = await PgliteDestination.open();
+    await runPipeline(specOf(base), { destination: dest });
+    // the user pastes the example into the spec, and runs it
+    const edited = specOf(base.trimEnd() + "\n\n" + readmeExample(readme));
+    const second = await runPipeline(edited, { destination: dest });
+    const listed = new Set([...fake.data.tasksOf.values()].flat());
+    let expected = 0;
+    for (const t of listed) expected += (fake.data.objects.get(t)!.tags as unknown[]).length;
+    const count = async () =>
+      (await dest.db.query<{ n: number }>(`select count(*)::int as n from asana_data.task_tags`))
+        .rows[0].n;
+    assert.equal(expected > 0, true);
+    assert.equal(await count(), expected);
+    const tags = second.resources.find((r) => r.resource === "task_tags")!;
+    assert.equal(tags.backfilled, true);
+    assert.equal(tags.requests, listed.size, "one listing per existing task");
+    // the other children of unchanged tasks are not fetched again
+    assert.equal(second.resources.find((r) => r.resource === "stories")!.requests, 0);
+    assert.equal(
+      second.resources.filter((r) => r.backfilled).map((r) => r.resource).join(),
+      "task_tags",
+    );
+    // the whole spec's next run fetches tags only for changed tasks, and nothing is backfilled
+    const third = await runPipeline(edited, { destination: dest });
+    assert.equal(third.resources.some((r) => r.backfilled), false);
+    assert.equal(third.resources.find((r) => r.resource === "task_tags")!.requests, 0);
+    assert.equal(await count(), expected);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});

@@ -58,6 +58,12 @@ export function formatRunSummary(result: RunResult): string {
           `field moved, or a key new to the table): listed again whole, with their children`,
       );
     }
+    if (r.backfilled) {
+      lines.push(
+        `${r.resource}: new to this database: loaded under every existing parent record, ` +
+          `not only the changed ones (once)`,
+      );
+    }
     if (r.deleted > 0) {
       lines.push(
         `${r.resource}: ${r.deleted} record(s) deleted, with their child rows: the API no ` +

@@ -435,11 +435,13 @@ class FanOut {
     unchanged: ReadonlySet<ApiRecord> | undefined,
   ): Promise<boolean> {
     const s = this.#stats.get(resource.name)!;
+    const backfill = unchanged ? this.#observer.backfill(resource) : undefined;
     for (const name of resource.children) {
       const child = this.#plan.resources.get(name)!;
       for (const record of records) {
         if (this.#failure !== undefined) return false;
-        if (unchanged?.has(record)) continue;
+        // a record whose children are current: only the children new to the database
+        if (unchanged?.has(record) && !backfill!.has(name)) continue;
         const next = [{ resource: resource.name, record, partition }, ...ancestry];
         if (child === resource && isOwnAncestor(this.#plan, resource, record, ancestry)) {
           s.cycles++;

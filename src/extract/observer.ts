@@ -91,4 +91,10 @@ export interface RunObserver {
   empty(at: ChainPosition): void;
   /** A chain cannot run: its parent lacks the list it fans out over (nothing is known). */
   unknown(at: ChainPosition): void;
+  /**
+   * The child resources to request even for a record whose own children are current
+   * (one `ListingTracker.page` answered): children new to the database, or with new
+   * descendants, which are backfilled over every existing record once.
+   */
+  backfill(resource: PlannedResource): ReadonlySet<string>;
 }

@@ -61,7 +61,15 @@ export interface IncrementalRunOptions {
   now?: Date;
   /** Stored watched values, read before the run (see `readWatched`). */
   watched?: Watched;
+  /**
+   * The resources with a table in the stored schema: those a database older than the
+   * state's `loaded_resources` has loaded (the others are new, and backfilled).
+   */
+  storedTables?: ReadonlySet<string>;
 }
+
+/** No children to backfill. */
+const NONE: ReadonlySet<string> = new Set();
 
 /** Boundary records kept per listing before the ones far below the cursor are dropped. */
 const BOUNDARY_PRUNE = 256;
@@ -81,6 +89,12 @@ export class IncrementalRun implements RunObserver {
    * per resource that lists its keys apart: a key listing need not list them again.
    */
   readonly #loadedWhole = new Map<string, Map<string, Set<string>>>();
+  /** Resources loaded in full before this run. */
+  readonly #loaded: ReadonlySet<string>;
+  /** Per resource, its children new to the database or leading to one (see `backfill`). */
+  readonly #backfill = new Map<string, ReadonlySet<string>>();
+  /** Did an earlier load store anything incremental (else this is a first load)? */
+  readonly #continuing: boolean;
 
   /** Starts a run from the stored state (validated here; see `readState`). */
   constructor(plan: Plan, stored: unknown, options: IncrementalRunOptions = {}) {
@@ -98,6 +112,42 @@ export class IncrementalRun implements RunObserver {
     );
     this.#watched = options.watched ?? new Map();
     this.ledger = new RunLedger(plan);
+    // what was loaded: as the state says, else as the stored tables say, else everything
+    // the plan names (nothing is known to be new)
+    this.#loaded = new Set(
+      this.#previous.loaded_resources ?? options.storedTables ?? plan.resources.keys(),
+    );
+    this.#continuing = Object.keys(this.#state.incremental).length > 0;
+    const fresh = (name: string) => {
+      const r = plan.resources.get(name)!;
+      return r.load && !this.#loaded.has(name);
+    };
+    const leadsToNew = (name: string, seen: Set<string>): boolean => {
+      if (seen.has(name)) return false;
+      seen.add(name);
+      if (fresh(name)) return true;
+      return plan.resources.get(name)!.children.some((c) => leadsToNew(c, seen));
+    };
+    for (const r of plan.resources.values()) {
+      this.#backfill.set(
+        r.name,
+        new Set(r.children.filter((c) => c !== r.name && leadsToNew(c, new Set([r.name])))),
+      );
+    }
+  }
+
+  /**
+   * Is this resource new to a database that has loaded before (its first run after it
+   * was added to the spec)? Its parents' existing records are listed for it once.
+   */
+  isNew(resource: string): boolean {
+    const r = this.#plan.resources.get(resource)!;
+    return this.#continuing && r.load && !this.#loaded.has(resource);
+  }
+
+  /** The children to request even under records whose own children are current. */
+  backfill(resource: PlannedResource): ReadonlySet<string> {
+    return this.#continuing ? this.#backfill.get(resource.name)! : NONE;
   }
 
   /** Did an earlier load store cursors for this resource? */
@@ -141,6 +191,7 @@ export class IncrementalRun implements RunObserver {
     return new ChainListing(this.ledger, resource, at, options, {
       cursor: this.#state.incremental[resource.name]?.[at.partition],
       boundary: this.#state.incremental_boundary[resource.name]?.[at.partition],
+      backfill: this.backfill(resource).size > 0,
     }, this.separateKeyListing(resource) ? this.#wholeOf(resource.name, at.partition) : undefined);
   }
 
@@ -195,8 +246,11 @@ export class IncrementalRun implements RunObserver {
    */
   nextState(deleted: (parentResource: string) => ReadonlySet<string>): StoredState {
     const ran = (r: PlannedResource) => !this.ledger.isIncomplete(r);
+    const loaded = new Set(this.#loaded);
+    for (const r of this.#plan.resources.values()) if (r.load && ran(r)) loaded.add(r.name);
     return {
       ...this.#previous,
+      loaded_resources: [...loaded].sort(),
       refreshed: this.#clocks.next(this.#plan, ran),
       refreshed_parents: this.#clocks.nextSeen(
         this.#plan,
@@ -230,13 +284,18 @@ class ChainListing implements ListingTracker {
   #boundary = new Map<string, string>();
   /** Where the keys this listing loads whole go (for the key listing), if anywhere. */
   readonly #whole: Set<string> | undefined;
+  /**
+   * Backfilling a new child: the listing starts from `initial`, and records older than
+   * the stored start (whose own children are current) are answered as unchanged.
+   */
+  readonly #olderThan: string | undefined;
 
   constructor(
     ledger: RunLedger,
     resource: PlannedResource,
     at: ChainPosition,
     options: { again: boolean; listsKeys: boolean },
-    stored: { cursor?: string; boundary?: Record<string, string> },
+    stored: { cursor?: string; boundary?: Record<string, string>; backfill?: boolean },
     whole?: Set<string>,
   ) {
     this.#whole = options.again ? undefined : whole;
@@ -250,6 +309,11 @@ class ChainListing implements ListingTracker {
     const from = this.#inc ? stored.cursor ?? this.#inc.initial : undefined;
     this.start = from === undefined ? undefined : lagged(from, this.#inc!.lag_seconds);
     this.#cursor = from;
+    if (this.#inc && stored.backfill && stored.cursor !== undefined) {
+      // every record again, for the new children; the others only for what changed
+      this.#olderThan = this.start;
+      this.start = lagged(this.#inc.initial, this.#inc.lag_seconds);
+    }
     this.#seenBefore = this.#inc && from !== undefined ? stored.boundary : undefined;
   }
 
@@ -263,6 +327,9 @@ class ChainListing implements ListingTracker {
         if (value === undefined) continue;
         if (this.#cursor === undefined || compareCursors(value, this.#cursor) > 0) {
           this.#cursor = value;
+        }
+        if (this.#olderThan !== undefined && compareCursors(value, this.#olderThan) < 0) {
+          (unchanged ??= new Set()).add(r);
         }
         if (resource.primaryKey.length === 0) continue;
         const key = keyOf(resource, r);

@@ -63,6 +63,11 @@ export const StoredStateSchema = v.looseObject({
   incremental_boundary: v.optional(BoundariesSchema, {}),
   refreshed: v.optional(RefreshedSchema, {}),
   refreshed_parents: v.optional(RefreshedParentsSchema, {}),
+  /**
+   * The resources this database has loaded in full (a new one is backfilled over its
+   * parents' existing records first); absent in databases older than it.
+   */
+  loaded_resources: v.optional(v.array(text)),
 });
 
 /** Stored cursors: resource → partition → cursor value. */
