@@ -217,10 +217,18 @@ async function prepare(
   const { spec, plan, options, dest, started } = base;
   const loadId = newLoadId(started.getTime());
   const schema = (await dest.readSchema(spec.dataset)) ?? emptySchema();
-  const incremental = new IncrementalRun(plan, await dest.readState(spec.dataset), {
+  const state = await dest.readState(spec.dataset);
+  // a database older than the state's loaded_resources: what its last load recorded
+  const last = state.loaded_resources === undefined
+    ? (await dest.loads(spec.dataset, 20)).find((l) => l.status === "completed")
+    : undefined;
+  const incremental = new IncrementalRun(plan, state, {
     fullRefresh: options.fullRefresh,
     now: started,
     storedTables: new Set(Object.values(schema.tables).map((t) => t.resource)),
+    storedParents: Object.fromEntries(
+      Object.entries(last?.resources ?? {}).map(([name, f]) => [name, f.parents]),
+    ),
   });
   const normalizer = new Normalizer(schema, loadId);
   const loaded = [...plan.resources.values()].filter((r) => r.load);

@@ -394,3 +394,36 @@ Deno.test("a task in no project filed into one without moving its modified_at is
     await fake.close();
   }
 });
+
+Deno.test("a new parent of a resource is backfilled: stories of subtasks arrive at the next run after the spec adds them", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    // the spec of an earlier version: stories of tasks only
+    const v1 = await asanaSpec(
+      fake.baseUrl,
+      fake.token,
+      (s) =>
+        s.replace(
+          "    path: /tasks/{parent.gid}/stories\n    parent: [tasks, subtasks]",
+          "    path: /tasks/{parent.gid}/stories\n    parent: tasks",
+        ),
+    );
+    assert.deepEqual(v1.resources.stories.parent, "tasks");
+    const dest = await PgliteDestination.open();
+    await runPipeline(v1, { destination: dest });
+    const v2 = await asanaSpec(fake.baseUrl, fake.token);
+    const second = await runPipeline(v2, { destination: dest });
+    const stories = second.resources.find((r) => r.resource === "stories")!;
+    assert.equal(stories.backfilled, true);
+    const got = await tableContents(dest);
+    const fresh = await freshLoad(fake.baseUrl, fake.token);
+    assert.deepEqual(got.stories, fresh.stories);
+    // once: the next run is incremental again
+    const third = await runPipeline(v2, { destination: dest });
+    assert.equal(third.resources.some((r) => r.backfilled), false);
+    assert.equal(third.resources.find((r) => r.resource === "stories")!.requests, 0);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});

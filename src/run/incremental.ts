@@ -66,6 +66,26 @@ export interface IncrementalRunOptions {
    * state's `loaded_resources` has loaded (the others are new, and backfilled).
    */
   storedTables?: ReadonlySet<string>;
+  /** The parents of each resource as the last completed load recorded them, when it did. */
+  storedParents?: Readonly<Record<string, readonly string[] | undefined>>;
+}
+
+/** A resource's listing under one parent resource, as `loaded_resources` names it. */
+function edgeKey(resource: string, parent: string): string {
+  return `${resource} < ${parent}`;
+}
+
+/**
+ * The parent edges a database older than `loaded_resources` loaded: those its last load
+ * recorded (`parents` per resource), and every edge of a resource it recorded none for.
+ */
+function edgesOf(
+  recorded: Readonly<Record<string, readonly string[] | undefined>>,
+  plan: Plan,
+  only?: PlannedResource,
+): string[] {
+  const resources = only ? [only] : [...plan.resources.values()];
+  return resources.flatMap((r) => (recorded[r.name] ?? r.parents).map((p) => edgeKey(r.name, p)));
 }
 
 /** No children to backfill. */
@@ -112,26 +132,33 @@ export class IncrementalRun implements RunObserver {
     );
     this.#watched = options.watched ?? new Map();
     this.ledger = new RunLedger(plan);
-    // what was loaded: as the state says, else as the stored tables say, else everything
-    // the plan names (nothing is known to be new)
+    // what was loaded, resources and their parent edges (`child < parent`): as the state
+    // says; else the resources with a stored table, with the parents the last load
+    // recorded; else everything the plan names (nothing is known to be new)
     this.#loaded = new Set(
-      this.#previous.loaded_resources ?? options.storedTables ?? plan.resources.keys(),
+      this.#previous.loaded_resources ??
+        (options.storedTables
+          ? [...options.storedTables, ...edgesOf(options.storedParents ?? {}, plan)]
+          : [...plan.resources.values()].flatMap((r) => [r.name, ...edgesOf({}, plan, r)])),
     );
     this.#continuing = Object.keys(this.#state.incremental).length > 0;
-    const fresh = (name: string) => {
+    /** Is this resource, or its listing under this parent, new to the database? */
+    const fresh = (name: string, parent: string) => {
       const r = plan.resources.get(name)!;
-      return r.load && !this.#loaded.has(name);
+      return r.load && (!this.#loaded.has(name) || !this.#loaded.has(edgeKey(name, parent)));
     };
-    const leadsToNew = (name: string, seen: Set<string>): boolean => {
+    const leadsToNew = (name: string, parent: string, seen: Set<string>): boolean => {
+      if (fresh(name, parent)) return true;
       if (seen.has(name)) return false;
       seen.add(name);
-      if (fresh(name)) return true;
-      return plan.resources.get(name)!.children.some((c) => leadsToNew(c, seen));
+      return plan.resources.get(name)!.children.some((c) => leadsToNew(c, name, seen));
     };
     for (const r of plan.resources.values()) {
       this.#backfill.set(
         r.name,
-        new Set(r.children.filter((c) => c !== r.name && leadsToNew(c, new Set([r.name])))),
+        new Set(
+          r.children.filter((c) => c !== r.name && leadsToNew(c, r.name, new Set([r.name]))),
+        ),
       );
     }
   }
@@ -142,7 +169,8 @@ export class IncrementalRun implements RunObserver {
    */
   isNew(resource: string): boolean {
     const r = this.#plan.resources.get(resource)!;
-    return this.#continuing && r.load && !this.#loaded.has(resource);
+    return this.#continuing && r.load &&
+      [r.name, ...r.parents.map((p) => edgeKey(r.name, p))].some((k) => !this.#loaded.has(k));
   }
 
   /** The children to request even under records whose own children are current. */
@@ -247,7 +275,11 @@ export class IncrementalRun implements RunObserver {
   nextState(deleted: (parentResource: string) => ReadonlySet<string>): StoredState {
     const ran = (r: PlannedResource) => !this.ledger.isIncomplete(r);
     const loaded = new Set(this.#loaded);
-    for (const r of this.#plan.resources.values()) if (r.load && ran(r)) loaded.add(r.name);
+    for (const r of this.#plan.resources.values()) {
+      if (!r.load || !ran(r)) continue;
+      loaded.add(r.name);
+      for (const p of r.parents) loaded.add(edgeKey(r.name, p));
+    }
     return {
       ...this.#previous,
       loaded_resources: [...loaded].sort(),
