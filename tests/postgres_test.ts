@@ -370,3 +370,55 @@ Deno.test({
     assert.equal(n[0].n, 18);
   },
 });
+
+Deno.test({
+  name:
+    "the password can stay off the command line: PGPASSWORD with a URL without one works, even through deno task; a URL with one gets a note",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    await using dir = await tempDir();
+    const fake = await startFakeAsana({ seed: 5, tasksPerProject: 2 });
+    try {
+      const secret = passwordOf(db.url);
+      const bare = new URL(db.url);
+      bare.password = "";
+      const env = {
+        ASANA_BASE_URL: fake.baseUrl,
+        ASANA_ACCESS_TOKEN: fake.token,
+        PGPASSWORD: secret,
+      };
+      const file = await fastAsanaFile(dir.path);
+      const run = await runCli(
+        ["run", file, "--destination", bare.toString(), "--resources", "workspaces"],
+        env,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.doesNotMatch(run.stderr, /note: the password/);
+      // deno task echoes its command line: with PGPASSWORD it holds no password
+      const task = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "show", SPEC, "--destination", bare.toString()],
+        cwd: ROOT,
+        env: { NO_COLOR: "1", PGPASSWORD: secret, PATH: Deno.env.get("PATH") ?? "" },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      const echoed = dec.decode(task.stdout) + dec.decode(task.stderr);
+      assert.equal(task.code, 0, echoed);
+      assert.match(echoed, /workspaces/);
+      for (const o of [run.stdout, run.stderr, echoed]) assert.equal(o.includes(secret), false, o);
+      // a password in the URL works, is redacted, and the command says where else it went
+      const inline = await runCli(
+        ["show", SPEC, "--destination", db.url],
+        { ASANA_ACCESS_TOKEN: "x" },
+      );
+      assert.equal(inline.code, 0, inline.stderr);
+      assert.match(inline.stderr, /note: the password in --destination is in your shell history/);
+      assert.equal(inline.stdout.includes(secret) || inline.stderr.includes(secret), false);
+    } finally {
+      await fake.close();
+    }
+  },
+});

@@ -10,7 +10,13 @@ import type { Spec } from "../spec/schema.ts";
 import { defaultDbDir } from "../pipeline.ts";
 import { PgliteDestination } from "../load/pglite.ts";
 import type { Destination } from "../load/destination.ts";
-import { openTarget, resolveTarget, type Target, targetSecrets } from "../load/open.ts";
+import {
+  hasPassword,
+  openTarget,
+  resolveTarget,
+  type Target,
+  targetSecrets,
+} from "../load/open.ts";
 import { describeUrl } from "../load/postgres.ts";
 import { assertNotHeld } from "../load/lock.ts";
 import { credentialsOf } from "../extract/http.ts";
@@ -78,8 +84,17 @@ export async function isDatabase(dir: string): Promise<boolean> {
 
 /** The target of `--destination` (or `--db DIR`), with its password made secret. */
 export function targetOf(args: Args, dbDir: string): Target {
-  const target = resolveTarget(stringFlag(args, "destination"), dbDir);
+  const destination = stringFlag(args, "destination");
+  const target = resolveTarget(destination, dbDir);
   addSecrets(targetSecrets(target));
+  if (hasPassword(destination)) {
+    // restpipe redacts it, but the shell's history has it, and deno task echoes its command
+    err(
+      "note: the password in --destination is in your shell history, and deno task prints " +
+        "its command line with it: give it as PGPASSWORD (postgresql://user@host/db), or " +
+        "use --destination postgres with .dlt/secrets.toml",
+    );
+  }
   return target;
 }
 

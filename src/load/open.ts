@@ -80,14 +80,29 @@ function credentialsFromToml(file: string): string | undefined {
   return undefined;
 }
 
-/** The secrets of a target (a server's password), to redact from output. */
+/**
+ * The secrets of a target (a server's password, in the URL or in `PGPASSWORD`, which
+ * the connection uses when the URL has none), to redact from output.
+ */
 export function targetSecrets(target: Target): string[] {
   if (target.kind !== "postgres") return [];
+  const env = Deno.env.get("PGPASSWORD");
   try {
     const u = new URL(target.url);
-    return u.password ? [u.password, decodeURIComponent(u.password)] : [];
+    const own = u.password ? [u.password, decodeURIComponent(u.password)] : [];
+    return env ? [...own, env] : own;
   } catch {
-    return [];
+    return env ? [env] : [];
+  }
+}
+
+/** Does this `--destination` value carry a password in its URL? */
+export function hasPassword(destination: string | undefined): boolean {
+  if (destination === undefined || !/^postgres(ql)?:\/\//i.test(destination)) return false;
+  try {
+    return new URL(destination).password !== "";
+  } catch {
+    return false;
   }
 }
 
