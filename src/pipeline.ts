@@ -14,7 +14,8 @@ import { DEFAULT_FLUSH_ROWS, StagingBuffer } from "./load/staging.ts";
 import { Normalizer } from "./normalize/normalize.ts";
 import { emptySchema } from "./normalize/schema.ts";
 import { buildPlan, type Plan, type PlannedResource } from "./plan/plan.ts";
-import { IncrementalRun } from "./run/incremental.ts";
+import type { IncrementalRun } from "./run/incremental.ts";
+import { openIncrementalRun } from "./run/open.ts";
 import { readWatched } from "./run/watch.ts";
 import type { Spec } from "./spec/schema.ts";
 
@@ -216,21 +217,12 @@ async function prepare(
 ): Promise<RunContext> {
   const { spec, plan, options, dest, started } = base;
   const loadId = newLoadId(started.getTime());
-  const schema = (await dest.readSchema(spec.dataset)) ?? emptySchema();
-  const state = await dest.readState(spec.dataset);
-  // a database older than the state's loaded_resources: what its last load recorded
-  const last = state.loaded_resources === undefined
-    ? (await dest.loads(spec.dataset, 20)).find((l) => l.status === "completed")
-    : undefined;
-  const incremental = new IncrementalRun(plan, state, {
+  const opened = await openIncrementalRun(dest, spec.dataset, plan, {
     fullRefresh: options.fullRefresh,
     now: started,
-    storedTables: new Set(Object.values(schema.tables).map((t) => t.resource)),
-    storedParents: Object.fromEntries(
-      Object.entries(last?.resources ?? {}).map(([name, f]) => [name, f.parents]),
-    ),
   });
-  const normalizer = new Normalizer(schema, loadId);
+  const incremental = opened.incremental;
+  const normalizer = new Normalizer(opened.schema ?? emptySchema(), loadId);
   const loaded = [...plan.resources.values()].filter((r) => r.load);
   for (const r of loaded) normalizer.rootTable(r);
   if (!options.fullRefresh) {

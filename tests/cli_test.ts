@@ -273,3 +273,31 @@ Deno.test("show and sql take the spec the same ways: as a file name or as --spec
     await fake.close();
   }
 });
+
+Deno.test("plan shows what the next run will backfill: a resource added to the spec of a loaded database", async () => {
+  await using dir = await tempDir();
+  const fake = await startFakeAsana({ tasksPerProject: 3 });
+  try {
+    const spec = await fastAsanaFile(dir.path);
+    const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
+    const run = await runCli(["run", spec, "--resources", "tasks", "--db", "db"], env, dir.path);
+    assert.equal(run.code, 0, run.stderr);
+    const before = await runCli(["plan", spec, "--db", "db"], env, dir.path);
+    assert.equal(before.code, 0, before.stderr);
+    // everything but tasks and its ancestors is new to this database
+    assert.match(before.stdout, /^backfill: stories is new to this database/m);
+    assert.doesNotMatch(before.stdout, /^backfill: tasks /m);
+    const listed = new Set([...fake.data.tasksOf.values()].flat()).size;
+    assert.match(
+      before.stdout,
+      new RegExp(`^backfill: stories .*\\(${listed} tasks \\+ \\? subtasks`, "m"),
+    );
+    const all = await runCli(["run", spec, "--db", "db"], env, dir.path);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /^stories: new to this database/m);
+    const after = await runCli(["plan", spec, "--db", "db", "--json"], env, dir.path);
+    assert.deepEqual(JSON.parse(after.stdout).backfills, []);
+  } finally {
+    await fake.close();
+  }
+});

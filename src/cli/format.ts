@@ -6,6 +6,7 @@
 import type { RunResult } from "../pipeline.ts";
 import type { Plan } from "../plan/plan.ts";
 import type { RunEstimate } from "../run/estimate.ts";
+import type { Backfill } from "../run/open.ts";
 import type { Spec } from "../spec/schema.ts";
 import type { ResolvedVariable } from "../spec/interpolate.ts";
 import { type DatasetSummary, depthOf, type TableDetail } from "../show.ts";
@@ -216,6 +217,18 @@ export function formatCheck(
     lines.push("", `disabled: ${disabled.map(([n]) => n).join(", ")} (enabled: false)`);
   }
   return lines.join("\n");
+}
+
+/** One line on a resource the next run backfills, with about how many more requests. */
+export function formatBackfill(b: Backfill): string {
+  const known = Object.values(b.parents).every((n) => n !== undefined);
+  const records = Object.entries(b.parents)
+    .map(([p, n]) => `${n === undefined ? "?" : n} ${p}`).join(" + ");
+  const total = known ? Object.values(b.parents).reduce((a, n) => a! + n!, 0)! : undefined;
+  return `backfill: ${b.resource} is new to this database (or has a new parent): the next run ` +
+    `lists it under every existing parent record once (${records}: ` +
+    `${total === undefined ? "an unknown number of" : `about ${total}`} requests or more ` +
+    `beyond the estimate above), and its incremental ancestors from their initial cursor`;
 }
 
 /** `deno task plan`: resources in run order, requests per parent, totals and time. */

@@ -11,7 +11,8 @@ import type { LoadRecord } from "../../load/destination.ts";
 import { openTarget } from "../../load/open.ts";
 import { assertNotHeld } from "../../load/lock.ts";
 import { parseArgs, stringFlag } from "../args.ts";
-import { formatEstimate } from "../format.ts";
+import { formatBackfill, formatEstimate } from "../format.ts";
+import { type Backfill, plannedBackfills } from "../../run/open.ts";
 import { out } from "../io.ts";
 import { isDatabase, loadSpecRedacted, oneSpec, resourcesFlag, targetOf } from "../common.ts";
 
@@ -43,11 +44,13 @@ async function plan(argv: string[]): Promise<number> {
   const p = buildPlan(spec, resourcesFlag(args));
   const target = targetOf(args, stringFlag(args, "db") ?? defaultDbDir(spec));
   let last: LoadRecord | undefined;
+  let backfills: Backfill[] = [];
   if (target.kind === "postgres" || await isDatabase(target.dir)) {
     if (target.kind === "pglite") await assertNotHeld(target.dir);
     const dest = await openTarget(target, "plan");
     try {
       last = (await dest.loads(spec.dataset)).find((l) => l.status === "completed");
+      if (last) backfills = await plannedBackfills(dest, spec.dataset, p);
     } finally {
       await dest.close();
     }
@@ -58,9 +61,10 @@ async function plan(argv: string[]): Promise<number> {
     spec.source.limits.requests_per_minute,
   );
   if (args.flags.has("json")) {
-    out(JSON.stringify({ basedOnLoad: last?.load_id ?? null, ...estimate }, null, 2));
+    out(JSON.stringify({ basedOnLoad: last?.load_id ?? null, ...estimate, backfills }, null, 2));
   } else {
     out(formatEstimate(spec, estimate, last?.load_id));
+    for (const b of backfills) out(formatBackfill(b));
   }
   return 0;
 }
