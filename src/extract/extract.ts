@@ -24,11 +24,6 @@ import {
 import { type Ancestry, keyOf, recordKey, withParentFields } from "./records.ts";
 import { buildRequest, ExtractError, requestKey } from "./request.ts";
 
-export type { Ancestry } from "./records.ts";
-export type { ApiRecord } from "./observer.ts";
-export { buildRequest, ExtractError } from "./request.ts";
-export { keyOf } from "./records.ts";
-
 /** Per-resource counters for the run summary. */
 export interface ResourceStats {
   rows: number;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ResourceFigures } from "../load/pglite.ts";
+import type { ResourceFigures } from "../load/destination.ts";
 import type { Plan } from "../plan/plan.ts";
 
 /** One resource's share of a planned run. */
