@@ -136,6 +136,8 @@ export interface RunResult {
   replacedCharacters: number;
   /** Values a `columns:` hint could not convert: stored in variant columns instead. */
   unconverted: number;
+  /** Resources with tables in the dataset that the spec no longer has (their tables are kept). */
+  removed: string[];
 }
 
 /** A run that failed: nothing was committed. */
@@ -180,6 +182,8 @@ interface RunContext {
   /** The resources whose tables this run writes. */
   loaded: PlannedResource[];
   incremental: IncrementalRun;
+  /** Resources with stored tables that the spec no longer has. */
+  removed: string[];
 }
 
 /** Runs a validated spec end to end and commits its load atomically. */
@@ -213,7 +217,7 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
 
 /** Reads what the run starts from: the stored schema, the state and the watched values. */
 async function prepare(
-  base: Omit<RunContext, "loadId" | "normalizer" | "loaded" | "incremental">,
+  base: Omit<RunContext, "loadId" | "normalizer" | "loaded" | "incremental" | "removed">,
 ): Promise<RunContext> {
   const { spec, plan, options, dest, started } = base;
   const loadId = newLoadId(started.getTime());
@@ -223,6 +227,9 @@ async function prepare(
   });
   const incremental = opened.incremental;
   const normalizer = new Normalizer(opened.schema ?? emptySchema(), loadId);
+  const removed = [
+    ...new Set(Object.values(opened.schema?.tables ?? {}).map((t) => t.resource)),
+  ].filter((name) => !Object.hasOwn(spec.resources, name)).sort();
   const loaded = [...plan.resources.values()].filter((r) => r.load);
   for (const r of loaded) normalizer.rootTable(r);
   if (!options.fullRefresh) {
@@ -230,7 +237,7 @@ async function prepare(
       await readWatched(dest, spec.dataset, normalizer, loaded, (r) => incremental.loadedBefore(r)),
     );
   }
-  return { ...base, loadId, normalizer, loaded, incremental };
+  return { ...base, loadId, normalizer, loaded, incremental, removed };
 }
 
 /** A progress snapshot: the client's counters and each resource's live stats. */
@@ -396,5 +403,6 @@ function resultOf(
     seconds: (performance.now() - run.t0) / 1000,
     replacedCharacters: client.repairs.replacedCharacters,
     unconverted: normalizer.unconverted,
+    removed: run.removed,
   };
 }

@@ -6,6 +6,7 @@ import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { asanaOas, ROOT } from "./helpers.ts";
+import { formatRunSummary } from "../src/cli/format.ts";
 
 interface SchemaNode {
   type: string;
@@ -230,6 +231,15 @@ Deno.test("the README's example added to an existing database loads every task's
     const third = await runPipeline(edited, { destination: dest });
     assert.equal(third.resources.some((r) => r.backfilled), false);
     assert.equal(third.resources.find((r) => r.resource === "task_tags")!.requests, 0);
+    assert.equal(await count(), expected);
+    assert.deepEqual(third.removed, []);
+    // taken out of the spec again: the run says so, and keeps the table
+    const fourth = await runPipeline(specOf(base), { destination: dest });
+    assert.deepEqual(fourth.removed, ["task_tags"]);
+    assert.match(
+      formatRunSummary(fourth),
+      /^task_tags: no longer in the spec; its tables were kept/m,
+    );
     assert.equal(await count(), expected);
     await dest.close();
   } finally {

@@ -105,6 +105,12 @@ export function formatRunSummary(result: RunResult): string {
         `surrogates) were stored as U+FFFD`,
     );
   }
+  for (const name of result.removed) {
+    lines.push(
+      `${name}: no longer in the spec; its tables were kept as they are (drop them with ` +
+        `sql --write, or put the resource back)`,
+    );
+  }
   const tables = Object.keys(result.tables).length;
   lines.push(
     `load ${result.loadId}: ${tables} tables committed in ${result.seconds.toFixed(2)} s; ` +
