@@ -226,6 +226,18 @@ async function prepare(
     now: started,
   });
   const incremental = opened.incremental;
+  const changed = incremental.changedShapes();
+  if (changed.length > 0) {
+    throw new RestpipeError(
+      changed.map((c) => `${c.resource}: ${c.change} since its rows were loaded`).join("\n") +
+        `\nthe stored rows do not fit the spec's new ${
+          changed.length === 1 ? "setting" : "settings"
+        }; rebuild ${changed.length === 1 ? "that table" : "those tables"} with ` +
+        `--full-refresh --resources ${changed.map((c) => c.resource).join(",")}, ` +
+        `or put the old setting back`,
+      { exitCode: 2 },
+    );
+  }
   const normalizer = new Normalizer(opened.schema ?? emptySchema(), loadId);
   const removed = [
     ...new Set(Object.values(opened.schema?.tables ?? {}).map((t) => t.resource)),

@@ -301,3 +301,42 @@ Deno.test("plan shows what the next run will backfill: a resource added to the s
     await fake.close();
   }
 });
+
+Deno.test("a changed primary key, disposition or cursor is refused with the command that rebuilds the table; that command works", async () => {
+  await using dir = await tempDir();
+  const fake = await startFakeAsana({ tasksPerProject: 2 });
+  try {
+    const spec = await fastAsanaFile(dir.path);
+    const env = { ASANA_BASE_URL: fake.baseUrl, ASANA_ACCESS_TOKEN: fake.token };
+    const first = await runCli(["run", spec, "--db", "db", "--resources", "tasks"], env, dir.path);
+    assert.equal(first.code, 0, first.stderr);
+    const text = await Deno.readTextFile(spec);
+    const edited = text.replace(
+      /( {2}tasks:\n(?: {4}.*\n)*?) {4}incremental: \{ cursor: modified_at,/,
+      "$1    incremental: { cursor: created_at,",
+    );
+    assert.notEqual(edited, text);
+    await Deno.writeTextFile(spec, edited);
+    const refused = await runCli(
+      ["run", spec, "--db", "db", "--resources", "tasks"],
+      env,
+      dir.path,
+    );
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /tasks: incremental cursor modified_at → created_at since its rows were loaded/,
+    );
+    assert.match(refused.stderr, /--full-refresh --resources tasks/);
+    const rebuilt = await runCli(
+      ["run", spec, "--db", "db", "--resources", "tasks", "--full-refresh"],
+      env,
+      dir.path,
+    );
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    const again = await runCli(["run", spec, "--db", "db", "--resources", "tasks"], env, dir.path);
+    assert.equal(again.code, 0, again.stderr);
+  } finally {
+    await fake.close();
+  }
+});

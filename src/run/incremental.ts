@@ -70,6 +70,15 @@ export interface IncrementalRunOptions {
   storedParents?: Readonly<Record<string, readonly string[] | undefined>>;
 }
 
+/** What a resource's rows are written by, as the state's `shapes` keeps it. */
+function shapeOf(r: PlannedResource): NonNullable<StoredState["shapes"]>[string] {
+  return {
+    primary_key: r.primaryKey,
+    write_disposition: r.writeDisposition,
+    ...(r.incremental ? { cursor: r.incremental.cursor } : {}),
+  };
+}
+
 /** A resource's listing under one parent resource, as `loaded_resources` names it. */
 function edgeKey(resource: string, parent: string): string {
   return `${resource} < ${parent}`;
@@ -189,6 +198,32 @@ export class IncrementalRun implements RunObserver {
   }
 
   /**
+   * The loaded resources whose primary key, disposition or incremental cursor differ from
+   * those their rows were written by, each with what changed (none on a full refresh,
+   * which rebuilds them).
+   */
+  changedShapes(): { resource: string; change: string }[] {
+    if (this.#fullRefresh) return [];
+    const out: { resource: string; change: string }[] = [];
+    for (const r of this.#plan.resources.values()) {
+      const was = this.#previous.shapes?.[r.name];
+      if (!r.load || !was) continue;
+      const now = shapeOf(r);
+      const key = (k: readonly string[]) => k.join("+") || "(none)";
+      const changes = [
+        key(was.primary_key) !== key(now.primary_key) &&
+        `primary_key ${key(was.primary_key)} → ${key(now.primary_key)}`,
+        was.write_disposition !== now.write_disposition &&
+        `write_disposition ${was.write_disposition} → ${now.write_disposition}`,
+        was.cursor !== now.cursor &&
+        `incremental cursor ${was.cursor ?? "(none)"} → ${now.cursor ?? "(none)"}`,
+      ].filter((c): c is string => typeof c === "string");
+      if (changes.length > 0) out.push({ resource: r.name, change: changes.join(", ") });
+    }
+    return out;
+  }
+
+  /**
    * Is this resource's listing under this parent record due: its clock's time has come,
    * or the record was never listed? (Recorded when it is not.)
    */
@@ -280,9 +315,14 @@ export class IncrementalRun implements RunObserver {
       loaded.add(r.name);
       for (const p of r.parents) loaded.add(edgeKey(r.name, p));
     }
+    const shapes = { ...this.#previous.shapes };
+    for (const r of this.#plan.resources.values()) {
+      if (r.load && ran(r)) shapes[r.name] = shapeOf(r);
+    }
     return {
       ...this.#previous,
       loaded_resources: [...loaded].sort(),
+      shapes,
       refreshed: this.#clocks.next(this.#plan, ran),
       refreshed_parents: this.#clocks.nextSeen(
         this.#plan,

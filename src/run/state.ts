@@ -68,6 +68,21 @@ export const StoredStateSchema = v.looseObject({
    * parents' existing records first); absent in databases older than it.
    */
   loaded_resources: v.optional(v.array(text)),
+  /**
+   * What each loaded resource's rows were written by: primary key, disposition and
+   * incremental cursor. A run whose spec changes one of them is refused until a full
+   * refresh of that resource rebuilds its table.
+   */
+  shapes: v.optional(
+    v.record(
+      v.string(),
+      v.object({
+        primary_key: v.array(text),
+        write_disposition: text,
+        cursor: v.optional(text),
+      }),
+    ),
+  ),
 });
 
 /** Stored cursors: resource → partition → cursor value. */
