@@ -108,6 +108,13 @@ class Gate {
   }
 }
 
+/** The key of the record a chain fans out from (`""` for a root resource). */
+function parentKeyOf(plan: Plan, ancestry: Ancestry): string {
+  return ancestry.length === 0
+    ? ""
+    : keyOf(plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
+}
+
 /** Where a chain of `resource` for this ancestry and `for_each` item sits. */
 function positionOf(
   plan: Plan,
@@ -115,9 +122,7 @@ function positionOf(
   ancestry: Ancestry,
   item: unknown,
 ): ChainPosition {
-  const parentKey = ancestry.length === 0
-    ? ""
-    : keyOf(plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
+  const parentKey = parentKeyOf(plan, ancestry);
   return {
     resource: resource.name,
     parentKey,
@@ -260,9 +265,7 @@ class FanOut {
   /** Starts a resource's chains under one parent record (one per `for_each` item). */
   async #spawn(resource: PlannedResource, ancestry: Ancestry, recursive = false): Promise<void> {
     // not due (refresh_every): its rows, and those of its descendants, stay as they are
-    const parentKey = ancestry.length === 0
-      ? ""
-      : keyOf(this.#plan.resources.get(ancestry[0].resource)!, ancestry[0].record);
+    const parentKey = parentKeyOf(this.#plan, ancestry);
     if (!this.#observer.due(resource, ancestry[0]?.resource ?? "", parentKey)) return;
     const s = this.#stats.get(resource.name)!;
     const when = ancestry.length > 0 ? resource.when.get(ancestry[0].resource) : undefined;

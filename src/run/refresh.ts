@@ -21,6 +21,8 @@ export class RefreshClocks {
   readonly #seen: Readonly<RefreshedParents>;
   readonly #now: Date;
   readonly #ignore: boolean;
+  /** The stored parent records as sets, per clock key (made when first asked). */
+  readonly #seenSets = new Map<string, ReadonlySet<string>>();
   /** Parent records listed in this run, per clock key. */
   readonly #listed = new Map<string, Set<string>>();
 
@@ -57,13 +59,20 @@ export class RefreshClocks {
   isDue(resource: PlannedResource, parent: string, parentKey = ""): boolean {
     const key = refreshKey(resource.name, parent);
     const due = this.#clockDue(resource, parent) ||
-      !(this.#seen[key] ?? []).includes(parentKey);
+      !this.#seenOf(key).has(parentKey);
     if (due && resource.refreshEvery.has(parent)) {
       let listed = this.#listed.get(key);
       if (!listed) this.#listed.set(key, listed = new Set());
       listed.add(parentKey);
     }
     return due;
+  }
+
+  /** The parent records a clock has seen listed (a set: asked once per parent record). */
+  #seenOf(key: string): ReadonlySet<string> {
+    let seen = this.#seenSets.get(key);
+    if (!seen) this.#seenSets.set(key, seen = new Set(this.#seen[key] ?? []));
+    return seen;
   }
 
   /** The clocks to store: those of the listings that ran to the end (`ran`) move to now. */
