@@ -93,6 +93,7 @@ export type {
   QueryResult,
   ResourceFigures,
   RootWrite,
+  ViewDefinition,
 } from "./src/load/destination.ts";
 export { openTarget, resolveTarget, type Target } from "./src/load/open.ts";
 

@@ -138,6 +138,10 @@ export interface RunResult {
   unconverted: number;
   /** Resources with tables in the dataset that the spec no longer has (their tables are kept). */
   removed: string[];
+  /** The spec's views this load made, in order. */
+  views: string[];
+  /** The spec's views Postgres refused, with its message: the load committed without them. */
+  viewsFailed: { view: string; message: string }[];
 }
 
 /** A run that failed: nothing was committed. */
@@ -200,16 +204,17 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     let stats: Map<string, ResourceStats>;
     let tables: Record<string, number>;
     const deleted = new Map<string, number>();
+    const viewsFailed: RunResult["viewsFailed"] = [];
     try {
       stats = await extractRows(run);
       options.signal?.throwIfAborted();
-      tables = await commitRun(run, stats, deleted);
+      tables = await commitRun(run, stats, deleted, viewsFailed);
     } catch (e) {
       const message = client.redact(e instanceof Error ? e.message : String(e));
       await dest.recordFailure(spec.pipeline, spec.dataset, run.loadId, started, message);
       throw new RunError(message, { cause: e });
     }
-    return resultOf(run, stats, tables, deleted);
+    return { ...resultOf(run, stats, tables, deleted), ...viewsOf(spec, viewsFailed) };
   } finally {
     if (!options.destination) await dest.close();
   }
@@ -319,6 +324,7 @@ function commitRun(
   run: RunContext,
   stats: ReadonlyMap<string, ResourceStats>,
   deleted: Map<string, number>,
+  viewsFailed: RunResult["viewsFailed"],
 ): Promise<Record<string, number>> {
   const { spec, plan, normalizer, incremental } = run;
   const roots: RootWrite[] = run.loaded.map((r) => ({
@@ -346,10 +352,24 @@ function commitRun(
     },
     rowIdPrefix: normalizer.idPrefix,
     fullRefresh: run.options.fullRefresh,
+    views: Object.entries(spec.views ?? {}).map(([name, sql]) => ({ name, sql })),
+    viewFailed: (view, message) => viewsFailed.push({ view, message }),
     resources: Object.fromEntries(
       plan.order.map((name) => [name, figuresOf(run, name, stats.get(name)!)]),
     ),
   });
+}
+
+/** The views a load made, and those Postgres refused. */
+function viewsOf(
+  spec: Spec,
+  viewsFailed: RunResult["viewsFailed"],
+): Pick<RunResult, "views" | "viewsFailed"> {
+  const failed = new Set(viewsFailed.map((f) => f.view));
+  return {
+    views: Object.keys(spec.views ?? {}).filter((v) => !failed.has(v)),
+    viewsFailed,
+  };
 }
 
 /** What a resource extracted, as the load record keeps it for later plans. */
@@ -372,7 +392,7 @@ function resultOf(
   stats: ReadonlyMap<string, ResourceStats>,
   tables: Record<string, number>,
   deleted: ReadonlyMap<string, number>,
-): RunResult {
+): Omit<RunResult, "views" | "viewsFailed"> {
   const { client, plan, normalizer } = run;
   const ledger = run.incremental.ledger;
   const resources: ResourceSummary[] = plan.order.map((name) => {

@@ -9,6 +9,7 @@ import {
   LOADS_TABLE,
   STATE_TABLE,
   VERSION_TABLE,
+  VIEWS_TABLE,
 } from "./load/destination.ts";
 import { quoteIdent as q } from "./normalize/naming.ts";
 
@@ -48,7 +49,7 @@ export interface DatasetSummary {
   }[];
 }
 
-const SYSTEM = new Set([LOADS_TABLE, STATE_TABLE, VERSION_TABLE]);
+const SYSTEM = new Set([LOADS_TABLE, STATE_TABLE, VERSION_TABLE, VIEWS_TABLE]);
 
 /** Summarises a dataset; an unknown dataset has no tables. */
 export async function describeDataset(

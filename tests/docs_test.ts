@@ -105,6 +105,7 @@ Deno.test("pipelines/asana.yaml points editors at the JSON Schema, and validates
     "pipeline",
     "resources",
     "source",
+    "views",
   ]);
   assert.equal(schema.additionalProperties, false);
 });

@@ -111,9 +111,15 @@ export function formatRunSummary(result: RunResult): string {
         `sql --write, or put the resource back)`,
     );
   }
+  for (const { view, message } of result.viewsFailed) {
+    lines.push(`view ${view} not made: ${message} (the load committed without it)`);
+  }
   const tables = Object.keys(result.tables).length;
+  const views = result.views.length > 0 ? ` and ${result.views.length} views` : "";
   lines.push(
-    `load ${result.loadId}: ${tables} tables committed in ${result.seconds.toFixed(2)} s; ` +
+    `load ${result.loadId}: ${tables} tables${views} committed in ${
+      result.seconds.toFixed(2)
+    } s; ` +
       `${result.requests} requests, ${result.retries} retries, ${result.throttled} throttled (429)`,
   );
   return lines.join("\n");
@@ -222,6 +228,8 @@ export function formatCheck(
   if (disabled.length) {
     lines.push("", `disabled: ${disabled.map(([n]) => n).join(", ")} (enabled: false)`);
   }
+  const views = Object.keys(spec.views ?? {});
+  if (views.length) lines.push("", `views, made again by every load: ${views.join(", ")}`);
   return lines.join("\n");
 }
 

@@ -14,6 +14,16 @@ export const LOADS_TABLE = "_dlt_loads";
 export const STATE_TABLE = "_dlt_pipeline_state";
 /** Stored schema versions. */
 export const VERSION_TABLE = "_dlt_version";
+/** The views restpipe made in the dataset, in the order it made them. */
+export const VIEWS_TABLE = "_restpipe_views";
+
+/** A view the spec declares: made in the dataset after every load. */
+export interface ViewDefinition {
+  /** The view's name in the dataset. */
+  name: string;
+  /** Its query, over the dataset's tables named without their schema. */
+  sql: string;
+}
 
 /** A root table to write in the commit, with its disposition. */
 export interface RootWrite {
@@ -68,6 +78,13 @@ export interface CommitJob {
   rowIdPrefix?: string;
   /** What each resource extracted (records, requests, request chains), for later plans. */
   resources?: Record<string, ResourceFigures>;
+  /**
+   * The spec's views, made (again) in this order after the rows are written. Views of
+   * earlier loads are dropped when the run begins, so tables may change under them.
+   */
+  views?: ViewDefinition[];
+  /** Told of each view Postgres refused (the load commits without it). */
+  viewFailed?: (name: string, message: string) => void;
 }
 
 /** One resource's figures in a load. */

@@ -38,6 +38,8 @@ import {
   type RootWrite,
   STATE_TABLE,
   VERSION_TABLE,
+  type ViewDefinition,
+  VIEWS_TABLE,
 } from "./destination.ts";
 
 /** One connection that runs SQL, in order. */
@@ -60,7 +62,13 @@ export abstract class SqlDestination implements Destination {
   protected abstract readonly session: SqlSession;
   #queue: Promise<unknown> = Promise.resolve();
   /** The open run: its dataset, live schema and the column types each table has now. */
-  #run: { dataset: string; schema: StoredSchema; columns: Map<string, string> } | undefined;
+  #run: {
+    dataset: string;
+    schema: StoredSchema;
+    columns: Map<string, string>;
+    /** Whether this run dropped the spec's views (to alter a table under them). */
+    viewsDropped: boolean;
+  } | undefined;
 
   /** Writes rows (already normalised) into an existing table of the open run. */
   protected abstract writeRows(
@@ -218,9 +226,37 @@ export abstract class SqlDestination implements Destination {
     return this.serial(async () => {
       await this.lock(dataset, purpose);
       await this.session.exec("begin");
-      this.#run = { dataset, schema, columns: new Map() };
+      this.#run = { dataset, schema, columns: new Map(), viewsDropped: false };
       await ensureSystemTables(this.session, dataset);
     });
+  }
+
+  /**
+   * Drops the views earlier loads made, once per run, before a table under them is
+   * altered (Postgres refuses to widen a column a view reads). Readers wait for the
+   * altered table anyway; a run that alters nothing never locks the views.
+   */
+  async #dropViews(): Promise<void> {
+    const run = this.#run!;
+    if (run.viewsDropped) return;
+    await dropViews(this.session, run.dataset);
+    run.viewsDropped = true;
+  }
+
+  /**
+   * Makes the spec's views when they differ from those the dataset holds (new, changed,
+   * refused before, or dropped by this run); else leaves them, and their readers, alone.
+   */
+  async #refreshViews(job: CommitJob): Promise<void> {
+    const views = job.views ?? [];
+    const held = await this.session.query<{ name: string; sql: string }>(
+      `select name, sql from ${q(job.dataset)}.${q(VIEWS_TABLE)} order by position`,
+    );
+    const same = !this.#run?.viewsDropped && held.rows.length === views.length &&
+      held.rows.every((h, i) => h.name === views[i].name && h.sql === views[i].sql);
+    if (same) return;
+    await this.#dropViews();
+    await makeViews(this.session, job.dataset, views, job.viewFailed);
   }
 
   /** Writes rows into a table of the open run, adding the table or its new columns first. */
@@ -232,7 +268,7 @@ export abstract class SqlDestination implements Destination {
       const columns = run.schema.tables[table].columns;
       const want = Object.values(columns).map((c) => c.type).join();
       if (run.columns.get(table) !== want) {
-        await ensureTable(this.session, run.dataset, table, run.schema);
+        await ensureTable(this.session, run.dataset, table, run.schema, () => this.#dropViews());
         run.columns.set(table, want);
       }
       try {
@@ -258,7 +294,9 @@ export abstract class SqlDestination implements Destination {
         for (const t of family) {
           // tables written in this run already have their columns; the others are made now
           const want = Object.values(job.schema.tables[t].columns).map((c) => c.type).join();
-          if (ensured.get(t) !== want) await ensureTable(tx, job.dataset, t, job.schema);
+          if (ensured.get(t) !== want) {
+            await ensureTable(tx, job.dataset, t, job.schema, () => this.#dropViews());
+          }
         }
         Object.assign(counts, await finishFamily(tx, job, root, family, i, deleted));
       }
@@ -267,6 +305,7 @@ export abstract class SqlDestination implements Destination {
         const r = await tx.query<{ v: string }>(`select v from ${temp}`);
         deletedKeys.set(table, new Set(r.rows.map((x) => x.v)));
       }
+      await this.#refreshViews(job);
       const ds = q(job.dataset);
       await tx.query(
         `insert into ${ds}.${q(LOADS_TABLE)}
@@ -346,7 +385,67 @@ export async function ensureSystemTables(tx: SqlSession, dataset: string): Promi
     create table if not exists ${ds}.${q(STATE_TABLE)} (
       load_id text primary key, pipeline_name text not null, state jsonb not null,
       created_at timestamptz not null default clock_timestamp());
+    create table if not exists ${ds}.${q(VIEWS_TABLE)} (
+      name text primary key, position int not null, sql text not null);
   `);
+}
+
+/**
+ * Drops the views earlier loads made (last made, first dropped), so that the run may
+ * add columns to their tables or widen them. The drop is part of the run's
+ * transaction: until the commit makes them again, readers see the old views (or wait
+ * for them, as they wait for the tables the run alters).
+ */
+export async function dropViews(tx: SqlSession, dataset: string): Promise<void> {
+  const ds = q(dataset);
+  const made = await tx.query<{ name: string }>(
+    `select name from ${ds}.${q(VIEWS_TABLE)} order by position desc`,
+  );
+  for (const { name } of made.rows) {
+    try {
+      await tx.exec(`drop view if exists ${ds}.${q(name)}`);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(
+        `view ${dataset}.${name} (made by the spec's views:) cannot be made again: ${why}; ` +
+          `a view of your own reads it: drop that view, or declare it under views: too`,
+        { cause: e },
+      );
+    }
+  }
+  await tx.exec(`delete from ${ds}.${q(VIEWS_TABLE)}`);
+}
+
+/**
+ * Makes the spec's views, in order, with the dataset first on the search path (a view
+ * names tables without their schema). A view Postgres refuses (a table or column this
+ * dataset does not hold yet, a mistake in its SQL) is left out and reported; the load
+ * commits without it.
+ */
+export async function makeViews(
+  tx: SqlSession,
+  dataset: string,
+  views: readonly ViewDefinition[],
+  failed: (name: string, message: string) => void = () => {},
+): Promise<void> {
+  if (views.length === 0) return;
+  const ds = q(dataset);
+  await tx.exec(`set local search_path to ${ds}`);
+  for (const [position, view] of views.entries()) {
+    await tx.exec("savepoint restpipe_view");
+    try {
+      await tx.exec(`create view ${ds}.${q(view.name)} as ${view.sql}`);
+      await tx.query(
+        `insert into ${ds}.${q(VIEWS_TABLE)} (name, position, sql) values ($1, $2, $3)`,
+        [view.name, position, view.sql],
+      );
+      await tx.exec("release savepoint restpipe_view");
+    } catch (e) {
+      await tx.exec("rollback to savepoint restpipe_view");
+      failed(view.name, e instanceof Error ? e.message : String(e));
+    }
+  }
+  // `set local` ends with the transaction: the connection's own search path comes back
 }
 
 /** Creates the table, or adds the columns it lacks. */
@@ -355,6 +454,7 @@ export async function ensureTable(
   dataset: string,
   table: string,
   schema: StoredSchema,
+  beforeAlter: () => Promise<void> = () => Promise.resolve(),
 ): Promise<void> {
   const cols = schema.tables[table].columns;
   const existing = await tx.query<{ column_name: string; data_type: string }>(
@@ -378,12 +478,14 @@ export async function ensureTable(
     const widen = (type === "double precision" && now === "bigint") ||
       (type === "numeric" && now === "bigint") || type === "text";
     if (widen) {
+      await beforeAlter();
       await tx.exec(
         `alter table ${target} alter column ${q(c)} type ${type} using ${q(c)}::${type}`,
       );
     }
   }
   if (missing.length > 0) {
+    await beforeAlter();
     await tx.exec(
       `alter table ${target} ${
         missing.map(([c, { type }]) => `add column ${q(c)} ${type}`).join(", ")

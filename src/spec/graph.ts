@@ -162,7 +162,25 @@ export function checkGraph(doc: unknown): GraphIssue[] {
       }
     }
   }
+  issues.push(...viewNameClashes(doc.views, resources));
   return issues;
+}
+
+/** A view named like a resource's table (or one of its child tables) would clash with it. */
+function viewNameClashes(views: unknown, resources: Record<string, unknown>): GraphIssue[] {
+  if (!isRecord(views)) return [];
+  const tables = Object.entries(resources).map(([n, r]) =>
+    isRecord(r) && typeof r.table === "string" ? r.table : n
+  );
+  return Object.keys(views).flatMap((view) => {
+    const table = tables.find((t) => view === t || view.startsWith(`${t}__`));
+    return table === undefined ? [] : [{
+      path: ["views", view],
+      message: `view "${view}" has the name of ${
+        view === table ? "a table" : `a child table of ${table}`
+      }; name it otherwise (e.g. ${view.replace(/__/g, "_")}_view)`,
+    }];
+  });
 }
 
 interface PlaceholderContext {

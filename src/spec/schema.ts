@@ -319,6 +319,21 @@ export const ResourceSchema = v.strictObject({
 });
 
 /**
+ * A view's query: one `select` (or `with … select`), without a trailing semicolon.
+ *
+ * @ignore
+ */
+export const ViewSqlSchema = v.pipe(
+  v.string(),
+  v.transform((s) => s.trim().replace(/;\s*$/, "")),
+  v.check(
+    (s) => /^(select|with)\b/i.test(s),
+    "expected a query that starts with select or with",
+  ),
+  v.check((s) => !s.includes(";"), "expected one query, without ;"),
+);
+
+/**
  * A whole pipeline spec file.
  *
  * @ignore
@@ -336,6 +351,12 @@ export const SpecSchema = v.strictObject({
     v.record(name, ResourceSchema),
     v.check((r) => Object.keys(r).length > 0, "expected at least one resource"),
   ),
+  /**
+   * SQL views made in the dataset after every load, in the run's transaction: name →
+   * a `select` over the dataset's tables (named without their schema). Made in the
+   * order written, so a view may read the ones above it.
+   */
+  views: v.optional(v.record(name, ViewSqlSchema)),
 });
 
 /** A validated spec. */

@@ -852,28 +852,63 @@ export class FakeData {
     return story;
   }
 
+  /**
+   * A task's value of a custom field. As in Asana, the field's own parts (name, type,
+   * enum options, the chosen option's name) are read from the field when the task is
+   * rendered: renaming the field or an option changes every task's copy at once.
+   */
   #customFieldValue(cf: AsanaObject): Record<string, unknown> {
-    const base = {
-      gid: cf.gid,
-      resource_type: "custom_field",
-      name: cf.name,
-      resource_subtype: cf.resource_subtype,
-      type: cf.type,
-    };
+    const value: Record<string, unknown> = { gid: cf.gid, resource_type: "custom_field" };
+    const live = (get: () => unknown) => ({ get, enumerable: true });
+    Object.defineProperties(value, {
+      name: live(() => cf.name),
+      resource_subtype: live(() => cf.resource_subtype),
+      type: live(() => cf.type),
+    });
     switch (cf.resource_subtype) {
       case "number": {
         const n = this.#random() < 0.7 ? Math.round(this.#random() * 100) / 10 : null;
-        return { ...base, number_value: n, display_value: n === null ? null : String(n) };
+        value.number_value = n;
+        Object.defineProperty(value, "display_value", live(() => n === null ? null : String(n)));
+        return value;
       }
       case "enum": {
         const options = cf.enum_options as Record<string, unknown>[];
-        const opt = this.#random() < 0.7 ? this.#pick(options) : null;
-        return { ...base, enum_value: opt, display_value: opt ? opt.name : null };
+        const chosen = this.#random() < 0.7 ? this.#pick(options).gid : null;
+        const option = () => options.find((x) => x.gid === chosen) ?? null;
+        Object.defineProperties(value, {
+          enum_options: live(() => cf.enum_options),
+          enum_value: live(option),
+          display_value: live(() => option()?.name ?? null),
+        });
+        return value;
       }
       default: {
         const t = this.#random() < 0.5 ? this.#phrase(2) : null;
-        return { ...base, text_value: t, display_value: t };
+        value.text_value = t;
+        Object.defineProperty(value, "display_value", live(() => t));
+        return value;
       }
     }
+  }
+
+  /**
+   * Renames an object (a project, section, user, tag, custom field or team) as Asana
+   * does: every record that shows the name shows the new one, and no task's
+   * `modified_at` moves. A project's own `modified_at` moves; the others have none.
+   */
+  rename(gid: string, name?: string): void {
+    const obj = this.objects.get(gid);
+    if (!obj) throw new RangeError(`rename: no object ${gid}`);
+    obj.name = name ?? `${obj.name} (renamed)`;
+    if (obj.resource_type === "project") obj.modified_at = this.tick();
+  }
+
+  /** Renames an option of an enum custom field; no task's `modified_at` moves. */
+  renameEnumOption(fieldGid: string, index: number, name?: string): void {
+    const options = this.objects.get(fieldGid)?.enum_options as Record<string, unknown>[];
+    const option = options?.[index];
+    if (!option) throw new RangeError(`renameEnumOption: no option ${index} of ${fieldGid}`);
+    option.name = name ?? `${option.name} (renamed)`;
   }
 }
