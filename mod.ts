@@ -58,6 +58,7 @@ export {
   type ParamValue,
   type Plan,
   PlanError,
+  type PlannedChanges,
   type PlannedResource,
 } from "./src/plan/plan.ts";
 
@@ -74,6 +75,7 @@ export type { JsonRepairs } from "./src/core/json.ts";
 export type {
   ApiRecord,
   ChainPosition,
+  FeedTracker,
   KeyListingTracker,
   ListingTracker,
   RunObserver,
@@ -101,7 +103,14 @@ export { openTarget, resolveTarget, type Target } from "./src/load/open.ts";
 export { RunLedger } from "./src/run/ledger.ts";
 export { IncrementalRun, type IncrementalRunOptions } from "./src/run/incremental.ts";
 export type { Boundaries, Cursors, StoredState } from "./src/run/state.ts";
-export type { Watched } from "./src/run/watch.ts";
+export type { StoredParents, Watched } from "./src/run/watch.ts";
+export {
+  type FeedFigures,
+  Feeds,
+  keysNamed,
+  recordsUnder,
+  type StoredFeeds,
+} from "./src/run/feeds.ts";
 export {
   defaultDbDir,
   type Progress,

@@ -16,7 +16,8 @@ import { emptySchema } from "./normalize/schema.ts";
 import { buildPlan, type Plan, type PlannedResource } from "./plan/plan.ts";
 import type { IncrementalRun } from "./run/incremental.ts";
 import { openIncrementalRun } from "./run/open.ts";
-import { readWatched } from "./run/watch.ts";
+import { readStoredParents, readWatched } from "./run/watch.ts";
+import type { FeedFigures } from "./run/feeds.ts";
 import type { Spec } from "./spec/schema.ts";
 
 export { DEFAULT_FLUSH_ROWS, StagingBuffer } from "./load/staging.ts";
@@ -114,6 +115,8 @@ export interface ResourceSummary {
   deleted: number;
   /** New to this database: loaded over its parents' existing records, not only the changed. */
   backfilled: boolean;
+  /** What its change feeds did (`changes:`), when it declares one. */
+  feed?: FeedFigures;
 }
 
 /** The result of a successful run. */
@@ -253,6 +256,18 @@ async function prepare(
     incremental.useWatched(
       await readWatched(dest, spec.dataset, normalizer, loaded, (r) => incremental.loadedBefore(r)),
     );
+    if (loaded.some((r) => r.changes)) {
+      incremental.useStoredParents(
+        await readStoredParents(
+          dest,
+          spec.dataset,
+          normalizer,
+          plan,
+          loaded,
+          new Set(Object.keys(opened.schema?.tables ?? {})),
+        ),
+      );
+    }
   }
   return { ...base, loadId, normalizer, loaded, incremental, removed };
 }
@@ -423,6 +438,7 @@ function resultOf(
       incomplete: ledger.hasIncompleteChain(name),
       deleted: r.load ? deleted.get(normalizer.rootTable(r)) ?? 0 : 0,
       backfilled: run.incremental.isNew(name),
+      feed: r.changes ? run.incremental.feedFigures(name) : undefined,
     };
   });
   return {

@@ -65,6 +65,33 @@ export function formatRunSummary(result: RunResult): string {
           `not only the changed ones (once)`,
       );
     }
+    if (r.feed && r.feed.events > 0) {
+      lines.push(`${r.resource}: ${r.feed.events} change event(s) read from its feeds`);
+    }
+    if (r.feed && r.feed.started > 0) {
+      lines.push(
+        `${r.resource}: change feed started for ${r.feed.started} partition(s): ` +
+          `their changes are read from the next run on`,
+      );
+    }
+    if (r.feed && r.feed.refused > 0) {
+      lines.push(
+        `${r.resource}: ${r.feed.refused} partition(s)' feed token refused (a gap longer than ` +
+          `its life): those partitions were listed again whole`,
+      );
+    }
+    if (r.feed && r.feed.failed > 0) {
+      lines.push(
+        `${r.resource}: ${r.feed.failed} partition(s)' feed could not be read to its end: ` +
+          `listed again whole; their tokens stay where they were`,
+      );
+    }
+    if (r.feed && r.feed.due > 0) {
+      lines.push(
+        `${r.resource}: ${r.feed.due} partition(s) listed again whole (relist_every, the ` +
+          `feed's safety net)`,
+      );
+    }
     if (r.deleted > 0) {
       lines.push(
         `${r.resource}: ${r.deleted} record(s) deleted, with their child rows: the API no ` +

@@ -12,7 +12,7 @@ import { placeholders } from "../spec/template.ts";
 import { evaluatePredicate } from "../spec/predicate.ts";
 import { hash53 } from "../core/keys.ts";
 import { type HttpClient, HttpError } from "./http.ts";
-import { paginate } from "./paginate.ts";
+import { paginate, selectRecords } from "./paginate.ts";
 import { commonSettings } from "../connect/paginators/mod.ts";
 import {
   type ApiRecord,
@@ -298,6 +298,8 @@ class FanOut {
       const main = this.#runChain(resource, ancestry, item, keysFromChains);
       const chains = [main];
       if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item, main));
+      // a first load lists every record: its feed only starts (a token for the next run)
+      else if (resource.changes) chains.push(this.#readFeed(resource, ancestry, item));
       const task: Promise<void> = Promise.all(chains)
         .then(() => {})
         .catch((e) => {
@@ -452,6 +454,63 @@ class FanOut {
   }
 
   /**
+   * Reads one partition's change feed from the stored token to its end (`has_more`), or
+   * takes the fresh token of an answer that refuses it. A feed that fails (skipped by a
+   * status rule), or never ends, tells the run that nothing is known of the changes.
+   */
+  async #readFeed(resource: PlannedResource, ancestry: Ancestry, item: unknown): Promise<void> {
+    const feed = resource.changes!;
+    const s = this.#stats.get(resource.name)!;
+    const tracker = this.#observer.feed(positionOf(this.#plan, resource, ancestry, item));
+    const { url, parentKey, headers } = buildRequest(
+      this.#client,
+      this.#plan,
+      { ...resource, path: feed.path, params: feed.params, fields: undefined },
+      ancestry,
+      undefined,
+      { item },
+    );
+    const who = parentKey === undefined ? resource.name : `${resource.name} (parent ${parentKey})`;
+    const context = {
+      resource: resource.name,
+      parentKey,
+      accept: new Set([feed.expiredStatus]),
+      retryStatuses: retryStatusesOf(resource),
+    };
+    let token = tracker.token;
+    try {
+      for (let pages = 1;; pages++) {
+        if (this.#failure !== undefined) return;
+        const request = new URL(url);
+        if (token !== undefined) request.searchParams.set(feed.tokenParam, token);
+        const { status, body } = await this.#client.get(request, headers, context);
+        const found = getPath(body, feed.tokenPath);
+        const next = typeof found === "string" && found !== "" ? found : undefined;
+        if (status === feed.expiredStatus) return tracker.refused(next);
+        tracker.events(
+          selectRecords(body, feed.records ?? "", this.#client.redact(`${request}`)) as ApiRecord[],
+        );
+        if (next === undefined) {
+          throw new ExtractError(
+            `${who}: the change feed's answer has no token at ${feed.tokenPath}`,
+          );
+        }
+        const more = feed.hasMorePath !== undefined && getPath(body, feed.hasMorePath) === true;
+        if (!more) return tracker.read(next);
+        if (next === token || pages >= MAX_FEED_PAGES) {
+          // the same token again, or no end: what it says is not all that changed
+          s.capped++;
+          return tracker.failed();
+        }
+        token = next;
+      }
+    } catch (e) {
+      tracker.failed();
+      skipOrThrow(resource, s, e, this.#client.origin);
+    }
+  }
+
+  /**
    * A key-only listing of a reconciled resource (no incremental filter), beside the
    * partition's own listing (`main`): the records it finds changed without their cursor
    * are listed again once `main` has ended, those `main` loaded whole left out.
@@ -476,6 +535,9 @@ class FanOut {
     if (this.#listed.get(resource.name)!.has(key)) return;
     this.#listed.get(resource.name)!.add(key);
     if (s.startedAt === 0) s.startedAt = performance.now();
+    // the feed first: what it names is among the records the key listing finds changed
+    if (resource.changes) await this.#readFeed(resource, ancestry, item);
+    if (this.#failure !== undefined) return;
     const guard = { capped: false };
     const tracker = this.#observer.keyListing(positionOf(this.#plan, resource, ancestry, item));
     try {
@@ -510,6 +572,9 @@ class FanOut {
     }
   }
 }
+
+/** Pages a change feed may return in one run before it counts as endless. */
+export const MAX_FEED_PAGES = 1000;
 
 /** The statuses a resource's status rules retry. */
 function retryStatusesOf(resource: PlannedResource): Set<number> {

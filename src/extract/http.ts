@@ -21,6 +21,8 @@ export interface RequestContext {
   parentKey?: string;
   /** Error statuses to retry besides 429, 408 and 5xx (status rules saying `retry`). */
   retryStatuses?: ReadonlySet<number>;
+  /** Error statuses answered as a response (their body read), not thrown. */
+  accept?: ReadonlySet<number>;
 }
 
 /** A JSON response. */
@@ -225,7 +227,8 @@ export class HttpClient {
         // the pause starts before the place is given back: no request slips in between
         release(wait);
       } else release();
-      if (response && status < 400 && response.body !== NOT_JSON) return response;
+      const accepted = status < 400 || (context.accept?.has(status) ?? false);
+      if (response && accepted && response.body !== NOT_JSON) return response;
       const retryable = !fatal && (response === undefined || status === 429 || status === 408 ||
         status >= 500 || response.body === NOT_JSON ||
         (context.retryStatuses?.has(status) ?? false));

@@ -67,6 +67,23 @@ export interface KeyListingTracker {
   changed(): ReadonlySet<string>;
 }
 
+/** What reading one partition's change feed tells the run. */
+export interface FeedTracker {
+  /** The token to read from; undefined: ask for a fresh one (the feed starts now). */
+  readonly token: string | undefined;
+  /** A page of events arrived. */
+  events(events: readonly ApiRecord[]): void;
+  /** The feed was read to its end: the token the next run reads from. */
+  read(next: string): void;
+  /**
+   * The API refused the token (missing, invalid or too old) and gave a fresh one (or
+   * none): what the feed would have said is lost.
+   */
+  refused(fresh: string | undefined): void;
+  /** Reading failed (skipped by a status rule): nothing is known of the changes. */
+  failed(): void;
+}
+
 /** The run, as extraction sees it. */
 export interface RunObserver {
   /**
@@ -87,6 +104,11 @@ export interface RunObserver {
   listing(at: ChainPosition, options: { again: boolean; listsKeys: boolean }): ListingTracker;
   /** A key-only listing of a reconciled resource starts. */
   keyListing(at: ChainPosition): KeyListingTracker;
+  /**
+   * The partition's change feed is read before its key listing (for a resource that
+   * declares `changes:`); the records it names are among the key listing's `changed()`.
+   */
+  feed(at: ChainPosition): FeedTracker;
   /** A chain needs no request: its parent says the listing is empty (a complete listing). */
   empty(at: ChainPosition): void;
   /** A chain cannot run: its parent lacks the list it fans out over (nothing is known). */

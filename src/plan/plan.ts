@@ -100,6 +100,30 @@ export interface PlannedResource {
   when: Map<string, Predicate>;
   /** `refresh_every` per parent name (`""` for a root resource), in milliseconds. */
   refreshEvery: Map<string, number>;
+  /** The change feed of each partition, when the resource declares one. */
+  changes: PlannedChanges | undefined;
+}
+
+/** A resource's change feed, as a run reads it. */
+export interface PlannedChanges {
+  /** The feed's path template. */
+  path: string;
+  /** Its query parameters (templates). */
+  params: Record<string, ParamValue>;
+  /** The parameter that carries the token. */
+  tokenParam: string;
+  /** Where the next token is in an answer. */
+  tokenPath: string;
+  /** Where the events are in an answer. */
+  records: string | undefined;
+  /** Where an answer says that more events wait. */
+  hasMorePath: string | undefined;
+  /** The status of an answer that refuses a token. */
+  expiredStatus: number;
+  /** Paths of an event whose values are record keys. */
+  keys: string[];
+  /** Each partition is listed again whole once this old (ms); undefined: never. */
+  relistEveryMs: number | undefined;
 }
 
 /** The resources of one run, parents before children. */
@@ -229,6 +253,17 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
         ? parents.map((p) => [p, parsePredicate(r.when as string)])
         : Object.entries(r.when ?? {}).map(([p, text]) => [p, parsePredicate(text)]),
     ),
+    changes: r.changes && {
+      path: r.changes.path,
+      params: withoutNulls(r.changes.params),
+      tokenParam: r.changes.token_param,
+      tokenPath: r.changes.token_path,
+      records: r.changes.records ?? spec.source.records,
+      hasMorePath: r.changes.has_more_path,
+      expiredStatus: r.changes.expired_status,
+      keys: r.changes.keys,
+      relistEveryMs: r.changes.relist_every ? durationMs(r.changes.relist_every) : undefined,
+    },
     refreshEvery: new Map(
       typeof r.refresh_every === "string"
         ? (parents.length > 0 ? parents : [""]).map((

@@ -42,6 +42,7 @@ import type { RootWrite } from "../load/destination.ts";
 import type {
   ApiRecord,
   ChainPosition,
+  FeedTracker,
   KeyListingTracker,
   ListingTracker,
   RunObserver,
@@ -51,7 +52,8 @@ import { compareCursors, cursorValue, lagged, nearCursor } from "./cursors.ts";
 import { RunLedger } from "./ledger.ts";
 import { RefreshClocks } from "./refresh.ts";
 import { readState, type StoredState } from "./state.ts";
-import { type Watched, watchedMoved } from "./watch.ts";
+import { type StoredParents, type Watched, watchedMoved } from "./watch.ts";
+import { type FeedFigures, Feeds } from "./feeds.ts";
 
 /** Options for {@linkcode IncrementalRun}. */
 export interface IncrementalRunOptions {
@@ -124,6 +126,8 @@ export class IncrementalRun implements RunObserver {
   readonly #backfill = new Map<string, ReadonlySet<string>>();
   /** Did an earlier load store anything incremental (else this is a first load)? */
   readonly #continuing: boolean;
+  /** The change feeds' tokens and what they say in this run. */
+  readonly #feeds: Feeds;
 
   /** Starts a run from the stored state (validated here; see `readState`). */
   constructor(plan: Plan, stored: unknown, options: IncrementalRunOptions = {}) {
@@ -140,6 +144,7 @@ export class IncrementalRun implements RunObserver {
       this.#previous.refreshed_parents,
     );
     this.#watched = options.watched ?? new Map();
+    this.#feeds = new Feeds(this.#previous.feeds, options.now ?? new Date(), this.#fullRefresh);
     this.ledger = new RunLedger(plan);
     // what was loaded, resources and their parent edges (`child < parent`): as the state
     // says; else the resources with a stored table, with the parents the last load
@@ -195,6 +200,22 @@ export class IncrementalRun implements RunObserver {
   /** Sets the stored watched values (read once the run knows what was loaded before). */
   useWatched(watched: Watched): void {
     this.#watched = watched;
+  }
+
+  /** Sets the stored parent keys below feed-bearing resources (see `readStoredParents`). */
+  useStoredParents(parents: StoredParents): void {
+    this.#feeds.useParents(parents);
+  }
+
+  /** Tracks a partition's change feed (read before its key listing). */
+  feed(at: ChainPosition): FeedTracker {
+    const resource = this.#plan.resources.get(at.resource)!;
+    return this.#feeds.tracker(resource, at, this.separateKeyListing(resource));
+  }
+
+  /** What a resource's change feeds did in this run (zeros without one). */
+  feedFigures(resource: string): FeedFigures {
+    return this.#feeds.figures(resource);
   }
 
   /**
@@ -276,11 +297,14 @@ export class IncrementalRun implements RunObserver {
     const stored = this.#watched.get(resource.name);
     const ledger = this.ledger;
     const changed = new Set<string>();
+    const listed = new Set<string>();
+    const feeds = this.#feeds;
     const whole = () => this.#loadedWhole.get(resource.name)?.get(at.partition);
     return {
       page(records) {
         const keys = records.map((r) => keyOf(resource, r));
         ledger.keysListed(resource.name, keys, true);
+        if (resource.changes) { for (const k of keys) listed.add(k); }
         if (!stored) return;
         records.forEach((r, i) => {
           if (!stored.has(keys[i]) || watchedMoved(resource, stored, keys[i], r)) {
@@ -290,10 +314,29 @@ export class IncrementalRun implements RunObserver {
       },
       incomplete: () => ledger.keysListed(resource.name, [], false),
       changed: () => {
+        for (const k of feeds.changedAmong(resource.name, at.partition, listed)) changed.add(k);
         const loaded = whole();
         return loaded ? new Set([...changed].filter((k) => !loaded.has(k))) : changed;
       },
     };
+  }
+
+  /**
+   * Did this resource's listing under this parent, and every listing of the resources
+   * below it, run to the end (so that a feed's token may move on)?
+   */
+  #completeBelow(resource: string, parentKey: string): boolean {
+    const r = this.#plan.resources.get(resource)!;
+    if (this.ledger.isIncomplete(r)) return false;
+    if (!this.ledger.refreshedParents(resource).includes(parentKey)) return false;
+    const seen = new Set<string>();
+    const below = (name: string): boolean =>
+      this.#plan.resources.get(name)!.children.every((c) => {
+        if (seen.has(c)) return true;
+        seen.add(c);
+        return !this.ledger.hasIncompleteChain(c) && below(c);
+      });
+    return below(resource);
   }
 
   /** What the commit may delete for one resource (see {@linkcode RunLedger.writesFor}). */
@@ -329,6 +372,7 @@ export class IncrementalRun implements RunObserver {
         ran,
         (resource) => new Set(this.ledger.refreshedParents(resource)),
       ),
+      feeds: this.#feeds.next((resource, parentKey) => this.#completeBelow(resource, parentKey)),
       incremental: this.ledger.nextCursors(this.#state.incremental, deleted),
       incremental_boundary: this.ledger.nextBoundaries(
         this.#state.incremental_boundary,

@@ -73,6 +73,16 @@ export const StoredStateSchema = v.looseObject({
    * incremental cursor. A run whose spec changes one of them is refused until a full
    * refresh of that resource rebuilds its table.
    */
+  /**
+   * Change feeds: resource → partition → the token the next run reads from, and when
+   * the partition was last listed whole (the feed's safety net, `relist_every`).
+   */
+  feeds: v.optional(
+    v.record(
+      v.string(),
+      v.record(v.string(), v.object({ token: text, relisted_at: text })),
+    ),
+  ),
   shapes: v.optional(
     v.record(
       v.string(),

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import type { PlannedResource } from "../plan/plan.ts";
+import type { Plan, PlannedResource } from "../plan/plan.ts";
 import type { Destination } from "../load/destination.ts";
 import type { Normalizer } from "../normalize/normalize.ts";
+import { SYSTEM_COLUMNS } from "../normalize/schema.ts";
 import { quoteIdent } from "../normalize/naming.ts";
 import { canonicalKey, watchHash } from "../core/keys.ts";
 import { getPath } from "../core/paths.ts";
@@ -75,4 +76,68 @@ export function watchedMoved(
   const values = resource.reconcileWatch.map((f) => getPath(record, f));
   if (values.includes(undefined)) return false;
   return was !== watchHash(values);
+}
+
+/** Stored parent keys of the records below feed-bearing resources: key → its parents' keys. */
+export type StoredParents = ReadonlyMap<string, readonly string[]>;
+
+/**
+ * For each resource with a change feed, the parent key of every stored record of the
+ * resources below it (any depth): how an event naming a subtask or a comment leads to
+ * the record of the feed's resource it sits under. `stored`: the tables the dataset holds.
+ */
+export async function readStoredParents(
+  dest: Destination,
+  dataset: string,
+  normalizer: Normalizer,
+  plan: Plan,
+  loaded: readonly PlannedResource[],
+  stored: ReadonlySet<string>,
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const below = new Set<string>();
+  const visit = (name: string) => {
+    for (const c of plan.resources.get(name)!.children) {
+      if (below.has(c)) continue;
+      below.add(c);
+      visit(c);
+    }
+  };
+  for (const r of plan.resources.values()) if (r.changes) visit(r.name);
+  // the columns each table holds in the database (a table of a resource that never had a
+  // record may lack its key column; one the stored schema names may not exist yet)
+  const held = new Map<string, Set<string>>();
+  const cols = await dest.query<{ t: string; c: string }>(
+    `select table_name as t, column_name as c from information_schema.columns
+     where table_schema = $1`,
+    [dataset],
+  );
+  for (const { t, c } of cols.rows) {
+    if (!held.has(t)) held.set(t, new Set());
+    held.get(t)!.add(c);
+  }
+  for (const r of loaded) {
+    const table = normalizer.rootTable(r);
+    if (!below.has(r.name) || !stored.has(table) || r.primaryKey.length === 0) continue;
+    const keys = normalizer.keyColumns(r);
+    const have = held.get(table);
+    if (!have || ![...keys, SYSTEM_COLUMNS.parentKey].every((c) => have.has(c))) continue;
+    const select = [...keys, SYSTEM_COLUMNS.parentKey].map((c, i) => `${quoteIdent(c)} as c${i}`);
+    await dest.readPages<Record<string, unknown>>(
+      `select ${select.join(", ")} from ${quoteIdent(dataset)}.${quoteIdent(table)}`,
+      10_000,
+      // deno-lint-ignore require-await
+      async (rows) => {
+        for (const row of rows) {
+          const key = canonicalKey(keys.map((_, i) => row[`c${i}`]));
+          const parent = row[`c${keys.length}`];
+          if (typeof parent !== "string" || parent === "") continue;
+          const list = out.get(key);
+          if (!list) out.set(key, [parent]);
+          else if (!list.includes(parent)) list.push(parent);
+        }
+      },
+    );
+  }
+  return out;
 }

@@ -118,6 +118,13 @@ export function checkGraph(doc: unknown): GraphIssue[] {
         }
       });
     }
+    if (isRecord(r.changes) && !(r.reconcile === true || isRecord(r.reconcile))) {
+      issues.push({
+        path: at("changes"),
+        message: "a change feed names records to list again among the keys a key listing " +
+          "finds: add reconcile: true (and incremental:)",
+      });
+    }
     if (r.write_disposition === "scd2" && r.primary_key === undefined && defaultKey === undefined) {
       issues.push({
         path: at("write_disposition"),
@@ -141,6 +148,15 @@ export function checkGraph(doc: unknown): GraphIssue[] {
           value.forEach((x, i) => {
             if (typeof x === "string") templates.push([at(key, k, i), x]);
           });
+        }
+      }
+    }
+    if (isRecord(r.changes)) {
+      const feed = r.changes;
+      if (typeof feed.path === "string") templates.push([at("changes", "path"), feed.path]);
+      if (isRecord(feed.params)) {
+        for (const [k, value] of Object.entries(feed.params)) {
+          if (typeof value === "string") templates.push([at("changes", "params", k), value]);
         }
       }
     }

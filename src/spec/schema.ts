@@ -227,6 +227,42 @@ export const DefaultsSchema = v.strictObject({
 });
 
 /**
+ * A change feed per parent record (partition) of an incremental, reconciled resource:
+ * where it is, how its token travels, and which fields of an event name records.
+ *
+ * @ignore
+ */
+export const ChangesSchema = v.strictObject({
+  /** The feed's path; placeholders name the resource's parents, as in its own path. */
+  path: v.string(),
+  /** Query parameters of the feed (placeholders allowed); the source's are not sent. */
+  params: v.optional(ParamsSchema, {}),
+  /** The query parameter that carries the token. */
+  token_param: v.string(),
+  /** Where the response (and the answer to a refused token) holds the next token. */
+  token_path: v.string(),
+  /** Where the events are in a response (default: the source's `records`). */
+  records: v.optional(v.string()),
+  /** A boolean in the response: true when more events wait (ask again at once). */
+  has_more_path: v.optional(v.string()),
+  /** The status of an answer that refuses a token (missing, invalid or too old). */
+  expired_status: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(400), v.maxValue(499)),
+    412,
+  ),
+  /**
+   * Paths in each event whose values are record keys: the records named, of this
+   * resource or of any resource below it, are listed again whole with their children.
+   */
+  keys: v.pipe(v.array(v.string()), v.minLength(1)),
+  /**
+   * The safety net of a feed that may lose events: each partition is listed again whole
+   * once this old (spread over the period, partition by partition).
+   */
+  relist_every: v.optional(DurationSchema),
+});
+
+/**
  * One API endpoint that fills one table (and its child tables).
  *
  * @ignore
@@ -316,6 +352,8 @@ export const ResourceSchema = v.strictObject({
     ], "expected true, false or {fields: [...], watch: [...]}"),
     false,
   ),
+  /** A change feed per parent record: events name the records to list again. */
+  changes: v.optional(ChangesSchema),
 });
 
 /**
@@ -363,6 +401,8 @@ export const SpecSchema = v.strictObject({
 export type Spec = Infer<typeof SpecSchema>;
 /** A validated source. */
 export type Source = Spec["source"];
+/** A validated change feed. */
+export type Changes = Infer<typeof ChangesSchema>;
 /** A validated resource, as written in the spec. */
 export type ResourceSpec = Infer<typeof ResourceSchema>;
 /** One of replace, append or merge. */

@@ -92,6 +92,13 @@ export class FakeData {
   readonly tasksOf = new Map<string, string[]>();
   /** Everything that changed after generation, for the events endpoint. */
   readonly events: FakeEvent[] = [];
+  /**
+   * While true, changes write no event (Asana delivers at most once): `eventsLost`
+   * counts them. Their records still change.
+   */
+  dropEvents = false;
+  /** Events not written because `dropEvents` was set. */
+  eventsLost = 0;
   #next = 1_200_000_000_000_000;
   #clock = Date.parse("2024-01-01T09:00:00.000Z");
   readonly #random: () => number;
@@ -124,6 +131,16 @@ export class FakeData {
     if (!list) this.byType.set(type, list = []);
     list.push(gid);
     return obj;
+  }
+
+  /** The fake's clock (ms since the epoch): where the last timestamp was taken. */
+  now(): number {
+    return this.#clock;
+  }
+
+  /** Moves the fake's clock on (say 25 hours, to expire every events token). */
+  advance(ms: number): void {
+    this.#clock += ms;
   }
 
   /** A timestamp a little after the previous one. */
@@ -530,10 +547,19 @@ export class FakeData {
     resource: AsanaObject,
     parent: AsanaObject | null = null,
   ) {
-    const projects = (task.projects as Ref[]).map((r) => r.gid);
+    if (this.dropEvents) {
+      this.eventsLost++;
+      return;
+    }
+    // events bubble up: a subtask's (at any depth) reach its top-level task's projects
+    const projects = new Set<string>();
+    for (let t: AsanaObject | undefined = task; t;) {
+      for (const r of t.projects as Ref[]) projects.add(r.gid);
+      t = t.parent instanceof Ref ? this.objects.get(t.parent.gid) : undefined;
+    }
     this.events.push({
       seq: this.events.length + 1,
-      projects,
+      projects: [...projects],
       body: {
         user: null,
         resource: {
@@ -623,7 +649,70 @@ export class FakeData {
   addSubtask(parentGid: string): AsanaObject {
     const parent = this.objects.get(parentGid)!;
     const users = this.all("user").map((u) => new Ref(u.gid));
-    return this.#task((parent.workspace as Ref).gid, null, null, users, [], [], 8, 1, parent);
+    const sub = this.#task((parent.workspace as Ref).gid, null, null, users, [], [], 8, 1, parent);
+    this.#event(sub, "added", sub, parent);
+    return sub;
+  }
+
+  /** Edits a comment (its text): no task's `modified_at` moves; Asana sends a story event. */
+  editStory(gid: string): void {
+    const story = this.objects.get(gid)!;
+    story.text = `${story.text} (edited)`;
+    story.is_edited = true;
+    this.#event(this.objects.get((story.target as Ref).gid)!, "changed", story);
+  }
+
+  /** Pins or unpins a comment: no task's `modified_at` moves. */
+  pinStory(gid: string): void {
+    const story = this.objects.get(gid)!;
+    story.is_pinned = !story.is_pinned;
+    this.#event(this.objects.get((story.target as Ref).gid)!, "changed", story);
+  }
+
+  /** Deletes a comment: no task's `modified_at` moves. */
+  removeStory(gid: string): void {
+    const story = this.objects.get(gid)!;
+    const task = this.objects.get((story.target as Ref).gid)!;
+    const list = this.storiesOf.get(task.gid)!;
+    list.splice(list.indexOf(gid), 1);
+    this.#remove(gid);
+    this.#event(task, "deleted", story);
+  }
+
+  /**
+   * Moves a task to another section of a project it is in, as the board does when
+   * Asana writes no story for it: its `modified_at` stays.
+   */
+  moveToSection(taskGid: string, sectionGid: string): void {
+    const task = this.objects.get(taskGid)!;
+    const section = this.objects.get(sectionGid)!;
+    const project = (section.project as Ref).gid;
+    const m = (task.memberships as { project: Ref; section: Ref }[])
+      .find((x) => x.project.gid === project);
+    if (!m) throw new RangeError(`moveToSection: task ${taskGid} is not in project ${project}`);
+    m.section = new Ref(sectionGid);
+    this.#event(task, "changed", task);
+  }
+
+  /** Tags a task without a story: its `modified_at` stays. */
+  tagTask(taskGid: string, tagGid: string): void {
+    const task = this.objects.get(taskGid)!;
+    (task.tags as Ref[]).push(new Ref(tagGid));
+    this.#event(task, "changed", task);
+  }
+
+  /**
+   * Makes `taskGid` wait for `blockingGid`: the waiting task's `modified_at` moves, the
+   * blocking task's (its `dependents`) does not; both get an event.
+   */
+  addDependency(taskGid: string, blockingGid: string): void {
+    const task = this.objects.get(taskGid)!;
+    const blocking = this.objects.get(blockingGid)!;
+    (task.dependencies as Ref[]).push(new Ref(blockingGid));
+    (blocking.dependents as Ref[]).push(new Ref(taskGid));
+    task.modified_at = this.tick();
+    this.#event(task, "changed", task);
+    this.#event(blocking, "changed", blocking);
   }
 
   /** Deletes a task, its subtasks and its stories. */

@@ -32,6 +32,9 @@ export interface RouteKit {
   syncPrefix: string;
 }
 
+/** How long an events sync token lives: 24 hours of the fake's clock, as Asana says. */
+export const EVENTS_TOKEN_LIFE_MS = 24 * 3600_000;
+
 /** Builds the route table over the fake's data. */
 export function asanaRoutes(kit: RouteKit): Route[] {
   const { data, list, single, count, premium, syncPrefix } = kit;
@@ -151,17 +154,24 @@ export function asanaRoutes(kit: RouteKit): Route[] {
     if (resource === null) throw new ApiError(400, "resource: Missing input");
     const target = data.objects.get(resource);
     if (!target) throw new ApiError(404, `resource: Unknown object: ${resource}`);
+    // a token is `prefix:seq:issued`: the last event it has seen, and when it was given
+    // (the fake's clock); it expires 24 hours after that, as Asana's do
     const syncText = u.searchParams.get("sync");
-    const parsed = syncText?.match(/^([0-9a-f]{8}):(\d+)$/);
-    const fresh = `${syncPrefix}:${data.events.length}`;
-    if (!parsed || parsed[1] !== syncPrefix || Number(parsed[2]) > data.events.length) {
+    const parsed = syncText?.match(/^([0-9a-f]{8}):(\d+):(\d+)$/);
+    const now = data.now();
+    const token = (seq: number) => `${syncPrefix}:${seq}:${now}`;
+    const tooOld = parsed !== null && parsed !== undefined &&
+      now - Number(parsed[3]) > EVENTS_TOKEN_LIFE_MS;
+    if (
+      !parsed || parsed[1] !== syncPrefix || Number(parsed[2]) > data.events.length || tooOld
+    ) {
       count("/events");
       return json(412, {
         errors: [{
           message:
             "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full dataset for this query now and use the new sync token for the next sync.",
         }],
-        sync: fresh,
+        sync: token(data.events.length),
       });
     }
     const relevant = data.events.filter((e) =>
@@ -173,7 +183,7 @@ export function asanaRoutes(kit: RouteKit): Route[] {
     count("/events");
     return json(200, {
       data: page.map((e) => e.body),
-      sync: `${syncPrefix}:${last}`,
+      sync: token(last),
       has_more: relevant.length > 100,
     });
   });
