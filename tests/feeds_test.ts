@@ -137,3 +137,33 @@ Deno.test("the change feed after a gap longer than a token's life: each project'
     await fake.close();
   }
 });
+
+Deno.test("a like moves no modified_at and writes no event: the key listing's watch of num_likes catches it; without the watch it stays wrong", async () => {
+  for (const watch of [true, false]) {
+    const fake = await startFakeAsana(SIZE);
+    try {
+      const edit = watch
+        ? undefined
+        : (s: string) => s.replace("watch: [num_subtasks, num_likes]", "watch: [num_subtasks]");
+      const spec = await asanaSpec(fake.baseUrl, fake.token, edit);
+      const dest = await PgliteDestination.open();
+      await runPipeline(spec, { destination: dest });
+      const task = fake.data.all("task").find((t) => (t.projects as Ref[]).length > 0)!;
+      const events = fake.data.events.length;
+      fake.data.likeTask(task.gid, fake.data.all("user")[0].gid);
+      assert.equal(fake.data.events.length, events);
+      const second = await runPipeline(spec, { destination: dest });
+      const fresh = await PgliteDestination.open();
+      await runPipeline(await asanaSpec(fake.baseUrl, fake.token, edit), { destination: fresh });
+      const diff = differing(await tableContents(dest), await tableContents(fresh));
+      await fresh.close();
+      if (watch) {
+        assert.deepEqual(diff, []);
+        assert.equal(second.resources.find((r) => r.resource === "tasks")!.watched >= 1, true);
+      } else assert.equal(diff.includes("tasks"), true, diff.join());
+      await dest.close();
+    } finally {
+      await fake.close();
+    }
+  }
+});

@@ -694,6 +694,19 @@ export class FakeData {
     this.#event(task, "changed", task);
   }
 
+  /**
+   * A user likes a task: `likes` and `num_likes` change, its `modified_at` stays, and
+   * (as far as the fake knows) no event is written: only a watch of `num_likes` sees it.
+   */
+  likeTask(taskGid: string, userGid: string): void {
+    const task = this.objects.get(taskGid)!;
+    (task.likes as { gid: string; user: Ref }[]).push({
+      gid: String(this.#next++),
+      user: new Ref(userGid),
+    });
+    task.num_likes = (task.likes as unknown[]).length;
+  }
+
   /** Tags a task without a story: its `modified_at` stays. */
   tagTask(taskGid: string, tagGid: string): void {
     const task = this.objects.get(taskGid)!;
