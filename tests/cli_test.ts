@@ -19,6 +19,10 @@ Deno.test("check validates, says where each variable was found, and prints the r
     r.stdout,
     /incremental on modified_at from 2010-01-01T00:00:00\.000Z \(lag 60 s\), reconciled \(deletions; watching num_subtasks, num_likes\)/,
   );
+  assert.match(
+    r.stdout,
+    /change feed GET \/events per parent \(each parent listed whole every 7d\)/,
+  );
   assert.doesNotMatch(r.stdout, /tok-123456/);
   const missing = await runCli(["check", SPEC]);
   assert.equal(missing.code, 2);

@@ -232,6 +232,12 @@ export function formatCheck(
         ? "reconciled (deletions" +
           (r.reconcileWatch.length ? `; watching ${r.reconcileWatch.join(", ")}` : "") + ")"
         : "",
+      r.changes
+        ? `change feed GET ${r.changes.path} per parent` +
+          (r.changes.relistEveryMs
+            ? ` (each parent listed whole every ${shortDuration(r.changes.relistEveryMs)})`
+            : "")
+        : "",
       r.partial ? "replaced within changed parents" : "",
       r.load ? "" : "not loaded",
       r.parents.includes(name) ? "recursive" : "",
@@ -345,4 +351,12 @@ export function formatTableDetail(d: TableDetail): string {
     lines.push(formatTable(names, d.sample.map((r) => names.map((n) => r[n]))));
   }
   return lines.join("\n");
+}
+
+/** A duration for people: `7d`, `12h`, `90m`, `30s`. */
+function shortDuration(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${Math.round(ms / 1000)}s`;
 }
