@@ -8,24 +8,11 @@ import { Ref } from "../testing/fake_asana/data.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { formatRunSummary } from "../src/cli/format.ts";
-import { asanaSpec, tableContents } from "./helpers.ts";
+import { asanaSpec, differing, freshLoad, tableContents } from "./helpers.ts";
 
 const SIZE = { seed: 7, tasksPerProject: 15 };
 /** The shipped spec without its change feed: the mechanism switched off. */
 const noFeed = (s: string) => s.replace(/\n {4}changes:\n( {6}.*\n)+/, "\n");
-
-async function freshLoad(baseUrl: string, token: string) {
-  const dest = await PgliteDestination.open();
-  await runPipeline(await asanaSpec(baseUrl, token), { destination: dest });
-  const contents = await tableContents(dest);
-  await dest.close();
-  return contents;
-}
-
-function differing(a: Record<string, string[]>, b: Record<string, string[]>): string[] {
-  const tables = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  return tables.filter((t) => JSON.stringify(a[t]) !== JSON.stringify(b[t]));
-}
 
 type Fake = Awaited<ReturnType<typeof startFakeAsana>>;
 
@@ -153,10 +140,10 @@ Deno.test("a like moves no modified_at and writes no event: the key listing's wa
       fake.data.likeTask(task.gid, fake.data.all("user")[0].gid);
       assert.equal(fake.data.events.length, events);
       const second = await runPipeline(spec, { destination: dest });
-      const fresh = await PgliteDestination.open();
-      await runPipeline(await asanaSpec(fake.baseUrl, fake.token, edit), { destination: fresh });
-      const diff = differing(await tableContents(dest), await tableContents(fresh));
-      await fresh.close();
+      const diff = differing(
+        await tableContents(dest),
+        await freshLoad(fake.baseUrl, fake.token, edit),
+      );
       if (watch) {
         assert.deepEqual(diff, []);
         assert.equal(second.resources.find((r) => r.resource === "tasks")!.watched >= 1, true);

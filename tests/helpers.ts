@@ -8,6 +8,7 @@
 import { parseSpec } from "../src/spec/load.ts";
 import type { Spec } from "../src/spec/schema.ts";
 import { buildPlan } from "../src/plan/plan.ts";
+import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
 import type { Destination } from "../src/load/destination.ts";
@@ -216,4 +217,23 @@ export async function asanaOas(): Promise<string> {
   return await new Response(
     new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
   ).text();
+}
+
+/** Every table of a fresh full load of pipelines/asana.yaml (optionally edited), as text. */
+export async function freshLoad(
+  baseUrl: string,
+  token: string,
+  edit?: (s: string) => string,
+): Promise<Record<string, string[]>> {
+  const dest = await PgliteDestination.open();
+  await runPipeline(await asanaSpec(baseUrl, token, edit), { destination: dest });
+  const contents = await tableContents(dest);
+  await dest.close();
+  return contents;
+}
+
+/** The tables (or views) whose rows differ between two `tableContents`. */
+export function differing(a: Record<string, string[]>, b: Record<string, string[]>): string[] {
+  const tables = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return tables.filter((t) => JSON.stringify(a[t]) !== JSON.stringify(b[t]));
 }

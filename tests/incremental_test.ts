@@ -5,6 +5,7 @@ import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import {
   asanaSpec,
+  freshLoad,
   serveJson,
   tableContents,
   tempDir,
@@ -16,14 +17,6 @@ import { RestpipeError } from "../src/core/errors.ts";
 import { formatRunSummary } from "../src/cli/format.ts";
 
 const SIZE = { seed: 5, tasksPerProject: 20 };
-
-async function freshLoad(baseUrl: string, token: string) {
-  const dest = await PgliteDestination.open();
-  await runPipeline(await asanaSpec(baseUrl, token), { destination: dest });
-  const contents = await tableContents(dest);
-  await dest.close();
-  return contents;
-}
 
 Deno.test("after changes, an incremental run leaves every table exactly as a fresh full load", async () => {
   const fake = await startFakeAsana(SIZE);

@@ -12,24 +12,18 @@ import type { Destination } from "../src/load/destination.ts";
 import { parseSpec } from "../src/spec/load.ts";
 import { formatRunSummary } from "../src/cli/format.ts";
 import type { RestpipeError } from "../src/core/errors.ts";
-import { asanaSpec, serveJson, tableContents, testEachDestination } from "./helpers.ts";
+import {
+  asanaSpec,
+  differing,
+  freshLoad,
+  serveJson,
+  tableContents,
+  testEachDestination,
+} from "./helpers.ts";
 
 const SIZE = { seed: 11, tasksPerProject: 12 };
 /** Every `refresh_every` due at once (as when 12 hours have passed). */
 const due = (s: string) => s.replace(/refresh_every: 12h/g, "refresh_every: 0s");
-
-async function freshLoad(baseUrl: string, token: string, edit?: (s: string) => string) {
-  const dest = await PgliteDestination.open();
-  await runPipeline(await asanaSpec(baseUrl, token, edit), { destination: dest });
-  const contents = await tableContents(dest);
-  await dest.close();
-  return contents;
-}
-
-function differing(a: Record<string, string[]>, b: Record<string, string[]>): string[] {
-  const tables = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  return tables.filter((t) => JSON.stringify(a[t]) !== JSON.stringify(b[t]));
-}
 
 Deno.test("renames leave no stale copy: after renaming a project, a user, a section, a custom field and an option, every table and view equals a fresh load", async () => {
   const fake = await startFakeAsana(SIZE);
