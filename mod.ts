@@ -76,6 +76,8 @@ export type {
   ApiRecord,
   ChainPosition,
   FeedTracker,
+  Focus,
+  FocusNeed,
   KeyListingTracker,
   ListingTracker,
   RunObserver,
@@ -103,7 +105,7 @@ export { openTarget, resolveTarget, type Target } from "./src/load/open.ts";
 export { RunLedger } from "./src/run/ledger.ts";
 export { IncrementalRun, type IncrementalRunOptions } from "./src/run/incremental.ts";
 export type { Boundaries, Cursors, StoredState } from "./src/run/state.ts";
-export type { StoredParents, Watched } from "./src/run/watch.ts";
+export type { StoredLink, StoredParents, Watched } from "./src/run/watch.ts";
 export {
   type FeedFigures,
   Feeds,

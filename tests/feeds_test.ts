@@ -154,3 +154,36 @@ Deno.test("a like moves no modified_at and writes no event: the key listing's wa
     }
   }
 });
+
+Deno.test("a comment edited on a subtask costs one listing of the task's subtasks and one of the subtask's comments: nothing else below the task is listed again", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const d = fake.data;
+    // a subtask of a project's task, with a comment; the task has comments of its own and
+    // other subtasks (all of them stay as they are)
+    const subtask = d.all("task").find((t) => {
+      if (!(t.parent instanceof Ref)) return false;
+      const parent = d.objects.get((t.parent as Ref).gid)!;
+      return (parent.projects as Ref[]).length > 0 &&
+        (d.subtasksOf.get(parent.gid) ?? []).length > 1 &&
+        (d.storiesOf.get(parent.gid) ?? []).length > 0;
+    })!;
+    const comment = d.addStoryTo(subtask.gid);
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    await runPipeline(spec, { destination: dest });
+    d.editStory(comment.gid);
+    const second = await runPipeline(spec, { destination: dest });
+    const requests = (name: string) => second.resources.find((r) => r.resource === name)!.requests;
+    assert.equal(requests("subtasks"), 1, "the task's subtasks, once");
+    assert.equal(requests("stories"), 1, "the subtask's comments, once");
+    assert.equal(requests("attachments"), 0);
+    assert.deepEqual(
+      differing(await tableContents(dest), await freshLoad(fake.baseUrl, fake.token)),
+      [],
+    );
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});

@@ -17,6 +17,7 @@ import { commonSettings } from "../connect/paginators/mod.ts";
 import {
   type ApiRecord,
   type ChainPosition,
+  type Focus,
   type ListingTracker,
   partitionOf,
   type RunObserver,
@@ -263,7 +264,12 @@ class FanOut {
   }
 
   /** Starts a resource's chains under one parent record (one per `for_each` item). */
-  async #spawn(resource: PlannedResource, ancestry: Ancestry, recursive = false): Promise<void> {
+  async #spawn(
+    resource: PlannedResource,
+    ancestry: Ancestry,
+    recursive = false,
+    focus?: Focus,
+  ): Promise<void> {
     // not due (refresh_every): its rows, and those of its descendants, stay as they are
     const parentKey = parentKeyOf(this.#plan, ancestry);
     if (!this.#observer.due(resource, ancestry[0]?.resource ?? "", parentKey)) return;
@@ -295,7 +301,7 @@ class FanOut {
       }
       if (recursive) gate.enterNow();
       else await gate.enter();
-      const main = this.#runChain(resource, ancestry, item, keysFromChains);
+      const main = this.#runChain(resource, ancestry, item, keysFromChains, undefined, focus);
       const chains = [main];
       if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item, main));
       // a first load lists every record: its feed only starts (a token for the next run)
@@ -329,7 +335,8 @@ class FanOut {
   /**
    * One chain: a listing under one parent record and item, and the chains of its
    * records' children. `only`: the listing again from the start, for these records
-   * alone (their watched values moved); it moves no cursor.
+   * alone (their watched values moved); it moves no cursor. `focus`: how deep each
+   * record is needed, below records a change feed named (see {@linkcode Focus}).
    */
   async #runChain(
     resource: PlannedResource,
@@ -337,6 +344,7 @@ class FanOut {
     item: unknown,
     listsKeys: boolean,
     only?: ReadonlySet<string>,
+    focus?: Focus,
   ): Promise<void> {
     if (this.#failure !== undefined) return;
     const s = this.#stats.get(resource.name)!;
@@ -358,7 +366,10 @@ class FanOut {
     s.chains++;
     if (s.startedAt === 0) s.startedAt = performance.now();
     try {
-      const capped = await this.#readListing(resource, ancestry, at, url, headers, tracker, only);
+      const capped = await this.#readListing(resource, ancestry, at, url, headers, tracker, {
+        only,
+        focus,
+      });
       if (capped === undefined) return; // the run failed meanwhile
       if (capped) {
         s.capped++;
@@ -385,7 +396,7 @@ class FanOut {
     url: URL,
     headers: Record<string, string>,
     tracker: ListingTracker,
-    only: ReadonlySet<string> | undefined,
+    { only, focus }: { only?: ReadonlySet<string>; focus?: Focus },
   ): Promise<boolean | undefined> {
     const s = this.#stats.get(resource.name)!;
     const guard = { capped: false };
@@ -416,10 +427,22 @@ class FanOut {
       s.pages++;
       s.rows += records.length;
       /** Records whose children were loaded with this same version in an earlier run. */
-      const unchanged = tracker.page(records);
+      let unchanged = tracker.page(records);
+      /** Records needed only for the children that lead down to a changed record. */
+      let leads: Map<ApiRecord, ReadonlySet<string>> | undefined;
+      if (focus) {
+        const current = new Set(unchanged);
+        for (const r of records) {
+          const need = focus.need(resource.name, keyOf(resource, r));
+          if (need === "current") current.add(r);
+          else if (need !== "whole") (leads ??= new Map()).set(r, need);
+        }
+        unchanged = current;
+      }
       await this.#sink(resource, records, at.parentKey);
       if (unchanged) s.unchanged += unchanged.size;
-      if (!(await this.#spawnChildren(resource, records, ancestry, at.partition, unchanged))) {
+      const below = { unchanged, leads, focus };
+      if (!(await this.#spawnChildren(resource, records, ancestry, at.partition, below))) {
         return undefined;
       }
     }
@@ -432,22 +455,29 @@ class FanOut {
     records: readonly ApiRecord[],
     ancestry: Ancestry,
     partition: string,
-    unchanged: ReadonlySet<ApiRecord> | undefined,
+    { unchanged, leads, focus }: {
+      unchanged?: ReadonlySet<ApiRecord>;
+      leads?: ReadonlyMap<ApiRecord, ReadonlySet<string>>;
+      focus?: Focus;
+    },
   ): Promise<boolean> {
     const s = this.#stats.get(resource.name)!;
-    const backfill = unchanged ? this.#observer.backfill(resource) : undefined;
+    const backfill = unchanged || leads ? this.#observer.backfill(resource) : undefined;
     for (const name of resource.children) {
       const child = this.#plan.resources.get(name)!;
       for (const record of records) {
         if (this.#failure !== undefined) return false;
         // a record whose children are current: only the children new to the database
         if (unchanged?.has(record) && !backfill!.has(name)) continue;
+        // a record above a changed one: only the children leading down to it
+        const lead = leads?.get(record);
+        if (lead && !lead.has(name) && !backfill!.has(name)) continue;
         const next = [{ resource: resource.name, record, partition }, ...ancestry];
         if (child === resource && isOwnAncestor(this.#plan, resource, record, ancestry)) {
           s.cycles++;
           continue;
         }
-        await this.#spawn(child, next, child === resource);
+        await this.#spawn(child, next, child === resource, lead?.has(name) ? focus : undefined);
       }
     }
     return true;
@@ -565,10 +595,10 @@ class FanOut {
     // records that changed though their cursor did not (a key new to the table, watched
     // values that moved): listed again whole, unless the partition's listing loaded them
     await main.then(() => {}, () => {});
-    const changed = tracker.changed();
-    if (changed.size > 0 && this.#failure === undefined) {
-      s.watched += changed.size;
-      await this.#runChain(resource, ancestry, item, false, changed);
+    const { keys, focus } = tracker.changed();
+    if (keys.size > 0 && this.#failure === undefined) {
+      s.watched += keys.size;
+      await this.#runChain(resource, ancestry, item, false, keys, focus);
     }
   }
 }

@@ -57,14 +57,32 @@ export interface ListingTracker {
   incomplete(): void;
 }
 
+/**
+ * What a listing again needs of one record it returns, when a change feed named records
+ * below it: `"whole"`, the record and all its children; a set of child resources, the
+ * record and its children in those resources only (they lead down to a changed record);
+ * `"current"`, the record alone (its children need no request).
+ */
+export type FocusNeed = "whole" | "current" | ReadonlySet<string>;
+
+/** Which records of a listing again, and of the listings below it, need what. */
+export interface Focus {
+  /** What this record of this resource needs (see {@linkcode FocusNeed}). */
+  need(resource: string, key: string): FocusNeed;
+}
+
 /** What a key-only listing of a reconciled resource tells the run. */
 export interface KeyListingTracker {
   /** A page of records (keys and watched fields) arrived. */
   page(records: readonly ApiRecord[]): void;
   /** The listing stopped early (capped, skipped or failed): its keys are not all the keys. */
   incomplete(): void;
-  /** The keys whose watched values moved without their cursor: to be listed again whole. */
-  changed(): ReadonlySet<string>;
+  /**
+   * The keys to list again: their watched values moved without their cursor, or a change
+   * feed named them or records below them. `focus`: how deep each one is needed
+   * (undefined: every one whole, with all its children).
+   */
+  changed(): { keys: ReadonlySet<string>; focus: Focus | undefined };
 }
 
 /** What reading one partition's change feed tells the run. */

@@ -14,7 +14,10 @@
  * import assert from "node:assert/strict";
  * import { keysNamed, recordsUnder } from "./feeds.ts";
  * // a comment (s1) on a subtask (t2) of a task (t1)
- * const parents = new Map([["s1", ["t2"]], ["t2", ["t1"]]]);
+ * const parents = new Map([
+ *   ["s1", [{ resource: "stories", parent: "t2" }]],
+ *   ["t2", [{ resource: "subtasks", parent: "t1" }]],
+ * ]);
  * assert.deepEqual([...recordsUnder(["s1"], parents)].sort(), ["s1", "t1", "t2"]);
  * const event = { resource: { gid: "s1" }, parent: null };
  * assert.deepEqual(keysNamed(event, ["resource.gid", "parent.gid"]), ["s1"]);
@@ -23,7 +26,7 @@
  * @module
  */
 import type { PlannedResource } from "../plan/plan.ts";
-import type { ApiRecord, ChainPosition, FeedTracker } from "../extract/observer.ts";
+import type { ApiRecord, ChainPosition, FeedTracker, Focus } from "../extract/observer.ts";
 import { getPath } from "../core/paths.ts";
 import { canonicalKey, hash53 } from "../core/keys.ts";
 import type { StoredParents } from "./watch.ts";
@@ -53,7 +56,7 @@ export function recordsUnder(named: Iterable<string>, parents: StoredParents): S
     const key = queue.pop()!;
     if (out.has(key)) continue;
     out.add(key);
-    for (const p of parents.get(key) ?? []) queue.push(p);
+    for (const link of parents.get(key) ?? []) queue.push(link.parent);
   }
   return out;
 }
@@ -176,6 +179,40 @@ export class Feeds {
     if (outcome.whole) return new Set(listed);
     if (outcome.named.size === 0) return new Set();
     return new Set([...recordsUnder(outcome.named, this.#parents)].filter((k) => listed.has(k)));
+  }
+
+  /**
+   * How deep the records a partition's feed named are needed, below the keys of
+   * `changedAmong` (undefined: each of them whole). A named record is listed again whole
+   * with its children; a record above one is listed again with only the children that
+   * lead down to it; the other stored records beside them need nothing below. `whole`:
+   * keys of the resource needed whole for another reason (watched values that moved).
+   */
+  focusOf(resource: string, partition: string, whole: ReadonlySet<string>): Focus | undefined {
+    const outcome = this.#outcomes.get(`${resource}\u0000${partition}`);
+    if (!outcome || outcome.whole || outcome.named.size === 0) return undefined;
+    const named = outcome.named;
+    const parents = this.#parents;
+    const above = recordsUnder(named, parents);
+    // a record above a named one → the child resources leading down to it
+    const leads = new Map<string, Set<string>>();
+    for (const key of above) {
+      for (const link of parents.get(key) ?? []) {
+        let to = leads.get(link.parent);
+        if (!to) leads.set(link.parent, to = new Set());
+        to.add(link.resource);
+      }
+    }
+    const stored = (r: string, key: string) => parents.get(key)?.some((l) => l.resource === r);
+    return {
+      need(r, key) {
+        if (named.has(key) || (r === resource && whole.has(key))) return "whole";
+        // below the feed's resource, a key the table lacks is new: whole
+        if (r !== resource && !stored(r, key)) return "whole";
+        if (above.has(key)) return leads.get(key) ?? "whole";
+        return r === resource ? "whole" : "current";
+      },
+    };
   }
 
   /** The feed figures of a resource in this run. */

@@ -40,7 +40,12 @@ Deno.test("an event naming a comment on a subtask lists the task above it again,
     now,
     false,
   );
-  feeds.useParents(new Map([["c1", ["s1"]], ["s1", ["t2"]]]));
+  feeds.useParents(
+    new Map([
+      ["c1", [{ resource: "stories", parent: "s1" }]],
+      ["s1", [{ resource: "subtasks", parent: "t2" }]],
+    ]),
+  );
   const t = feeds.tracker(tasks, at, true);
   assert.equal(t.token, "a");
   t.events([{ resource: { gid: "c1" }, parent: null }, { resource: { gid: "x" }, parent: null }]);
@@ -49,6 +54,61 @@ Deno.test("an event naming a comment on a subtask lists the task above it again,
   assert.deepEqual(feeds.next(() => true).tasks.p1.token, "b");
   // a partition whose listings did not complete keeps its token
   assert.deepEqual(feeds.next(() => false).tasks.p1.token, "a");
+});
+
+Deno.test("a named record is needed whole; those above it only on the way down; the others beside them not at all", () => {
+  const feeds = new Feeds(
+    { tasks: { p1: { token: "a", relisted_at: now.toISOString() } } },
+    now,
+    false,
+  );
+  // t1 ─ subtasks s1 (─ comment c1), s2 (─ comment c2); t1 has comment c0; t2 has subtask s3
+  feeds.useParents(
+    new Map([
+      ["c0", [{ resource: "stories", parent: "t1" }]],
+      ["s1", [{ resource: "subtasks", parent: "t1" }]],
+      ["s2", [{ resource: "subtasks", parent: "t1" }]],
+      ["c1", [{ resource: "stories", parent: "s1" }]],
+      ["c2", [{ resource: "stories", parent: "s2" }]],
+      ["s3", [{ resource: "subtasks", parent: "t2" }]],
+    ]),
+  );
+  const t = feeds.tracker(tasks, at, true);
+  // comment c1 edited, subtask s3 edited
+  t.events([{ resource: { gid: "c1" }, parent: null }, { resource: { gid: "s3" }, parent: null }]);
+  t.read("b");
+  assert.deepEqual([...feeds.changedAmong("tasks", "p1", listed)].sort(), ["t1", "t2"]);
+  const focus = feeds.focusOf("tasks", "p1", new Set(["t3"]))!;
+  // t1 leads down to c1 through its subtasks only: its own comments are not listed again
+  assert.deepEqual([...focus.need("tasks", "t1") as Set<string>], ["subtasks"]);
+  assert.deepEqual([...focus.need("subtasks", "s1") as Set<string>], ["stories"]);
+  assert.equal(focus.need("stories", "c1"), "whole");
+  // s2 sits beside s1, unchanged: nothing below it is listed
+  assert.equal(focus.need("subtasks", "s2"), "current");
+  // s3 is named itself: whole, with all its children
+  assert.equal(focus.need("subtasks", "s3"), "whole");
+  // a subtask the table lacks is new: whole
+  assert.equal(focus.need("subtasks", "s9"), "whole");
+  // a task whose watched values moved is needed whole
+  assert.equal(focus.need("tasks", "t3"), "whole");
+
+  // a feed that said nothing, or said "list it all", needs no focus
+  const quiet = new Feeds(
+    { tasks: { p1: { token: "a", relisted_at: now.toISOString() } } },
+    now,
+    false,
+  );
+  quiet.tracker(tasks, at, true).read("b");
+  assert.equal(quiet.focusOf("tasks", "p1", new Set()), undefined);
+  const refused = new Feeds(
+    { tasks: { p1: { token: "a", relisted_at: now.toISOString() } } },
+    now,
+    false,
+  );
+  const r = refused.tracker(tasks, at, true);
+  r.events([{ resource: { gid: "c1" }, parent: null }]);
+  r.refused("fresh");
+  assert.equal(refused.focusOf("tasks", "p1", new Set()), undefined);
 });
 
 Deno.test("a refused token lists the partition again whole; a missing one only starts the feed", () => {

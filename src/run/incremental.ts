@@ -314,9 +314,11 @@ export class IncrementalRun implements RunObserver {
       },
       incomplete: () => ledger.keysListed(resource.name, [], false),
       changed: () => {
-        for (const k of feeds.changedAmong(resource.name, at.partition, listed)) changed.add(k);
+        const focus = feeds.focusOf(resource.name, at.partition, changed);
+        const keys = new Set(changed);
+        for (const k of feeds.changedAmong(resource.name, at.partition, listed)) keys.add(k);
         const loaded = whole();
-        return loaded ? new Set([...changed].filter((k) => !loaded.has(k))) : changed;
+        return { keys: loaded ? new Set([...keys].filter((k) => !loaded.has(k))) : keys, focus };
       },
     };
   }

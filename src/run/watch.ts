@@ -78,8 +78,16 @@ export function watchedMoved(
   return was !== watchHash(values);
 }
 
-/** Stored parent keys of the records below feed-bearing resources: key → its parents' keys. */
-export type StoredParents = ReadonlyMap<string, readonly string[]>;
+/** Where a stored record below a feed-bearing resource sits: its resource and parent key. */
+export interface StoredLink {
+  /** The resource whose table holds the record. */
+  resource: string;
+  /** The key of the record it was listed under (`_dlt_parent_key`). */
+  parent: string;
+}
+
+/** Stored records below feed-bearing resources: key → where it sits (one per table). */
+export type StoredParents = ReadonlyMap<string, readonly StoredLink[]>;
 
 /**
  * For each resource with a change feed, the parent key of every stored record of the
@@ -93,8 +101,8 @@ export async function readStoredParents(
   plan: Plan,
   loaded: readonly PlannedResource[],
   stored: ReadonlySet<string>,
-): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
+): Promise<Map<string, StoredLink[]>> {
+  const out = new Map<string, StoredLink[]>();
   const below = new Set<string>();
   const visit = (name: string) => {
     for (const c of plan.resources.get(name)!.children) {
@@ -132,9 +140,10 @@ export async function readStoredParents(
           const key = canonicalKey(keys.map((_, i) => row[`c${i}`]));
           const parent = row[`c${keys.length}`];
           if (typeof parent !== "string" || parent === "") continue;
+          const link = { resource: r.name, parent };
           const list = out.get(key);
-          if (!list) out.set(key, [parent]);
-          else if (!list.includes(parent)) list.push(parent);
+          if (!list) out.set(key, [link]);
+          else if (!list.some((l) => l.parent === parent && l.resource === r.name)) list.push(link);
         }
       },
     );
