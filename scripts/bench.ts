@@ -4,6 +4,7 @@
  *
  * Flags: --tasks 1000,10000 --latency 100 --jitter 20 --rpm 1500 --in-flight 50
  *        --runs 1 --micro 50000 (records; 0 skips it) --skip-e2e --skip-dashboard
+ *        --skip-incremental --incremental-tasks 2000,10000
  *        --destination postgresql://… (end to end into that server, and the loader
  *        micro-benchmark against it beside a raw COPY; its `asana_data` and `bench_raw`
  *        schemas are dropped first)
@@ -11,6 +12,9 @@
  * Columns: requests against the data's request floor, the request phase against the floor
  * T of issue 11, the second run's share of the first one's requests after 1% churn, and
  * whether each run's tables equal the fake's truth. Every call to the fake must succeed.
+ * Then the incremental columns (`bench_incremental.ts`): the second run's share after 1%
+ * of mixed changes, a day of hourly runs, a run after a 25-hour gap, and the rows that
+ * differ from a fresh full load.
  *
  * @module
  */
@@ -29,6 +33,7 @@ import { emptySchema } from "../src/normalize/schema.ts";
 import { buildPlan, type PlannedResource } from "../src/plan/plan.ts";
 import { parseSpec } from "../src/spec/load.ts";
 import { benchDashboard } from "./bench_dashboard.ts";
+import { benchIncremental, CHANGES, type IncrementalFigures } from "./bench_incremental.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const args = parseArgs(Deno.args, {
@@ -41,6 +46,8 @@ const args = parseArgs(Deno.args, {
   micro: "value",
   "skip-e2e": "flag",
   "skip-dashboard": "flag",
+  "skip-incremental": "flag",
+  "incremental-tasks": "value",
   destination: "value",
 });
 const str = (k: string, d: string) => {
@@ -491,6 +498,41 @@ if (microRecords > 0) {
     );
     console.log(`| raw COPY of the same rows | ${median(pg.map((r) => r.raw)).toFixed(0)} |`);
     console.log(`ratios per run: ${pg.map((r) => (r.loader / r.raw).toFixed(2)).join(", ")}`);
+  }
+}
+if (!args.flags.has("skip-incremental")) {
+  console.log(
+    `\nincremental (fake in process, whole shipped spec; median of ${runs} run(s)): 1% of the ` +
+      `listed tasks changed, the kinds in turn: ${Object.keys(CHANGES).join(", ")}. ` +
+      `"day": 24 hourly runs with the day's 1% spread over them, as a share of one full load. ` +
+      `"rows differing": every row of every table against a fresh full load.\n`,
+  );
+  console.log(
+    "| tasks | first run requests | changes | 2nd run share | rows differing after it (of) | day of hourly runs share | rows differing after the day | 25-h gap share | projects listed whole after the gap |",
+  );
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const n of str("incremental-tasks", "2000,10000").split(",").map(Number)) {
+    const results: IncrementalFigures[] = [];
+    for (let i = 0; i < runs; i++) results.push(await benchIncremental(n));
+    const m = (f: (r: IncrementalFigures) => number) => median(results.map(f));
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    console.log(
+      `| ${
+        [
+          m((r) => r.tasks),
+          m((r) => r.firstRequests),
+          m((r) => r.changes),
+          pct(m((r) => r.secondShare)),
+          `${m((r) => r.secondWrong)} (${m((r) => r.rows)})`,
+          pct(m((r) => r.dayShare)),
+          m((r) => r.dayWrong),
+          pct(m((r) => r.gapShare)),
+          `${m((r) => r.gapRelisted)} of ${m((r) => r.projects)}`,
+        ].join(" | ")
+      } |`,
+    );
+    const wrong = results.flatMap((r) => r.wrongTables);
+    if (wrong.length > 0) console.log(`rows differing, by table: ${wrong.join(", ")}`);
   }
 }
 if (!args.flags.has("skip-dashboard")) {

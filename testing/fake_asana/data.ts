@@ -143,9 +143,15 @@ export class FakeData {
     this.#clock += ms;
   }
 
+  /**
+   * The longest step of the clock between two timestamps (an hour while the data is
+   * generated; a simulation of live changes sets a second or so).
+   */
+  maxTickMs = 3_600_000;
+
   /** A timestamp a little after the previous one. */
   tick(): string {
-    this.#clock += Math.floor(this.#random() * 3_600_000) + 1000;
+    this.#clock += Math.floor(this.#random() * this.maxTickMs) + 1000;
     return new Date(this.#clock).toISOString();
   }
 
