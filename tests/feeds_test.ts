@@ -187,3 +187,30 @@ Deno.test("a comment edited on a subtask costs one listing of the task's subtask
     await fake.close();
   }
 });
+
+Deno.test("an event that reaches the feed late is read by the run after it arrives: the token never passes it", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const d = fake.data;
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    await runPipeline(spec, { destination: dest });
+    d.maxTickMs = 1000;
+    d.eventDelayMs = 5 * 60_000;
+    const subtask = d.all("task").find((t) => t.parent instanceof Ref)!;
+    d.touchTask(subtask.gid);
+    // the run before the event arrives cannot see the change (Asana lags too)
+    const early = await runPipeline(spec, { destination: dest });
+    assert.equal(early.resources.find((r) => r.resource === "tasks")!.feed!.events, 0);
+    const want = await freshLoad(fake.baseUrl, fake.token);
+    assert.equal(differing(await tableContents(dest), want).includes("subtasks"), true);
+    // minutes later it is in the stream, after the token the early run stored
+    d.advance(10 * 60_000);
+    const late = await runPipeline(spec, { destination: dest });
+    assert.equal(late.resources.find((r) => r.resource === "tasks")!.feed!.events, 1);
+    assert.deepEqual(differing(await tableContents(dest), want), []);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});

@@ -24,6 +24,8 @@ export interface FakeEvent {
   seq: number;
   projects: string[];
   body: Record<string, unknown>;
+  /** The fake's clock when the change was made. */
+  at: number;
 }
 
 /** What {@linkcode FakeData.mutate} changed. */
@@ -97,6 +99,12 @@ export class FakeData {
    * counts them. Their records still change.
    */
   dropEvents = false;
+  /**
+   * How long an event takes to reach the feed (Asana's may lag a few minutes): until the
+   * fake's clock has moved this far past it, no sync token covers it, and then it comes
+   * in its place in the stream.
+   */
+  eventDelayMs = 0;
   /** Events not written because `dropEvents` was set. */
   eventsLost = 0;
   #next = 1_200_000_000_000_000;
@@ -136,6 +144,13 @@ export class FakeData {
   /** The fake's clock (ms since the epoch): where the last timestamp was taken. */
   now(): number {
     return this.#clock;
+  }
+
+  /** How many events the feed shows now (the others wait out `eventDelayMs`). */
+  visibleEvents(): number {
+    let n = this.events.length;
+    while (n > 0 && this.events[n - 1].at + this.eventDelayMs > this.#clock) n--;
+    return n;
   }
 
   /** Moves the fake's clock on (say 25 hours, to expire every events token). */
@@ -565,6 +580,7 @@ export class FakeData {
     }
     this.events.push({
       seq: this.events.length + 1,
+      at: this.#clock,
       projects: [...projects],
       body: {
         user: null,

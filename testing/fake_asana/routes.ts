@@ -160,10 +160,12 @@ export function asanaRoutes(kit: RouteKit): Route[] {
     const parsed = syncText?.match(/^([0-9a-f]{8}):(\d+):(\d+)$/);
     const now = data.now();
     const token = (seq: number) => `${syncPrefix}:${seq}:${now}`;
+    // events still on their way (eventDelayMs) are not in the stream yet
+    const visible = data.visibleEvents();
     const tooOld = parsed !== null && parsed !== undefined &&
       now - Number(parsed[3]) > EVENTS_TOKEN_LIFE_MS;
     if (
-      !parsed || parsed[1] !== syncPrefix || Number(parsed[2]) > data.events.length || tooOld
+      !parsed || parsed[1] !== syncPrefix || Number(parsed[2]) > visible || tooOld
     ) {
       count("/events");
       return json(412, {
@@ -171,15 +173,15 @@ export function asanaRoutes(kit: RouteKit): Route[] {
           message:
             "Sync token invalid or too old. If you are attempting to keep resources in sync, you must fetch the full dataset for this query now and use the new sync token for the next sync.",
         }],
-        sync: token(data.events.length),
+        sync: token(visible),
       });
     }
-    const relevant = data.events.filter((e) =>
+    const relevant = data.events.slice(0, visible).filter((e) =>
       e.seq > Number(parsed[2]) &&
       (e.projects.includes(resource) || (e.body.resource as { gid: string }).gid === resource)
     );
     const page = relevant.slice(0, 100);
-    const last = page.length === 100 ? page[99].seq : data.events.length;
+    const last = page.length === 100 ? page[99].seq : visible;
     count("/events");
     return json(200, {
       data: page.map((e) => e.body),
