@@ -62,11 +62,15 @@ export class StagingBuffer {
     this.#normalizer.normalize(resource, records, this.#rows, parentKey);
     this.#count += this.#countRows() - before;
     if (this.#count >= this.#limit) {
-      // the previous batch must be written first; this one is written while the next
-      // pages are normalised (a server destination works in parallel with us)
-      await this.#writing;
-      this.#writing = this.#write(this.#take());
-      this.#writing.catch(() => {}); // awaited (and thrown) by the next flush
+      // batches are written in turn, each while the next pages are normalised (a server
+      // destination works in parallel with us); a page waits for the batch before it. The
+      // chain holds every batch: two pages that fill the buffer at once cannot drop one
+      // from what `flush` waits for
+      const previous = this.#writing;
+      const batch = this.#take();
+      this.#writing = previous.then(() => this.#write(batch));
+      this.#writing.catch(() => {}); // awaited (and thrown) by the next add or flush
+      await previous;
     }
   }
 
