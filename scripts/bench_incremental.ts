@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { startFakeAsana } from "../testing/fake_asana/mod.ts";
+import { sizedFor, startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { type FakeData, Ref } from "../testing/fake_asana/data.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
@@ -110,18 +110,7 @@ export interface IncrementalFigures {
 
 /** Measures the incremental columns at about `tasks` tasks (the fake's layout of `fake_server.ts`). */
 export async function benchIncremental(tasks: number): Promise<IncrementalFigures> {
-  const tasksPerProject = Math.min(100, Math.max(5, Math.round(tasks / 10)));
-  const projects = Math.max(1, Math.round(tasks / tasksPerProject));
-  const teams = Math.max(1, Math.ceil(projects / 10));
-  const fake = await startFakeAsana({
-    seed: 42,
-    teams,
-    projectsPerTeam: Math.max(1, Math.round(projects / teams)),
-    tasksPerProject,
-    storiesPerTask: 3,
-    users: 20,
-    tags: 10,
-  });
+  const fake = await startFakeAsana({ ...sizedFor(tasks), seed: 42 });
   const d = fake.data;
   const dest = await PgliteDestination.open();
   try {

@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "../src/cli/args.ts";
-import { startFakeAsana } from "../testing/fake_asana/mod.ts";
+import { sizedFor, startFakeAsana } from "../testing/fake_asana/mod.ts";
 
 const args = parseArgs(Deno.args, {
   tasks: "value",
@@ -27,18 +27,10 @@ const num = (name: string): number | undefined => {
   return typeof v === "string" ? Number(v) : undefined;
 };
 const tasks = num("tasks") ?? 1000;
-const tasksPerProject = Math.min(100, Math.max(5, Math.round(tasks / 10)));
-const projects = Math.max(1, Math.round(tasks / tasksPerProject));
-const teams = Math.max(1, Math.ceil(projects / 10));
 const rpm = num("rpm");
 const fake = await startFakeAsana({
+  ...sizedFor(tasks),
   seed: num("seed") ?? 42,
-  teams,
-  projectsPerTeam: Math.max(1, Math.round(projects / teams)),
-  tasksPerProject,
-  storiesPerTask: 3,
-  users: 20,
-  tags: 10,
   latencyMs: num("latency") ?? 0,
   jitterMs: num("jitter") ?? 0,
   rateLimit: rpm ? { requests: rpm, windowMs: 60_000 } : undefined,

@@ -28,6 +28,24 @@ export interface FakeEvent {
   at: number;
 }
 
+/**
+ * The bench's organisation of about `tasks` tasks: projects of up to 100 tasks, ten
+ * projects a team, 20 users, 10 tags, 3 stories a task.
+ */
+export function sizedFor(tasks: number): FakeDataOptions {
+  const tasksPerProject = Math.min(100, Math.max(5, Math.round(tasks / 10)));
+  const projects = Math.max(1, Math.round(tasks / tasksPerProject));
+  const teams = Math.max(1, Math.ceil(projects / 10));
+  return {
+    teams,
+    projectsPerTeam: Math.max(1, Math.round(projects / teams)),
+    tasksPerProject,
+    storiesPerTask: 3,
+    users: 20,
+    tags: 10,
+  };
+}
+
 /** What {@linkcode FakeData.mutate} changed. */
 export interface Mutations {
   touched: string[];

@@ -17,7 +17,7 @@ import { Throttle } from "./throttle.ts";
 import { type FaultRule, randomFault, ruleFor } from "./faults.ts";
 import { groundTruth, subtaskDepth } from "./truth.ts";
 
-export { FakeData, type FakeDataOptions, Ref } from "./data.ts";
+export { FakeData, type FakeDataOptions, Ref, sizedFor } from "./data.ts";
 export type { AsanaObject, FakeEvent, Mutations } from "./data.ts";
 export { type FieldTree, parseOptFields, Renderer } from "./render.ts";
 export type { FaultRule } from "./faults.ts";
