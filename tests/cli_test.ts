@@ -17,7 +17,7 @@ Deno.test("check validates, says where each variable was found, and prints the r
   );
   assert.match(
     r.stdout,
-    /incremental on modified_at from 2010-01-01T00:00:00\.000Z \(lag 60 s\), reconciled \(deletions; watching num_subtasks, num_likes\)/,
+    /incremental on modified_at from 2010-01-01T00:00:00\.000Z \(lag 60 s\), reconciled \(deletions; after the first run one listing of whole records, no incremental filter; watching num_subtasks\)/,
   );
   assert.match(
     r.stdout,

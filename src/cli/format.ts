@@ -230,6 +230,9 @@ export function formatCheck(
         : "",
       r.reconcile
         ? "reconciled (deletions" +
+          (r.reconcileListing === "records"
+            ? "; after the first run one listing of whole records, no incremental filter"
+            : "") +
           (r.reconcileWatch.length ? `; watching ${r.reconcileWatch.join(", ")}` : "") + ")"
         : "",
       r.changes

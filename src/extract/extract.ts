@@ -276,8 +276,10 @@ class FanOut {
     const s = this.#stats.get(resource.name)!;
     const when = ancestry.length > 0 ? resource.when.get(ancestry[0].resource) : undefined;
     const needed = when === undefined || evaluatePredicate(when, ancestry[0].record) !== false;
-    // keys come from the listings themselves on a first load (they start from `initial`)
-    const separateKeys = this.#observer.separateKeyListing(resource);
+    // keys come from the listings themselves on a first load (they start from `initial`),
+    // and in every run from a listing of whole records (`reconcile.listing: records`)
+    const wholeRecords = this.#observer.recordsListing(resource);
+    const separateKeys = this.#observer.separateKeyListing(resource) && !wholeRecords;
     const keysFromChains = resource.reconcile && !separateKeys;
     const items = itemsOf(resource, ancestry);
     if (items === MISSING) {
@@ -301,11 +303,24 @@ class FanOut {
       }
       if (recursive) gate.enterNow();
       else await gate.enter();
-      const main = this.#runChain(resource, ancestry, item, keysFromChains, undefined, focus);
-      const chains = [main];
-      if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item, main));
-      // a first load lists every record: its feed only starts (a token for the next run)
-      else if (resource.changes) chains.push(this.#readFeed(resource, ancestry, item));
+      const chains: Promise<void>[] = [];
+      if (wholeRecords) {
+        // the feed first: the listing needs to know which records it names
+        const feed = resource.changes
+          ? this.#readFeed(resource, ancestry, item)
+          : Promise.resolve();
+        chains.push(
+          feed.then(() =>
+            this.#runChain(resource, ancestry, item, { listsKeys: true, focus, unfiltered: true })
+          ),
+        );
+      } else {
+        const main = this.#runChain(resource, ancestry, item, { listsKeys: keysFromChains, focus });
+        chains.push(main);
+        if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item, main));
+        // a first load lists every record: its feed only starts (a token for the next run)
+        else if (resource.changes) chains.push(this.#readFeed(resource, ancestry, item));
+      }
       const task: Promise<void> = Promise.all(chains)
         .then(() => {})
         .catch((e) => {
@@ -334,29 +349,38 @@ class FanOut {
 
   /**
    * One chain: a listing under one parent record and item, and the chains of its
-   * records' children. `only`: the listing again from the start, for these records
-   * alone (their watched values moved); it moves no cursor. `focus`: how deep each
-   * record is needed, below records a change feed named (see {@linkcode Focus}).
+   * records' children. `listsKeys`: its records are the resource's key listing too.
+   * `only`: the listing again from the start, for these records alone (their watched
+   * values moved); it moves no cursor. `focus`: how deep each record is needed, below
+   * records a change feed named (see {@linkcode Focus}). `unfiltered`: every record,
+   * without the incremental filter (`reconcile.listing: records`).
    */
   async #runChain(
     resource: PlannedResource,
     ancestry: Ancestry,
     item: unknown,
-    listsKeys: boolean,
-    only?: ReadonlySet<string>,
-    focus?: Focus,
+    { listsKeys, only, focus, unfiltered = false }: {
+      listsKeys: boolean;
+      only?: ReadonlySet<string>;
+      focus?: Focus;
+      unfiltered?: boolean;
+    },
   ): Promise<void> {
     if (this.#failure !== undefined) return;
     const s = this.#stats.get(resource.name)!;
     const at = positionOf(this.#plan, resource, ancestry, item);
-    const tracker = this.#observer.listing(at, { again: only !== undefined, listsKeys });
+    const tracker = this.#observer.listing(at, {
+      again: only !== undefined,
+      listsKeys,
+      unfiltered,
+    });
     const { url, headers } = buildRequest(
       this.#client,
       this.#plan,
       resource,
       ancestry,
       this.#fieldsParam,
-      { start: tracker.start, everything: only !== undefined, item },
+      { start: tracker.start, everything: only !== undefined || unfiltered, item },
     );
     // the same request for the same partition (a task listed by two projects): made once
     if (this.#madeBefore(resource.name, at.partition, url)) {
@@ -368,8 +392,9 @@ class FanOut {
     try {
       const capped = await this.#readListing(resource, ancestry, at, url, headers, tracker, {
         only,
-        focus,
+        focus: focus ?? tracker.focus,
       });
+      s.watched += tracker.watched ?? 0;
       if (capped === undefined) return; // the run failed meanwhile
       if (capped) {
         s.capped++;
@@ -598,7 +623,7 @@ class FanOut {
     const { keys, focus } = tracker.changed();
     if (keys.size > 0 && this.#failure === undefined) {
       s.watched += keys.size;
-      await this.#runChain(resource, ancestry, item, false, keys, focus);
+      await this.#runChain(resource, ancestry, item, { listsKeys: false, only: keys, focus });
     }
   }
 }

@@ -51,6 +51,14 @@ export interface ListingTracker {
    * listed again unchanged since the run that loaded them with their children).
    */
   page(records: readonly ApiRecord[]): ReadonlySet<ApiRecord> | undefined;
+  /**
+   * How deep each record is needed when a change feed named records below this
+   * listing's (a listing of whole records that is also the key listing; see
+   * {@linkcode Focus}); undefined: as `page` answers.
+   */
+  readonly focus?: Focus;
+  /** Records found changed without their cursor (watched values that moved, new keys). */
+  readonly watched?: number;
   /** The listing read to its end. */
   completed(): void;
   /** The listing stopped early (capped, skipped or failed): it proves nothing. */
@@ -116,10 +124,20 @@ export interface RunObserver {
    */
   separateKeyListing(resource: PlannedResource): boolean;
   /**
-   * A chain's listing starts. `again`: a listing again of some records only, which
-   * moves no cursor; `listsKeys`: its records are also the resource's key listing.
+   * Does this reconciled resource's one listing of whole records serve as its key
+   * listing in this run (`reconcile.listing: records`, after its first load)?
    */
-  listing(at: ChainPosition, options: { again: boolean; listsKeys: boolean }): ListingTracker;
+  recordsListing(resource: PlannedResource): boolean;
+  /**
+   * A chain's listing starts. `again`: a listing again of some records only, which
+   * moves no cursor; `listsKeys`: its records are also the resource's key listing;
+   * `unfiltered`: it lists every record without the incremental filter, and is the key
+   * listing of a run after the first (`reconcile.listing: records`).
+   */
+  listing(
+    at: ChainPosition,
+    options: { again: boolean; listsKeys: boolean; unfiltered?: boolean },
+  ): ListingTracker;
   /** A key-only listing of a reconciled resource starts. */
   keyListing(at: ChainPosition): KeyListingTracker;
   /**

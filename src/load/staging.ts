@@ -29,6 +29,9 @@ export class StagingBuffer {
   readonly #normalizer: Normalizer;
   readonly #limit: number;
   #writing: Promise<void> = Promise.resolve();
+  /** Rows handed to batches, and rows the destination has taken: equal after a flush. */
+  #taken = 0;
+  #staged = 0;
 
   /** Creates the buffer. */
   constructor(dest: Destination, normalizer: Normalizer, limit: number) {
@@ -79,12 +82,14 @@ export class StagingBuffer {
     const batches: [string, Row[]][] = [...this.#rows.entries()];
     this.#rows.clear();
     this.#count = 0;
+    for (const [, rows] of batches) this.#taken += rows.length;
     return batches;
   }
 
   async #write(batches: [string, Row[]][]): Promise<void> {
     for (const [table, rows] of batches) {
       await this.#dest.stage(table, rows, this.#normalizer.schema.tables[table]?.resource);
+      this.#staged += rows.length;
     }
   }
 
@@ -94,9 +99,20 @@ export class StagingBuffer {
     return n;
   }
 
-  /** Writes every buffered row (after the batch being written, if any). */
+  /**
+   * Writes every buffered row (after the batch being written, if any). A row handed to
+   * a batch that the destination has not taken by then fails the run: a commit without
+   * it would delete what its table held (a `replace` keeps only this load's rows).
+   */
   async flush(): Promise<void> {
     await this.#writing;
     await this.#write(this.#take());
+    if (this.#staged !== this.#taken) {
+      throw new RestpipeError(
+        `internal error: ${this.#taken - this.#staged} of ${this.#taken} rows were not ` +
+          `staged when the run was about to commit; nothing was committed`,
+        { exitCode: 1 },
+      );
+    }
   }
 }

@@ -90,6 +90,12 @@ export interface PlannedResource {
    */
   reconcileWatch: string[];
   /**
+   * How a run after the first lists the keys of a reconciled resource: a key-only
+   * listing beside the incremental one (`keys`), or one listing of whole records that
+   * serves as both (`records`, see `reconcile.listing`).
+   */
+  reconcileListing: "keys" | "records";
+  /**
    * True when an ancestor loads incrementally: this resource is fetched only for the
    * parents returned in a run, and its rows are replaced within each of them.
    */
@@ -246,6 +252,7 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     reconcile: r.reconcile !== false,
     reconcileFields: typeof r.reconcile === "object" ? r.reconcile.fields : undefined,
     reconcileWatch: typeof r.reconcile === "object" ? r.reconcile.watch ?? [] : [],
+    reconcileListing: typeof r.reconcile === "object" ? r.reconcile.listing ?? "keys" : "keys",
     partial: ancestry.some((a) => spec.resources[a].incremental !== undefined),
     load,
     when: new Map(

@@ -182,11 +182,20 @@ export class Feeds {
   }
 
   /**
+   * Did this partition's feed say nothing of what changed (its token was refused, it
+   * failed, or the safety net is due), so that every record is to be listed whole?
+   */
+  wholePartition(resource: string, partition: string): boolean {
+    return this.#outcomes.get(`${resource}\u0000${partition}`)?.whole ?? false;
+  }
+
+  /**
    * How deep the records a partition's feed named are needed, below the keys of
    * `changedAmong` (undefined: each of them whole). A named record is listed again whole
    * with its children; a record above one is listed again with only the children that
    * lead down to it; the other stored records beside them need nothing below. `whole`:
-   * keys of the resource needed whole for another reason (watched values that moved).
+   * keys of the resource needed whole for another reason (watched values that moved; a
+   * listing of whole records adds them as its pages arrive, before it asks).
    */
   focusOf(resource: string, partition: string, whole: ReadonlySet<string>): Focus | undefined {
     const outcome = this.#outcomes.get(`${resource}\u0000${partition}`);
@@ -210,7 +219,9 @@ export class Feeds {
         // below the feed's resource, a key the table lacks is new: whole
         if (r !== resource && !stored(r, key)) return "whole";
         if (above.has(key)) return leads.get(key) ?? "whole";
-        return r === resource ? "whole" : "current";
+        // a record of the resource that is neither named, above one, nor changed itself:
+        // current (a listing again never returns one; a listing of whole records does)
+        return "current";
       },
     };
   }

@@ -91,6 +91,8 @@ Deno.test("a named record is needed whole; those above it only on the way down; 
   assert.equal(focus.need("subtasks", "s9"), "whole");
   // a task whose watched values moved is needed whole
   assert.equal(focus.need("tasks", "t3"), "whole");
+  // a task beside them that changed in no way (a listing of whole records returns it)
+  assert.equal(focus.need("tasks", "t4"), "current");
 
   // a feed that said nothing, or said "list it all", needs no focus
   const quiet = new Feeds(

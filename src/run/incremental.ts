@@ -43,6 +43,7 @@ import type {
   ApiRecord,
   ChainPosition,
   FeedTracker,
+  Focus,
   KeyListingTracker,
   ListingTracker,
   RunObserver,
@@ -259,6 +260,14 @@ export class IncrementalRun implements RunObserver {
     return resource.reconcile && this.loadedBefore(resource.name);
   }
 
+  /**
+   * Once it was loaded before, a resource with `reconcile.listing: records` lists its
+   * keys in one listing of whole records a partition, with no incremental filter.
+   */
+  recordsListing(resource: PlannedResource): boolean {
+    return resource.reconcileListing === "records" && this.separateKeyListing(resource);
+  }
+
   /** A chain needs no request: a complete listing of nothing. */
   empty(at: ChainPosition): void {
     this.ledger.chainCompleted(at, undefined);
@@ -270,13 +279,34 @@ export class IncrementalRun implements RunObserver {
   }
 
   /** Tracks one listing of a chain: its start, its cursor, its boundary records. */
-  listing(at: ChainPosition, options: { again: boolean; listsKeys: boolean }): ListingTracker {
+  listing(
+    at: ChainPosition,
+    options: { again: boolean; listsKeys: boolean; unfiltered?: boolean },
+  ): ListingTracker {
     const resource = this.#plan.resources.get(at.resource)!;
-    return new ChainListing(this.ledger, resource, at, options, {
+    const stored = {
       cursor: this.#state.incremental[resource.name]?.[at.partition],
       boundary: this.#state.incremental_boundary[resource.name]?.[at.partition],
       backfill: this.backfill(resource).size > 0,
-    }, this.separateKeyListing(resource) ? this.#wholeOf(resource.name, at.partition) : undefined);
+    };
+    if (options.unfiltered && !options.again && resource.incremental) {
+      const changedOwn = new Set<string>();
+      return new RecordsListing(this.ledger, resource, at, stored, {
+        watched: this.#watched.get(resource.name),
+        // the feed said nothing of what changed (token refused, feed failed, safety net)
+        everyRecord: this.#feeds.wholePartition(resource.name, at.partition),
+        changedOwn,
+        focus: this.#feeds.focusOf(resource.name, at.partition, changedOwn),
+      });
+    }
+    return new ChainListing(
+      this.ledger,
+      resource,
+      at,
+      options,
+      stored,
+      this.separateKeyListing(resource) ? this.#wholeOf(resource.name, at.partition) : undefined,
+    );
   }
 
   #wholeOf(resource: string, partition: string): Set<string> {
@@ -484,5 +514,108 @@ class ChainListing implements ListingTracker {
   incomplete(): void {
     this.#ledger.chainIncomplete(this.#at);
     if (this.#listsKeys) this.#ledger.keysListed(this.#resource.name, [], false);
+  }
+}
+
+/**
+ * The one listing of whole records a partition of a resource with `reconcile.listing:
+ * records`, in a run after its first load: it is the partition's key listing, and it
+ * tells which records changed. A record changed when its cursor is at or past the
+ * partition's start (and not a boundary record seen at the same value), when its key is
+ * new to the table, when its watched values moved, or when the partition's feed said
+ * nothing of the changes; a record a feed named, or one above it, is needed as the focus
+ * says. The others are written as listed, and need no child request.
+ */
+class RecordsListing implements ListingTracker {
+  readonly start: string | undefined;
+  readonly focus: Focus | undefined;
+  #watchedCount = 0;
+  readonly #ledger: RunLedger;
+  readonly #resource: PlannedResource;
+  readonly #at: ChainPosition;
+  readonly #inc: NonNullable<PlannedResource["incremental"]>;
+  readonly #seenBefore: Record<string, string> | undefined;
+  readonly #watched: ReadonlyMap<string, number> | undefined;
+  readonly #everyRecord: boolean;
+  readonly #changedOwn: Set<string>;
+  #cursor: string | undefined;
+  #boundary = new Map<string, string>();
+
+  constructor(
+    ledger: RunLedger,
+    resource: PlannedResource,
+    at: ChainPosition,
+    stored: { cursor?: string; boundary?: Record<string, string> },
+    what: {
+      watched: ReadonlyMap<string, number> | undefined;
+      everyRecord: boolean;
+      changedOwn: Set<string>;
+      focus: Focus | undefined;
+    },
+  ) {
+    this.#ledger = ledger;
+    this.#resource = resource;
+    this.#at = at;
+    this.#inc = resource.incremental!;
+    const from = stored.cursor ?? this.#inc.initial;
+    this.start = lagged(from, this.#inc.lag_seconds);
+    this.#cursor = from;
+    this.#seenBefore = stored.cursor === undefined ? undefined : stored.boundary;
+    this.#watched = what.watched;
+    this.#everyRecord = what.everyRecord;
+    this.#changedOwn = what.changedOwn;
+    this.focus = what.focus;
+  }
+
+  get watched(): number {
+    return this.#watchedCount;
+  }
+
+  page(records: readonly ApiRecord[]): ReadonlySet<ApiRecord> | undefined {
+    const resource = this.#resource;
+    const inc = this.#inc;
+    const keys = records.map((r) => keyOf(resource, r));
+    this.#ledger.keysListed(resource.name, keys, true);
+    const unchanged = new Set<ApiRecord>();
+    records.forEach((r, i) => {
+      const key = keys[i];
+      const value = cursorValue(r, inc.cursor);
+      if (value !== undefined) {
+        if (this.#cursor === undefined || compareCursors(value, this.#cursor) > 0) {
+          this.#cursor = value;
+        }
+        this.#boundary.set(key, value);
+      }
+      const moved = value === undefined ||
+        (compareCursors(value, this.start!) >= 0 && this.#seenBefore?.[key] !== value);
+      const watch = this.#watched !== undefined &&
+        (!this.#watched.has(key) || watchedMoved(resource, this.#watched, key, r));
+      if (watch && !moved) this.#watchedCount++;
+      if (this.#everyRecord || moved || watch) {
+        this.#changedOwn.add(key);
+        return;
+      }
+      if (!this.focus || this.focus.need(resource.name, key) === "current") unchanged.add(r);
+    });
+    if (this.#boundary.size > BOUNDARY_PRUNE && this.#cursor !== undefined) {
+      this.#boundary = nearCursor(this.#boundary, this.#cursor, inc.lag_seconds);
+    }
+    return unchanged;
+  }
+
+  completed(): void {
+    const cursor = this.#cursor;
+    this.#ledger.chainCompleted(
+      this.#at,
+      cursor,
+      cursor === undefined
+        ? undefined
+        : Object.fromEntries(nearCursor(this.#boundary, cursor, this.#inc.lag_seconds)),
+    );
+  }
+
+  incomplete(): void {
+    this.#ledger.chainIncomplete(this.#at);
+    this.#ledger.keysListed(this.#resource.name, [], false);
   }
 }

@@ -348,8 +348,16 @@ export const ResourceSchema = v.strictObject({
          * children, say): it is listed again whole, and its children with it.
          */
         watch: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+        /**
+         * How a run after the first finds the keys: `keys` (the default), a key-only
+         * listing beside the incremental one; `records`, one listing of whole records a
+         * partition (no incremental filter) that is both: a record whose cursor or
+         * watched values moved, that is new, or that a change feed names gets its
+         * children, the others are written as listed and need no child request.
+         */
+        listing: v.optional(picklist(["keys", "records"])),
       }),
-    ], "expected true, false or {fields: [...], watch: [...]}"),
+    ], "expected true, false or {fields: [...], watch: [...], listing: keys|records}"),
     false,
   ),
   /** A change feed per parent record: events name the records to list again. */
