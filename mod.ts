@@ -55,6 +55,9 @@ export {
   buildPlan,
   type ColumnHint,
   type ColumnHints,
+  type ForEach,
+  forEachOf,
+  hasFeed,
   type ParamValue,
   type Plan,
   PlanError,
@@ -105,7 +108,13 @@ export { openTarget, resolveTarget, type Target } from "./src/load/open.ts";
 export { RunLedger } from "./src/run/ledger.ts";
 export { IncrementalRun, type IncrementalRunOptions } from "./src/run/incremental.ts";
 export type { Boundaries, Cursors, StoredState } from "./src/run/state.ts";
-export type { StoredLink, StoredParents, Watched } from "./src/run/watch.ts";
+export type { StoredLink, StoredOwner, StoredParents, Watched } from "./src/run/watch.ts";
+export {
+  type Candidate,
+  GONE_STATUSES,
+  type Verified,
+  verifyDeletions,
+} from "./src/extract/verify.ts";
 export {
   type FeedFigures,
   Feeds,

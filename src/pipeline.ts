@@ -16,7 +16,8 @@ import { emptySchema } from "./normalize/schema.ts";
 import { buildPlan, type Plan, type PlannedResource } from "./plan/plan.ts";
 import type { IncrementalRun } from "./run/incremental.ts";
 import { openIncrementalRun } from "./run/open.ts";
-import { readStoredParents, readWatched } from "./run/watch.ts";
+import { readStoredOwners, readStoredParents, readWatched } from "./run/watch.ts";
+import { type Verified, verifyDeletions } from "./extract/verify.ts";
 import type { FeedFigures } from "./run/feeds.ts";
 import type { Spec } from "./spec/schema.ts";
 
@@ -122,6 +123,11 @@ export interface ResourceSummary {
   backfilled: boolean;
   /** What its change feeds did (`changes:`), when it declares one. */
   feed?: FeedFigures;
+  /**
+   * Records no listing returned, asked for by key before deletion (`reconcile.verify`):
+   * how many, how many the API said are gone (deleted), still there, or unanswered.
+   */
+  verified?: { asked: number } & Omit<Verified, "gone"> & { gone: number };
 }
 
 /** The result of a successful run. */
@@ -196,6 +202,8 @@ interface RunContext {
   incremental: IncrementalRun;
   /** Resources with stored tables that the spec no longer has. */
   removed: string[];
+  /** What asking for records by key found, per resource that verifies its deletions. */
+  verified: Map<string, Verified & { asked: number }>;
 }
 
 /** Runs a validated spec end to end and commits its load atomically. */
@@ -216,6 +224,8 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     try {
       stats = await extractRows(run);
       options.signal?.throwIfAborted();
+      await verifyGone(run);
+      options.signal?.throwIfAborted();
       tables = await commitRun(run, stats, deleted, viewsFailed);
     } catch (e) {
       const message = client.redact(e instanceof Error ? e.message : String(e));
@@ -230,7 +240,10 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
 
 /** Reads what the run starts from: the stored schema, the state and the watched values. */
 async function prepare(
-  base: Omit<RunContext, "loadId" | "normalizer" | "loaded" | "incremental" | "removed">,
+  base: Omit<
+    RunContext,
+    "loadId" | "normalizer" | "loaded" | "incremental" | "removed" | "verified"
+  >,
 ): Promise<RunContext> {
   const { spec, plan, options, dest, started } = base;
   const loadId = newLoadId(started.getTime());
@@ -261,6 +274,17 @@ async function prepare(
     incremental.useWatched(
       await readWatched(dest, spec.dataset, normalizer, loaded, (r) => incremental.loadedBefore(r)),
     );
+    if (loaded.some((r) => r.reconcileVerify)) {
+      incremental.useOwners(
+        await readStoredOwners(
+          dest,
+          spec.dataset,
+          normalizer,
+          loaded,
+          (r) => incremental.loadedBefore(r),
+        ),
+      );
+    }
     if (loaded.some((r) => r.changes)) {
       incremental.useStoredParents(
         await readStoredParents(
@@ -274,7 +298,7 @@ async function prepare(
       );
     }
   }
-  return { ...base, loadId, normalizer, loaded, incremental, removed };
+  return { ...base, loadId, normalizer, loaded, incremental, removed, verified: new Map() };
 }
 
 /** A progress snapshot: the client's counters and each resource's live stats. */
@@ -334,6 +358,25 @@ async function extractRows(run: RunContext): Promise<Map<string, ResourceStats>>
   options.signal?.throwIfAborted();
   await buffer.flush();
   return stats;
+}
+
+/**
+ * Asks for each stored record that no listing returned by its key, for the resources
+ * that verify their deletions: only those the API says are gone are deleted.
+ */
+async function verifyGone(run: RunContext): Promise<void> {
+  for (const r of run.loaded) {
+    if (!r.reconcileVerify) continue;
+    const candidates = run.incremental.deletionCandidates(r);
+    if (candidates.length === 0) continue;
+    const found = await verifyDeletions(run.client, r, candidates, {
+      fieldsParam: run.spec.source.fields_param,
+      concurrency: run.spec.source.limits.max_in_flight,
+      signal: run.options.signal,
+    });
+    run.incremental.verifiedGone(r.name, found.gone);
+    run.verified.set(r.name, { ...found, asked: candidates.length });
+  }
 }
 
 /**
@@ -406,6 +449,11 @@ function figuresOf(run: RunContext, name: string, s: ResourceStats): ResourceFig
   };
 }
 
+/** The summary's figures of a resource's verified deletions. */
+function verifiedOf(v: (Verified & { asked: number }) | undefined): ResourceSummary["verified"] {
+  return v && { asked: v.asked, gone: v.gone.length, kept: v.kept, unanswered: v.unanswered };
+}
+
 /** The run's result: rows per table, and what each resource did. */
 function resultOf(
   run: RunContext,
@@ -444,6 +492,7 @@ function resultOf(
       deleted: r.load ? deleted.get(normalizer.rootTable(r)) ?? 0 : 0,
       backfilled: run.incremental.isNew(name),
       feed: r.changes ? run.incremental.feedFigures(name) : undefined,
+      verified: verifiedOf(run.verified.get(name)),
     };
   });
   return {

@@ -35,9 +35,14 @@ for (const premium of [true, false]) {
       assert.equal(fake.requests.get("/tasks/{gid}/subtasks"), withSubtasks.length);
       const avoided = result.resources.find((r) => r.resource === "subtasks")!.avoided;
       assert.equal(avoided > withSubtasks.length, true, `${avoided} subtask listings avoided`);
-      // a first load lists each project's tasks once: from `initial`, the listing has every
-      // key, so no key-only listing is made for reconcile (one page of ≤ 100 per project)
-      assert.equal(fake.requests.get("/tasks"), fake.data.all("project").length);
+      // a first load lists each project's tasks once, and each user's tasks in each of
+      // their workspaces: from `initial`, the listing has every key, so no key-only listing
+      // is made for reconcile (one page of ≤ 100 each)
+      const userWorkspaces = fake.data.all("user").flatMap((u) => u.workspaces as unknown[]);
+      assert.equal(
+        fake.requests.get("/tasks"),
+        fake.data.all("project").length + userWorkspaces.length,
+      );
       const orgs = fake.data.all("workspace").filter((w) => w.is_organization).length;
       assert.equal(fake.requests.get("/workspaces/{gid}/teams"), orgs);
       for (const r of result.resources) {

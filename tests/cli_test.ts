@@ -13,15 +13,15 @@ Deno.test("check validates, says where each variable was found, and prints the r
   assert.match(r.stdout, /\$\{ASANA_ACCESS_TOKEN\}: found \(environment\)/);
   assert.match(
     r.stdout,
-    /└ tasks → tasks: GET \/tasks\?limit=100&project=\{projects\.gid\}&modified_since=\{incremental\.start\}/,
+    /└ tasks → tasks: GET \/tasks\?limit=100&modified_since=\{incremental\.start\}\n *under projects: GET \/tasks\?limit=100&modified_since=\{incremental\.start\}&project=\{projects\.gid\}\n *under users: GET \/tasks\?limit=100&modified_since=\{incremental\.start\}&assignee=\{users\.gid\}&workspace=\{item\.gid\}, for each \{users\.workspaces\}, every 1d/,
   );
   assert.match(
     r.stdout,
-    /incremental on modified_at from 2010-01-01T00:00:00\.000Z \(lag 60 s\), reconciled \(deletions; after the first run one listing of whole records, no incremental filter; watching num_subtasks\)/,
+    /incremental on modified_at from 2010-01-01T00:00:00\.000Z \(lag 60 s\), reconciled \(deletions; after the first run one listing of whole records, no incremental filter; watching num_subtasks; a record no listing returns is asked for by GET \/tasks\/\{record\.gid\} before it is deleted\)/,
   );
   assert.match(
     r.stdout,
-    /change feed GET \/events per parent \(each parent listed whole every 7d\)/,
+    /change feed GET \/events per projects \(each parent listed whole every 7d\)/,
   );
   assert.doesNotMatch(r.stdout, /tok-123456/);
   const missing = await runCli(["check", SPEC]);

@@ -32,10 +32,19 @@ function smallApi() {
   for (const t of tasks) stories[t.id] = [`${t.id}s1`];
   /** Paths (with query) that answer 403. */
   const denied = new Set<string>();
+  /** Tasks asked for by key (`GET /tasks/{id}`) that answer with this status (else 404). */
+  const byKey = new Map<string, number>();
   const server = serveHostile((url) => {
     const key = url.pathname + url.search;
     for (const d of denied) {
       if (key.startsWith(d)) return json({ errors: [{ message: "no" }] }, 403);
+    }
+    const one = url.pathname.match(/^\/tasks\/([^/]+)$/);
+    if (one && byKey.has(one[1])) {
+      const status = byKey.get(one[1])!;
+      return status === 200
+        ? json({ data: { id: one[1] } })
+        : json({ errors: [{ message: `status ${status}` }] }, status);
     }
     if (url.pathname === "/workspaces") {
       return json({ data: Object.keys(projects).map((id) => ({ id })) });
@@ -57,10 +66,10 @@ function smallApi() {
     if (m) return json({ data: (stories[m[1]] ?? []).map((id) => ({ id, task: m[1] })) });
     return json({ errors: [{ message: "not found" }] }, 404);
   });
-  return { server, projects, tasks, stories, denied, stamp };
+  return { server, projects, tasks, stories, denied, byKey, stamp };
 }
 
-function specFor(url: string, options: { reconcile?: boolean } = {}) {
+function specFor(url: string, options: { reconcile?: boolean | string } = {}) {
   return specOf(`pipeline: t
 dataset: t_data
 source:
@@ -228,6 +237,36 @@ testEachDestination("reconcile deletes nothing when a key listing was skipped", 
   await runPipeline(spec, { destination: dest });
   assert.equal((await ids(dest, "tasks")).includes("p1t2"), false, "deleted on a full listing");
 });
+
+testEachDestination(
+  "reconcile.verify deletes only what the API says is gone (404): a record it still returns, or a request that keeps failing, keeps its row",
+  async (dest) => {
+    const api = smallApi();
+    await using _ = api.server;
+    const spec = specFor(api.server.url, { reconcile: `{ verify: "/tasks/{record.id}" }` });
+    await runPipeline(spec, { destination: dest });
+    // three tasks leave every listing: one still exists, one is gone, one's request fails
+    for (const id of ["p1t1", "p1t2", "p1t3"]) {
+      api.tasks.splice(api.tasks.findIndex((t) => t.id === id), 1);
+    }
+    api.byKey.set("p1t1", 200);
+    api.byKey.set("p1t3", 500);
+    const run = await runPipeline(spec, { destination: dest });
+    const tasks = run.resources.find((r) => r.resource === "tasks")!;
+    assert.deepEqual(tasks.verified, { asked: 3, gone: 1, kept: 1, unanswered: 1 });
+    assert.equal(tasks.deleted, 1);
+    const left = await ids(dest, "tasks");
+    assert.deepEqual(left.filter((id) => id.startsWith("p1")), ["p1t1", "p1t3"]);
+    // the gone task's stories went with it
+    assert.equal((await ids(dest, "stories")).includes("p1t2s1"), false);
+    // the requests asked for the key only
+    const asked = api.server.requests.map((r) => r.url).filter((u) =>
+      /^\/tasks\/p1t\d$/.test(u.pathname)
+    );
+    assert.equal(asked.length >= 3, true);
+    assert.equal(asked.every((u) => u.searchParams.get("fields") === "id"), true);
+  },
+);
 
 testEachDestination(
   "a top-level listing that is skipped or fails fails the run, naming the URL and hinting at base_url",

@@ -128,8 +128,8 @@ Deno.test("the change feed after a gap longer than a token's life: each project'
 Deno.test("a like moves no modified_at and writes no event: the listing of whole records writes it; a key listing's watch of num_likes catches it; with neither it stays wrong", async () => {
   const keys = (s: string) =>
     s.replace(
-      "reconcile: { watch: [num_subtasks], listing: records }",
-      "reconcile: { watch: [num_subtasks, num_likes], listing: keys }",
+      "reconcile: { watch: [num_subtasks], listing: records,",
+      "reconcile: { watch: [num_subtasks, num_likes], listing: keys,",
     );
   const variants = [
     // the shipped spec: each run's listing of whole records writes num_likes and likes

@@ -4,7 +4,7 @@
  * @module
  */
 import type { RunResult } from "../pipeline.ts";
-import type { Plan } from "../plan/plan.ts";
+import type { ForEach, Plan, PlannedResource } from "../plan/plan.ts";
 import type { RunEstimate } from "../run/estimate.ts";
 import type { Backfill } from "../run/open.ts";
 import type { Spec } from "../spec/schema.ts";
@@ -90,6 +90,14 @@ export function formatRunSummary(result: RunResult): string {
       lines.push(
         `${r.resource}: ${r.feed.due} partition(s) listed again whole (relist_every, the ` +
           `feed's safety net)`,
+      );
+    }
+    if (r.verified) {
+      const v = r.verified;
+      lines.push(
+        `${r.resource}: ${v.asked} record(s) no listing returned were asked for by key: ` +
+          `${v.gone} gone (deleted), ${v.kept} still there (kept)` +
+          (v.unanswered > 0 ? `, ${v.unanswered} unanswered (kept)` : ""),
       );
     }
     if (r.deleted > 0) {
@@ -196,6 +204,13 @@ export function formatTable(
   return [line(headers), ...cells.map(line)].join("\n");
 }
 
+/** `keep:` as `check` prints it. */
+function keepsOf(keep: string | Record<string, string> | undefined): string[] {
+  if (keep === undefined) return [];
+  if (typeof keep === "string") return [`keeps the records where ${keep}`];
+  return Object.entries(keep).map(([p, text]) => `keeps under ${p} the records where ${text}`);
+}
+
 /** `deno task check`: the spec is valid, where its variables came from, the resource tree. */
 export function formatCheck(
   file: string,
@@ -218,9 +233,13 @@ export function formatCheck(
   const visit = (name: string, depth: number) => {
     shown.add(name);
     const r = plan.resources.get(name)!;
-    const params = Object.entries(r.params).flatMap(([k, v]) =>
-      (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`)
-    ).join("&");
+    const query = (params: PlannedResource["params"]) =>
+      Object.entries(params).flatMap(([k, v]) =>
+        (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`)
+      ).join("&");
+    const params = query(r.params);
+    const forEach = (each: ForEach) =>
+      `for each ${"values" in each ? each.values.join(", ") : each.from}`;
     const bits = [
       r.writeDisposition,
       r.primaryKey.length ? `key ${r.primaryKey.join("+")}` : "no key",
@@ -233,10 +252,14 @@ export function formatCheck(
           (r.reconcileListing === "records"
             ? "; after the first run one listing of whole records, no incremental filter"
             : "") +
-          (r.reconcileWatch.length ? `; watching ${r.reconcileWatch.join(", ")}` : "") + ")"
+          (r.reconcileWatch.length ? `; watching ${r.reconcileWatch.join(", ")}` : "") +
+          (r.reconcileVerify
+            ? `; a record no listing returns is asked for by GET ${r.reconcileVerify} before it is deleted`
+            : "") +
+          ")"
         : "",
       r.changes
-        ? `change feed GET ${r.changes.path} per parent` +
+        ? `change feed GET ${r.changes.path} per ${r.changes.parents?.join("/") ?? "parent"}` +
           (r.changes.relistEveryMs
             ? ` (each parent listed whole every ${shortDuration(r.changes.relistEveryMs)})`
             : "")
@@ -245,16 +268,24 @@ export function formatCheck(
       r.load ? "" : "not loaded",
       r.parents.includes(name) ? "recursive" : "",
       r.parents.length > 1 ? `union of ${r.parents.filter((p) => p !== name).join(", ")}` : "",
-      r.forEach
-        ? `for each ${"values" in r.forEach ? r.forEach.values.join(", ") : r.forEach.from}`
-        : "",
+      r.forEach ? forEach(r.forEach) : "",
+      ...keepsOf(spec.resources[name]?.keep),
     ].filter(Boolean);
     lines.push(
       `${"  ".repeat(depth + 1)}${depth ? "└ " : ""}${name} → ${r.table}: GET ${r.path}${
         params ? `?${params}` : ""
       }`,
-      `${"  ".repeat(depth + 2)}${depth ? "  " : ""}${bits.join(", ")}`,
     );
+    // the parents listed by parameters of their own
+    for (const [p, own] of r.paramsByParent) {
+      const each = r.forEachByParent.get(p);
+      lines.push(
+        `${"  ".repeat(depth + 2)}${depth ? "  " : ""}under ${p}: GET ${r.path}?${query(own)}${
+          each ? `, ${forEach(each)}` : ""
+        }${r.refreshEvery.has(p) ? `, every ${shortDuration(r.refreshEvery.get(p)!)}` : ""}`,
+      );
+    }
+    lines.push(`${"  ".repeat(depth + 2)}${depth ? "  " : ""}${bits.join(", ")}`);
     for (const c of r.children) if (c !== name && !shown.has(c)) visit(c, depth + 1);
   };
   for (const name of plan.order) {

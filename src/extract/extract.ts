@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Plan, PlannedResource } from "../plan/plan.ts";
+import { forEachOf, hasFeed, type Plan, type PlannedResource } from "../plan/plan.ts";
 import { getPath } from "../core/paths.ts";
 import { placeholders } from "../spec/template.ts";
 import { evaluatePredicate } from "../spec/predicate.ts";
@@ -134,7 +134,7 @@ function positionOf(
 
 /** The `for_each` elements of a chain (one `undefined` when the resource has none). */
 function itemsOf(resource: PlannedResource, ancestry: Ancestry): unknown[] | typeof MISSING {
-  const each = resource.forEach;
+  const each = forEachOf(resource, ancestry[0]?.resource ?? "");
   if (each === undefined) return [undefined];
   if ("values" in each) return each.values;
   const ref = placeholders(each.from)[0];
@@ -281,6 +281,7 @@ class FanOut {
     const wholeRecords = this.#observer.recordsListing(resource);
     const separateKeys = this.#observer.separateKeyListing(resource) && !wholeRecords;
     const keysFromChains = resource.reconcile && !separateKeys;
+    const feed = hasFeed(resource, ancestry[0]?.resource ?? "");
     const items = itemsOf(resource, ancestry);
     if (items === MISSING) {
       // no evidence of what the list holds: nothing below this parent may be deleted
@@ -306,11 +307,9 @@ class FanOut {
       const chains: Promise<void>[] = [];
       if (wholeRecords) {
         // the feed first: the listing needs to know which records it names
-        const feed = resource.changes
-          ? this.#readFeed(resource, ancestry, item)
-          : Promise.resolve();
+        const read = feed ? this.#readFeed(resource, ancestry, item) : Promise.resolve();
         chains.push(
-          feed.then(() =>
+          read.then(() =>
             this.#runChain(resource, ancestry, item, { listsKeys: true, focus, unfiltered: true })
           ),
         );
@@ -319,7 +318,7 @@ class FanOut {
         chains.push(main);
         if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item, main));
         // a first load lists every record: its feed only starts (a token for the next run)
-        else if (resource.changes) chains.push(this.#readFeed(resource, ancestry, item));
+        else if (feed) chains.push(this.#readFeed(resource, ancestry, item));
       }
       const task: Promise<void> = Promise.all(chains)
         .then(() => {})
@@ -441,6 +440,9 @@ class FanOut {
       }
       let records = page.records.map((r) => withParentFields(resource, r, ancestry));
       if (only) records = records.filter((r) => only.has(keyOf(resource, r)));
+      const keep = resource.keep.get(ancestry[0]?.resource ?? "");
+      // records the spec does not keep are as if the API had not listed them
+      if (keep) records = records.filter((r) => evaluatePredicate(keep, r) !== false);
       if (seen) {
         records = records.filter((r) => {
           const key = recordKey(resource, r);
@@ -520,7 +522,13 @@ class FanOut {
     const { url, parentKey, headers } = buildRequest(
       this.#client,
       this.#plan,
-      { ...resource, path: feed.path, params: feed.params, fields: undefined },
+      {
+        ...resource,
+        path: feed.path,
+        params: feed.params,
+        paramsByParent: new Map(),
+        fields: undefined,
+      },
       ancestry,
       undefined,
       { item },
@@ -591,7 +599,9 @@ class FanOut {
     this.#listed.get(resource.name)!.add(key);
     if (s.startedAt === 0) s.startedAt = performance.now();
     // the feed first: what it names is among the records the key listing finds changed
-    if (resource.changes) await this.#readFeed(resource, ancestry, item);
+    if (hasFeed(resource, ancestry[0]?.resource ?? "")) {
+      await this.#readFeed(resource, ancestry, item);
+    }
     if (this.#failure !== undefined) return;
     const guard = { capped: false };
     const tracker = this.#observer.keyListing(positionOf(this.#plan, resource, ancestry, item));
@@ -608,7 +618,9 @@ class FanOut {
         )
       ) {
         if (this.#failure !== undefined) return;
-        tracker.page(page.records as ApiRecord[]);
+        const keep = resource.keep.get(ancestry[0]?.resource ?? "");
+        const records = page.records as ApiRecord[];
+        tracker.page(keep ? records.filter((r) => evaluatePredicate(keep, r) !== false) : records);
       }
       if (guard.capped) tracker.incomplete();
     } catch (e) {

@@ -8,6 +8,7 @@ import type { Plan, PlannedResource } from "../plan/plan.ts";
 import { getPath } from "../core/paths.ts";
 import { render } from "../spec/template.ts";
 import { INCREMENTAL, ITEM } from "../spec/graph.ts";
+import { predicatePaths } from "../spec/predicate.ts";
 import { RestpipeError } from "../core/errors.ts";
 import type { HttpClient } from "./http.ts";
 import { type Ancestry, keyOf } from "./records.ts";
@@ -68,7 +69,8 @@ export function buildRequest(
   };
   const url = client.resolve(render(resource.path, resolve, encodeURIComponent));
   const withIncremental = (value: string) => value.includes(`{${INCREMENTAL}.`);
-  for (const [k, value] of Object.entries(resource.params)) {
+  const params = (parent && resource.paramsByParent.get(parent.resource)) ?? resource.params;
+  for (const [k, value] of Object.entries(params)) {
     const values = Array.isArray(value) ? value : [value];
     // a key-only listing, or one of every record, leaves the incremental filter out
     const unfiltered = incremental.keysOnly || incremental.everything;
@@ -81,7 +83,14 @@ export function buildRequest(
     }
   }
   const fields = incremental.keysOnly
-    ? [...new Set([...resource.reconcileFields ?? resource.primaryKey, ...resource.reconcileWatch])]
+    ? [
+      ...new Set([
+        ...resource.reconcileFields ?? resource.primaryKey,
+        ...resource.reconcileWatch,
+        // what `keep:` reads, so that the key listing keeps what the listings keep
+        ...[...resource.keep.values()].flatMap((p) => predicatePaths(p)),
+      ]),
+    ]
     : resource.fields;
   if (fieldsParam && fields && fields.length > 0) {
     url.searchParams.set(fieldsParam, fields.join(","));

@@ -47,6 +47,11 @@ export interface RootWrite {
   /** For a reconciled resource: every key the API holds; other rows are deleted. */
   currentKeys?: string[];
   /**
+   * For a reconciled resource that verifies its deletions (`reconcile.verify`): the keys
+   * the API answered 404 or 410 for; their older rows are deleted (with their children).
+   */
+  goneKeys?: string[];
+  /**
    * scd2: the listings list every record (no incremental filter), so a current version
    * whose key is missing from a complete listing is closed.
    */

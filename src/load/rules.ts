@@ -37,6 +37,8 @@ export type DeleteRule =
   | { kind: "within_parents"; parents: readonly string[] }
   /** reconcile: older rows whose key a complete key listing no longer has go. */
   | { kind: "reconcile"; keys: readonly string[] }
+  /** reconcile with verify: older rows of the keys the API said are gone (404, 410) go. */
+  | { kind: "verified_gone"; keys: readonly string[] }
   /** Rows whose parent record (a row of this parent table) the commit deleted go. */
   | { kind: "cascade"; parentTable: string }
   /** A recursive resource: rows whose parent, a row of this same table, went, to any depth. */
@@ -105,6 +107,9 @@ export function familyRules(root: RootWrite, facts: TableFacts): FamilyRules {
     rules.push({ kind: "within_parents", parents: root.refreshedParents });
   }
   if (root.currentKeys && keyed) rules.push({ kind: "reconcile", keys: root.currentKeys });
+  if (root.goneKeys && root.goneKeys.length > 0 && keyed) {
+    rules.push({ kind: "verified_gone", keys: root.goneKeys });
+  }
   // rows whose parent record was deleted (a recursive resource's own deletions cascade
   // once more below, as its parent is then itself)
   for (const parentTable of root.parentTables ?? []) rules.push({ kind: "cascade", parentTable });

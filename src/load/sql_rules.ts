@@ -141,6 +141,17 @@ export function deleteRuleSql(
         ),
       ];
     }
+    case "verified_gone": {
+      const goneKeys = `_restpipe_verified_${n.index}`;
+      return [
+        ...textTable(goneKeys, rule.keys),
+        pick(
+          n,
+          `select r.${id} from ${t} r where r.${older}
+       and ${keyText("r", n.keys)} in (select v from ${goneKeys})`,
+        ),
+      ];
+    }
     case "cascade": {
       const parentDeleted = deleted.get(rule.parentTable);
       if (!parentDeleted) return [];

@@ -52,6 +52,16 @@ Deno.test("within_parents and reconcile carry their list as one JSON parameter",
   );
 });
 
+Deno.test("verified_gone deletes the older rows of exactly the keys the API said are gone", () => {
+  const gone = deleteRuleSql({ kind: "verified_gone", keys: ["7"] }, n, none);
+  assert.deepEqual(texts(gone), [
+    `create temp table _restpipe_verified_3 (v text primary key) on commit drop`,
+    `insert into _restpipe_verified_3 select distinct value from jsonb_array_elements_text($1::text::jsonb)`,
+    `insert into _restpipe_gone_3 select r."_dlt_id" from "ds"."items" r where r."_dlt_load_id" is distinct from '1700000000.000001' and r."id"::text in (select v from _restpipe_verified_3) on conflict do nothing`,
+  ]);
+  assert.deepEqual(gone[1].params, ['["7"]']);
+});
+
 Deno.test("cascades: from a parent's deleted keys (none: nothing), recursive until nothing changes", () => {
   assert.deepEqual(deleteRuleSql({ kind: "cascade", parentTable: "projects" }, n, none), []);
   const from = new Map([["projects", "_restpipe_gone_keys_1"]]);

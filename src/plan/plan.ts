@@ -49,13 +49,19 @@ export interface PlannedResource {
   /** Parents that the plan runs; the resource itself among them when it is recursive. */
   parents: string[];
   /** One request chain per element: static values, or a placeholder naming a list. */
-  forEach: { values: (string | number | boolean)[] } | { from: string } | undefined;
+  forEach: ForEach | undefined;
+  /** `for_each` per parent name, when the spec gives one per parent (else empty). */
+  forEachByParent: Map<string, ForEach>;
   /** Ancestors, nearest first. */
   ancestors: string[];
   /** Children that the plan runs, in spec order. */
   children: string[];
   /** Query parameters (inherited ones removed by `null` are gone). */
   params: Record<string, ParamValue>;
+  /** The query parameters of the chains under each parent named in `parent_params`. */
+  paramsByParent: Map<string, Record<string, ParamValue>>;
+  /** `keep:` per parent name (`""` for a root resource): records for which it is false go. */
+  keep: Map<string, Predicate>;
   /** Headers (inherited ones removed by `null` are gone). */
   headers: Record<string, string>;
   /** The fields to ask for (sent in the source's `fields_param`), if any. */
@@ -96,6 +102,11 @@ export interface PlannedResource {
    */
   reconcileListing: "keys" | "records";
   /**
+   * The path that asks for one stored record by its key before it is deleted
+   * (`reconcile.verify`, `{record.<field>}` placeholders), if any.
+   */
+  reconcileVerify: string | undefined;
+  /**
    * True when an ancestor loads incrementally: this resource is fetched only for the
    * parents returned in a run, and its rows are replaced within each of them.
    */
@@ -110,10 +121,26 @@ export interface PlannedResource {
   changes: PlannedChanges | undefined;
 }
 
+/** A resource's `for_each`: static values, or a placeholder naming a list in an ancestor. */
+export type ForEach = { values: (string | number | boolean)[] } | { from: string };
+
+/** The `for_each` of a resource's chains under one parent resource (`""`: none). */
+export function forEachOf(resource: PlannedResource, parent: string): ForEach | undefined {
+  return resource.forEachByParent.get(parent) ?? resource.forEach;
+}
+
+/** Does this resource's change feed cover its partitions under this parent resource? */
+export function hasFeed(resource: PlannedResource, parent: string): boolean {
+  return resource.changes !== undefined &&
+    (resource.changes.parents === undefined || resource.changes.parents.includes(parent));
+}
+
 /** A resource's change feed, as a run reads it. */
 export interface PlannedChanges {
   /** The feed's path template. */
   path: string;
+  /** The parents whose partitions have the feed (undefined: every parent). */
+  parents: string[] | undefined;
   /** Its query parameters (templates). */
   params: Record<string, ParamValue>;
   /** The parameter that carries the token. */
@@ -216,6 +243,14 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     : include;
   const ancestry = ancestors(name, (n) => parentList(spec.resources[n]?.parent));
   const each = r.for_each;
+  const forEachOfSpec = (each: string | (string | number | boolean)[]): ForEach =>
+    typeof each === "string" && each.trim().startsWith("{") ? { from: each.trim() } : {
+      values: typeof each === "string"
+        ? each.split(",").map((x) => x.trim()).filter(Boolean)
+        : each,
+    };
+  const perParent = each !== undefined && typeof each === "object" && !Array.isArray(each);
+  const base = { ...spec.source.params, ...d.params, ...r.params };
   const columns: ColumnHints = {};
   for (const [col, hint] of Object.entries(r.columns ?? {})) {
     columns[col] = typeof hint === "string" ? { type: hint } : hint;
@@ -225,18 +260,24 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     table: r.table ?? name,
     path: r.path,
     parents,
-    forEach: each === undefined
-      ? undefined
-      : typeof each === "string" && each.trim().startsWith("{")
-      ? { from: each.trim() }
-      : {
-        values: typeof each === "string"
-          ? each.split(",").map((x) => x.trim()).filter(Boolean)
-          : each,
-      },
+    forEach: each === undefined || perParent ? undefined : forEachOfSpec(each),
+    forEachByParent: new Map(
+      perParent ? Object.entries(each).map(([p, e]) => [p, forEachOfSpec(e)]) : [],
+    ),
     ancestors: ancestry,
     children: [],
-    params: withoutNulls({ ...spec.source.params, ...d.params, ...r.params }),
+    params: withoutNulls(base),
+    paramsByParent: new Map(
+      Object.entries(r.parent_params ?? {}).map(([p, params]) => [
+        p,
+        withoutNulls({ ...base, ...params }),
+      ]),
+    ),
+    keep: new Map(
+      typeof r.keep === "string"
+        ? (parents.length > 0 ? parents : [""]).map((p) => [p, parsePredicate(r.keep as string)])
+        : Object.entries(r.keep ?? {}).map(([p, text]) => [p, parsePredicate(text)]),
+    ),
     headers: withoutNulls({ ...spec.source.headers, ...d.headers, ...r.headers }),
     fields: r.fields,
     includeFromParent,
@@ -253,6 +294,7 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     reconcileFields: typeof r.reconcile === "object" ? r.reconcile.fields : undefined,
     reconcileWatch: typeof r.reconcile === "object" ? r.reconcile.watch ?? [] : [],
     reconcileListing: typeof r.reconcile === "object" ? r.reconcile.listing ?? "keys" : "keys",
+    reconcileVerify: typeof r.reconcile === "object" ? r.reconcile.verify : undefined,
     partial: ancestry.some((a) => spec.resources[a].incremental !== undefined),
     load,
     when: new Map(
@@ -262,6 +304,7 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     ),
     changes: r.changes && {
       path: r.changes.path,
+      parents: r.changes.parent === undefined ? undefined : parentList(r.changes.parent),
       params: withoutNulls(r.changes.params),
       tokenParam: r.changes.token_param,
       tokenPath: r.changes.token_path,

@@ -37,7 +37,7 @@
  *
  * @module
  */
-import type { Plan, PlannedResource } from "../plan/plan.ts";
+import { hasFeed, type Plan, type PlannedResource } from "../plan/plan.ts";
 import type { RootWrite } from "../load/destination.ts";
 import type {
   ApiRecord,
@@ -53,7 +53,8 @@ import { compareCursors, cursorValue, lagged, nearCursor } from "./cursors.ts";
 import { RunLedger } from "./ledger.ts";
 import { RefreshClocks } from "./refresh.ts";
 import { readState, type StoredState } from "./state.ts";
-import { type StoredParents, type Watched, watchedMoved } from "./watch.ts";
+import { type StoredOwner, type StoredParents, type Watched, watchedMoved } from "./watch.ts";
+import type { Candidate } from "../extract/verify.ts";
 import { type FeedFigures, Feeds } from "./feeds.ts";
 
 /** Options for {@linkcode IncrementalRun}. */
@@ -129,6 +130,10 @@ export class IncrementalRun implements RunObserver {
   readonly #continuing: boolean;
   /** The change feeds' tokens and what they say in this run. */
   readonly #feeds: Feeds;
+  /** Stored records of resources that verify their deletions (see `readStoredOwners`). */
+  #owners: ReadonlyMap<string, ReadonlyMap<string, StoredOwner>> = new Map();
+  /** The keys each such resource found gone by asking for them (404, 410). */
+  readonly #gone = new Map<string, string[]>();
 
   /** Starts a run from the stored state (validated here; see `readState`). */
   constructor(plan: Plan, stored: unknown, options: IncrementalRunOptions = {}) {
@@ -201,6 +206,36 @@ export class IncrementalRun implements RunObserver {
   /** Sets the stored watched values (read once the run knows what was loaded before). */
   useWatched(watched: Watched): void {
     this.#watched = watched;
+  }
+
+  /** Sets the stored records of resources that verify their deletions (`readStoredOwners`). */
+  useOwners(owners: ReadonlyMap<string, ReadonlyMap<string, StoredOwner>>): void {
+    this.#owners = owners;
+  }
+
+  /**
+   * The stored records of a resource with `reconcile.verify` that no listing of this run
+   * returned, though the parent each was last listed under was listed to the end (and
+   * every key listing of the resource ran to the end): each is asked for by key before
+   * it may be deleted. None on a full refresh, which rebuilds the table.
+   */
+  deletionCandidates(resource: PlannedResource): Candidate[] {
+    const owners = this.#owners.get(resource.name);
+    const listed = this.ledger.keysOf(resource.name);
+    if (this.#fullRefresh || !owners || !listed?.complete) return [];
+    const refreshed = new Set(this.ledger.refreshedParents(resource.name));
+    const out: Candidate[] = [];
+    for (const [key, owner] of owners) {
+      if (!listed.keys.has(key) && refreshed.has(owner.parent)) {
+        out.push({ key, values: owner.values });
+      }
+    }
+    return out;
+  }
+
+  /** The keys a resource found gone by asking for them: the commit deletes them. */
+  verifiedGone(resource: string, keys: readonly string[]): void {
+    this.#gone.set(resource, [...keys]);
   }
 
   /** Sets the stored parent keys below feed-bearing resources (see `readStoredParents`). */
@@ -293,8 +328,10 @@ export class IncrementalRun implements RunObserver {
       const changedOwn = new Set<string>();
       return new RecordsListing(this.ledger, resource, at, stored, {
         watched: this.#watched.get(resource.name),
-        // the feed said nothing of what changed (token refused, feed failed, safety net)
-        everyRecord: this.#feeds.wholePartition(resource.name, at.partition),
+        // the feed said nothing of what changed (token refused, feed failed, safety net),
+        // or no feed covers this partition: nothing else sees what changed below its records
+        everyRecord: this.#feeds.wholePartition(resource.name, at.partition) ||
+          (resource.changes !== undefined && !hasFeed(resource, at.ancestors[0]?.resource ?? "")),
         changedOwn,
         focus: this.#feeds.focusOf(resource.name, at.partition, changedOwn),
       });
@@ -359,7 +396,8 @@ export class IncrementalRun implements RunObserver {
    */
   #completeBelow(resource: string, parentKey: string): boolean {
     const r = this.#plan.resources.get(resource)!;
-    if (this.ledger.isIncomplete(r)) return false;
+    // (listings of it under another parent that were not due do not matter here)
+    if ([r.name, ...r.ancestors].some((a) => this.ledger.hasIncompleteChain(a))) return false;
     if (!this.ledger.refreshedParents(resource).includes(parentKey)) return false;
     const seen = new Set<string>();
     const below = (name: string): boolean =>
@@ -372,8 +410,14 @@ export class IncrementalRun implements RunObserver {
   }
 
   /** What the commit may delete for one resource (see {@linkcode RunLedger.writesFor}). */
-  writesFor(resource: PlannedResource): Pick<RootWrite, "refreshedParents" | "currentKeys"> {
-    return this.ledger.writesFor(resource, this.#fullRefresh);
+  writesFor(
+    resource: PlannedResource,
+  ): Pick<RootWrite, "refreshedParents" | "currentKeys" | "goneKeys"> {
+    const gone = this.#gone.get(resource.name);
+    return {
+      ...this.ledger.writesFor(resource, this.#fullRefresh),
+      ...gone ? { goneKeys: gone } : {},
+    };
   }
 
   /**
@@ -384,15 +428,18 @@ export class IncrementalRun implements RunObserver {
    */
   nextState(deleted: (parentResource: string) => ReadonlySet<string>): StoredState {
     const ran = (r: PlannedResource) => !this.ledger.isIncomplete(r);
+    // every listing that ran completed (some may not have been due: that is no failure)
+    const completed = (r: PlannedResource) =>
+      ![r.name, ...r.ancestors].some((a) => this.ledger.hasIncompleteChain(a));
     const loaded = new Set(this.#loaded);
     for (const r of this.#plan.resources.values()) {
-      if (!r.load || !ran(r)) continue;
+      if (!r.load || !completed(r)) continue;
       loaded.add(r.name);
       for (const p of r.parents) loaded.add(edgeKey(r.name, p));
     }
     const shapes = { ...this.#previous.shapes };
     for (const r of this.#plan.resources.values()) {
-      if (r.load && ran(r)) shapes[r.name] = shapeOf(r);
+      if (r.load && completed(r)) shapes[r.name] = shapeOf(r);
     }
     return {
       ...this.#previous,

@@ -100,6 +100,11 @@ export class RunLedger {
     if (!complete) into.complete = false;
   }
 
+  /** The keys the key listings of a reconciled resource returned, and whether all ran to the end. */
+  keysOf(resource: string): { keys: ReadonlySet<string>; complete: boolean } | undefined {
+    return this.#keys.get(resource);
+  }
+
   /** Did some chain of this resource, or of an ancestor, not complete or not run (deferred)? */
   isIncomplete(resource: PlannedResource): boolean {
     return [resource.name, ...resource.ancestors].some((a) =>
@@ -145,7 +150,10 @@ export class RunLedger {
     const listed = this.#keys.get(r.name);
     return {
       refreshedParents,
-      currentKeys: listed?.complete && !incomplete ? [...listed.keys] : undefined,
+      // a resource that verifies its deletions deletes only the keys found gone
+      currentKeys: listed?.complete && !incomplete && !r.reconcileVerify
+        ? [...listed.keys]
+        : undefined,
     };
   }
 

@@ -150,3 +150,51 @@ export async function readStoredParents(
   }
   return out;
 }
+
+/** A stored record of a resource that verifies its deletions: its parent, its key's values. */
+export interface StoredOwner {
+  /** The key of the parent record it was last listed under (`""` for a root resource). */
+  parent: string;
+  /** Its primary key fields' values. */
+  values: unknown[];
+}
+
+/**
+ * For each reconciled resource with `reconcile.verify` loaded before, every stored
+ * record's key, with the parent it was last listed under and its key fields' values:
+ * a record no listing returns, under a parent listed to the end, is asked for by key.
+ */
+export async function readStoredOwners(
+  dest: Destination,
+  dataset: string,
+  normalizer: Normalizer,
+  loaded: readonly PlannedResource[],
+  loadedBefore: (resource: string) => boolean,
+): Promise<Map<string, Map<string, StoredOwner>>> {
+  const out = new Map<string, Map<string, StoredOwner>>();
+  for (const r of loaded) {
+    if (!r.reconcile || !r.reconcileVerify || !loadedBefore(r.name)) continue;
+    const keys = normalizer.keyColumns(r);
+    const select = [...keys, SYSTEM_COLUMNS.parentKey].map((c, i) => `${quoteIdent(c)} as c${i}`);
+    const owners = new Map<string, StoredOwner>();
+    await dest.readPages<Record<string, unknown>>(
+      `select ${select.join(", ")} from ${quoteIdent(dataset)}.${
+        quoteIdent(normalizer.rootTable(r))
+      }`,
+      10_000,
+      // deno-lint-ignore require-await
+      async (rows) => {
+        for (const row of rows) {
+          const values = keys.map((_, i) => row[`c${i}`]);
+          const parent = row[`c${keys.length}`];
+          owners.set(canonicalKey(values), {
+            parent: typeof parent === "string" ? parent : "",
+            values,
+          });
+        }
+      },
+    );
+    out.set(r.name, owners);
+  }
+  return out;
+}

@@ -135,42 +135,93 @@ export function checkGraph(doc: unknown): GraphIssue[] {
     if (unknownParent) continue;
     issues.push(...checkWhen(r.when, ps, at, (n) => resources[n], defaultKey));
     issues.push(...unknownParentKeys(r.refresh_every, ps, (p) => at("refresh_every", p)));
-    const direct = ps.filter((p) => p !== name);
-    const recursive = ps.includes(name);
-    const templates: [KeyPath, string][] = [];
-    if (typeof r.path === "string") templates.push([at("path"), r.path]);
-    for (const key of ["params", "headers"] as const) {
-      const map = r[key];
-      if (!isRecord(map)) continue;
-      for (const [k, value] of Object.entries(map)) {
-        if (typeof value === "string") templates.push([at(key, k), value]);
-        if (Array.isArray(value)) {
-          value.forEach((x, i) => {
-            if (typeof x === "string") templates.push([at(key, k, i), x]);
+    issues.push(...unknownParentKeys(r.parent_params, ps, (p) => at("parent_params", p)));
+    issues.push(...checkKeep(r, ps, at, defaultKey));
+    issues.push(...checkVerify(r, at, defaultKey));
+    // for_each per parent: a map of parent name to a list
+    const perParentItems = isRecord(r.for_each);
+    if (perParentItems) {
+      issues.push(...unknownParentKeys(r.for_each, ps, (p) => at("for_each", p)));
+    }
+    const hasItemsUnder = (parents: string[]) =>
+      perParentItems
+        ? parents.length > 0 && parents.every((p) => Object.hasOwn(r.for_each as object, p))
+        : r.for_each !== undefined;
+    const feedParents = isRecord(r.changes) ? parentList(r.changes.parent) : [];
+    if (isRecord(r.changes)) {
+      const feedParentPath = (i: number) =>
+        Array.isArray((r.changes as Record<string, unknown>).parent)
+          ? at("changes", "parent", i)
+          : at("changes", "parent");
+      feedParents.forEach((p, i) => {
+        if (!ps.includes(p)) {
+          issues.push({
+            path: feedParentPath(i),
+            message: `"${p}" is not a parent of this resource${didYouMean(p, ps)}`,
           });
         }
+      });
+    }
+    const direct = ps.filter((p) => p !== name);
+    const recursive = ps.includes(name);
+    const all = recursive ? [...direct, name] : direct;
+    /** Template strings, each with the parents its chains come from. */
+    const templates: [KeyPath, string, string[]][] = [];
+    if (typeof r.path === "string") templates.push([at("path"), r.path, all]);
+    const paramsOf = (map: unknown, path: (string | number)[], parents: string[]) => {
+      if (!isRecord(map)) return;
+      for (const [k, value] of Object.entries(map)) {
+        if (typeof value === "string") templates.push([at(...path, k), value, parents]);
+        if (Array.isArray(value)) {
+          value.forEach((x, i) => {
+            if (typeof x === "string") templates.push([at(...path, k, i), x, parents]);
+          });
+        }
+      }
+    };
+    // a parameter every parent's params set is checked under those parents only
+    const overridden = (k: string) =>
+      all.filter((p) =>
+        !(isRecord(r.parent_params) && isRecord(r.parent_params[p]) && k in r.parent_params[p])
+      );
+    if (isRecord(r.params)) {
+      for (const [k, value] of Object.entries(r.params)) {
+        paramsOf({ [k]: value }, ["params"], overridden(k));
+      }
+    }
+    paramsOf(r.headers, ["headers"], all);
+    if (isRecord(r.parent_params)) {
+      for (const [p, map] of Object.entries(r.parent_params)) {
+        if (ps.includes(p)) paramsOf(map, ["parent_params", p], [p]);
       }
     }
     if (isRecord(r.changes)) {
       const feed = r.changes;
-      if (typeof feed.path === "string") templates.push([at("changes", "path"), feed.path]);
-      if (isRecord(feed.params)) {
-        for (const [k, value] of Object.entries(feed.params)) {
-          if (typeof value === "string") templates.push([at("changes", "params", k), value]);
+      const under = feedParents.length > 0 ? feedParents.filter((p) => ps.includes(p)) : all;
+      if (typeof feed.path === "string") templates.push([at("changes", "path"), feed.path, under]);
+      paramsOf(feed.params, ["changes", "params"], under);
+    }
+    if (typeof r.for_each === "string" && r.for_each.startsWith("{")) {
+      templates.push([at("for_each"), r.for_each, all]);
+    }
+    if (perParentItems) {
+      for (const [p, each] of Object.entries(r.for_each as Record<string, unknown>)) {
+        if (typeof each === "string" && each.startsWith("{") && ps.includes(p)) {
+          templates.push([at("for_each", p), each, [p]]);
         }
       }
     }
-    const forEachPath = typeof r.for_each === "string" && r.for_each.startsWith("{");
-    if (forEachPath) templates.push([at("for_each"), r.for_each as string]);
-    for (const [path, template] of templates) {
+    for (const [path, template, parents] of templates) {
+      const forEach = path.includes("for_each");
       for (const p of placeholders(template)) {
+        if (parents.length === 0 && all.length > 0) continue; // every parent overrides it
         const problem = checkPlaceholder(p, {
           name,
           resource: r,
-          parents: recursive ? [...direct, name] : direct,
+          parents: parents,
           ancestorsOf: (n) => ancestors(n, parentsOf),
           lookup: (n) => resources[n],
-          hasItems: r.for_each !== undefined && path[path.length - 1] !== "for_each",
+          hasItems: !forEach && hasItemsUnder(parents),
           defaultKey,
           names,
         });
@@ -308,6 +359,83 @@ function unknownParentKeys(
   return Object.keys(map).filter((p) => !parents.includes(p)).map((p) => ({
     path: at(p),
     message: `"${p}" is not a parent of this resource${didYouMean(p, parents)}`,
+  }));
+}
+
+/** The primary key fields of a resource (its own or the defaults'). */
+function keyFields(r: Record<string, unknown>, defaultKey: unknown): string[] {
+  const pk = r.primary_key ?? defaultKey;
+  return typeof pk === "string"
+    ? [pk]
+    : Array.isArray(pk)
+    ? pk.filter((k) => typeof k === "string")
+    : [];
+}
+
+/** `keep:` parses, names only parents, and reads only fields the resource itself requests. */
+function checkKeep(
+  r: Record<string, unknown>,
+  parents: string[],
+  at: (...path: (string | number)[]) => KeyPath,
+  defaultKey: unknown,
+): GraphIssue[] {
+  if (r.keep === undefined) return [];
+  const entries: [KeyPath, string][] = [];
+  if (typeof r.keep === "string") entries.push([at("keep"), r.keep]);
+  else if (isRecord(r.keep)) {
+    const unknown = unknownParentKeys(r.keep, parents, (p) => at("keep", p));
+    if (unknown.length > 0) return unknown;
+    for (const [p, text] of Object.entries(r.keep)) {
+      if (typeof text === "string") entries.push([at("keep", p), text]);
+    }
+  }
+  const issues: GraphIssue[] = [];
+  for (const [path, text] of entries) {
+    try {
+      for (const field of predicatePaths(parsePredicate(text))) {
+        const missing = missingField(r, field, defaultKey);
+        if (missing) {
+          issues.push({
+            path,
+            offset: text.indexOf(field),
+            message: `keep: this resource does not request field "${field}"${
+              didYouMean(field, missing)
+            } (without it no record would be kept)`,
+          });
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof PredicateError)) throw e;
+      issues.push({ path, offset: e.offset, message: `keep: ${e.message}` });
+    }
+  }
+  return issues;
+}
+
+/** `reconcile.verify` names only the resource's own key fields, as `{record.<field>}`. */
+function checkVerify(
+  r: Record<string, unknown>,
+  at: (...path: (string | number)[]) => KeyPath,
+  defaultKey: unknown,
+): GraphIssue[] {
+  if (!isRecord(r.reconcile) || typeof r.reconcile.verify !== "string") return [];
+  const path = at("reconcile", "verify");
+  const keys = keyFields(r, defaultKey);
+  if (keys.length === 0) {
+    return [{ path, message: "verify asks for a record by its key: set primary_key" }];
+  }
+  const found = placeholders(r.reconcile.verify);
+  if (found.length === 0) {
+    return [{
+      path,
+      message: `expected a path that names the record's key, such as /items/{record.${keys[0]}}`,
+    }];
+  }
+  return found.filter((p) => p.resource !== "record" || !keys.includes(p.field)).map((p) => ({
+    path,
+    message: `placeholder ${p.text}: verify names the record's own key fields, as ${
+      keys.map((k) => `{record.${k}}`).join(", ")
+    }`,
   }));
 }
 

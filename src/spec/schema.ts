@@ -235,6 +235,11 @@ export const DefaultsSchema = v.strictObject({
 export const ChangesSchema = v.strictObject({
   /** The feed's path; placeholders name the resource's parents, as in its own path. */
   path: v.string(),
+  /**
+   * The parents whose partitions have this feed (default: every parent). A partition
+   * under another parent has none: each of its listings lists every record whole.
+   */
+  parent: v.optional(v.union([name, v.pipe(v.array(name), v.minLength(1))])),
   /** Query parameters of the feed (placeholders allowed); the source's are not sent. */
   params: v.optional(ParamsSchema, {}),
   /** The query parameter that carries the token. */
@@ -284,8 +289,12 @@ export const ResourceSchema = v.strictObject({
    * ancestor record (`"{users.workspaces}"`).
    */
   for_each: v.optional(v.union(
-    [v.array(scalar), v.string()],
-    "expected a list of values, a comma-separated string or a placeholder such as {users.workspaces}",
+    [
+      v.array(scalar),
+      v.string(),
+      v.record(name, v.union([v.array(scalar), v.string()])),
+    ],
+    "expected a list of values, a comma-separated string, a placeholder such as {users.workspaces}, or a map of parent name to one of them",
   )),
   /**
    * When a parent record needs a request at all, from its own fields: an expression
@@ -307,7 +316,21 @@ export const ResourceSchema = v.strictObject({
     "expected a duration such as 24h, or a map of parent name to duration",
   )),
   params: v.optional(ParamsSchema),
+  /**
+   * Query parameters per parent name, over `params`: the parents of a union may be
+   * listed by different parameters (`projects: {project: "{projects.gid}"}`).
+   */
+  parent_params: v.optional(v.record(name, ParamsSchema)),
   headers: v.optional(HeadersSchema),
+  /**
+   * Keep only the records for which this expression on the record's own fields holds
+   * (for every parent, or per parent name): the others are dropped as if the API had not
+   * listed them (`"not projects"`: records in no project).
+   */
+  keep: v.optional(v.union(
+    [v.string(), v.record(name, v.string())],
+    'expected an expression such as "not projects", or a map of parent name to expression',
+  )),
   /** Fields to request through the source's `fields_param`. */
   fields: v.optional(v.array(v.string())),
   include_from_parent: v.optional(IncludeFromParentSchema),
@@ -334,30 +357,41 @@ export const ResourceSchema = v.strictObject({
    * parent) and delete the rows, and their children, that the API no longer has.
    */
   reconcile: v.optional(
-    v.union([
-      v.boolean(),
-      v.strictObject({
-        /**
-         * Fields of the key-only listing (default: the primary key), for an API that
-         * refuses the key itself as a field or needs more to tell records apart.
-         */
-        fields: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
-        /**
-         * Scalar fields the key-only listing also reads. A listed record whose value
-         * differs from its stored row's changed without moving its cursor (a count of
-         * children, say): it is listed again whole, and its children with it.
-         */
-        watch: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
-        /**
-         * How a run after the first finds the keys: `keys` (the default), a key-only
-         * listing beside the incremental one; `records`, one listing of whole records a
-         * partition (no incremental filter) that is both: a record whose cursor or
-         * watched values moved, that is new, or that a change feed names gets its
-         * children, the others are written as listed and need no child request.
-         */
-        listing: v.optional(picklist(["keys", "records"])),
-      }),
-    ], "expected true, false or {fields: [...], watch: [...], listing: keys|records}"),
+    v.union(
+      [
+        v.boolean(),
+        v.strictObject({
+          /**
+           * Fields of the key-only listing (default: the primary key), for an API that
+           * refuses the key itself as a field or needs more to tell records apart.
+           */
+          fields: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+          /**
+           * Scalar fields the key-only listing also reads. A listed record whose value
+           * differs from its stored row's changed without moving its cursor (a count of
+           * children, say): it is listed again whole, and its children with it.
+           */
+          watch: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
+          /**
+           * How a run after the first finds the keys: `keys` (the default), a key-only
+           * listing beside the incremental one; `records`, one listing of whole records a
+           * partition (no incremental filter) that is both: a record whose cursor or
+           * watched values moved, that is new, or that a change feed names gets its
+           * children, the others are written as listed and need no child request.
+           */
+          listing: v.optional(picklist(["keys", "records"])),
+          /**
+           * Ask for a record by itself before deleting it: a path with `{record.<key
+           * field>}` placeholders (`/tasks/{record.gid}`). A stored record that no listing
+           * returned and whose parent was listed to the end is deleted only when this
+           * request answers 404 or 410; a record in the answer keeps its row. Without it,
+           * every key no complete listing returned is deleted.
+           */
+          verify: v.optional(v.string()),
+        }),
+      ],
+      "expected true, false or {fields: [...], watch: [...], listing: keys|records, verify: path}",
+    ),
     false,
   ),
   /** A change feed per parent record: events name the records to list again. */

@@ -30,7 +30,7 @@ export interface FakeEvent {
 
 /**
  * The bench's organisation of about `tasks` tasks: projects of up to 100 tasks, ten
- * projects a team, 20 users, 10 tags, 3 stories a task.
+ * projects a team, 20 users (each with 2 tasks in no project), 10 tags, 3 stories a task.
  */
 export function sizedFor(tasks: number): FakeDataOptions {
   const tasksPerProject = Math.min(100, Math.max(5, Math.round(tasks / 10)));
@@ -43,6 +43,7 @@ export function sizedFor(tasks: number): FakeDataOptions {
     storiesPerTask: 3,
     users: 20,
     tags: 10,
+    tasksInNoProject: 2,
   };
 }
 
@@ -66,6 +67,11 @@ export interface FakeDataOptions {
   tasksPerProject?: number;
   storiesPerTask?: number;
   tags?: number;
+  /**
+   * Tasks in no project per user of the organisation (a user's own tasks, in My Tasks
+   * only), assigned to that user; default 0.
+   */
+  tasksInNoProject?: number;
 }
 
 /** Deterministic PRNG (mulberry32). */
@@ -140,6 +146,7 @@ export class FakeData {
       tasksPerProject: options.tasksPerProject ?? 8,
       storiesPerTask: options.storiesPerTask ?? 3,
       tags: options.tags ?? 4,
+      tasksInNoProject: options.tasksInNoProject ?? 0,
     });
   }
 
@@ -335,6 +342,50 @@ export class FakeData {
       previous = project;
     }
     this.#generateMore(org, users, teams, projects);
+    // a user's own tasks, in no project (last, so that the rest is as without them)
+    for (const user of users) {
+      for (let i = 0; i < o.tasksInNoProject; i++) this.#ownTask(org, user, i);
+    }
+  }
+
+  /** A task in no project assigned to a user, with a story, and a subtask for every third. */
+  #ownTask(ws: AsanaObject, user: AsanaObject, i: number): AsanaObject {
+    const task = this.#task(ws.gid, null, null, [new Ref(user.gid)], [], [], i, 2);
+    task.assignee = new Ref(user.gid);
+    task.name = `My own task ${i + 1} of ${user.name}`;
+    if (i % 3 === 0) this.#task(ws.gid, null, null, [new Ref(user.gid)], [], [], 0, 1, task);
+    return task;
+  }
+
+  /**
+   * Adds a task in no project, assigned to a user (their My Tasks only): no project's
+   * feed hears of it.
+   */
+  addOwnTask(userGid: string): AsanaObject {
+    const org = this.all("workspace").find((w) => w.is_organization)!;
+    const task = this.#ownTask(org, this.objects.get(userGid)!, 7);
+    this.#event(task, "added", task);
+    return task;
+  }
+
+  /**
+   * Removes a task from a project (it stays in Asana; in no project at all when that was
+   * its last one). Asana writes a story for it, which moves `modified_at`, and an event
+   * in the project's feed.
+   */
+  removeFromProject(taskGid: string, projectGid: string): void {
+    const task = this.objects.get(taskGid)!;
+    const project = this.objects.get(projectGid)!;
+    this.#event(task, "removed", task, project);
+    task.projects = (task.projects as Ref[]).filter((r) => r.gid !== projectGid);
+    task.memberships = (task.memberships as { project: Ref }[]).filter((m) =>
+      m.project.gid !== projectGid
+    );
+    const list = this.tasksOf.get(projectGid)!;
+    list.splice(list.indexOf(taskGid), 1);
+    const users = this.all("user").map((u) => new Ref(u.gid));
+    this.addStory(task, "system", users);
+    task.modified_at = this.tick();
   }
 
   /** Memberships, attachments, deeper subtasks, dependencies, portfolios, goals, updates, time. */
@@ -772,7 +823,8 @@ export class FakeData {
   deleteTask(gid: string): void {
     const task = this.objects.get(gid);
     if (!task) return;
-    for (const sub of this.subtasksOf.get(gid) ?? []) this.deleteTask(sub);
+    // (a copy: each deletion takes the subtask out of this list)
+    for (const sub of [...this.subtasksOf.get(gid) ?? []]) this.deleteTask(sub);
     this.#event(task, "deleted", task);
     // tasks that depended on it, or that it blocked, lose that link (and so change)
     for (const other of this.all("task")) {

@@ -36,6 +36,14 @@ export function groundTruth(data: FakeData, premium: boolean): Record<string, nu
   const refIs = (value: unknown, gid: string) => value instanceof Ref && value.gid === gid;
   const listed = new Set<string>();
   for (const tasks of data.tasksOf.values()) for (const t of tasks) listed.add(t);
+  // tasks in no project, listed by their assignee's tasks (My Tasks) in the workspace
+  for (const t of data.all("task")) {
+    if ((t.projects as Ref[]).length > 0 || t.parent instanceof Ref) continue;
+    const assignee = t.assignee instanceof Ref ? data.objects.get(t.assignee.gid) : undefined;
+    if (assignee && (assignee.workspaces as Ref[]).some((w) => refIs(t.workspace, w.gid))) {
+      listed.add(t.gid);
+    }
+  }
   // stories of listed tasks and of their subtasks at every depth
   const subtasks = subtasksBelow(data, listed);
   const all = new Set([...listed, ...subtasks]);
