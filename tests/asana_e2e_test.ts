@@ -116,6 +116,19 @@ Deno.test("asana.yaml loads every table of the fake Asana; a second run changes 
       ["gid", "text"],
       ["num_subtasks", "bigint"],
     ]);
+    // dates without a time are typed date (columns: hints), so they compare as dates
+    const dates = await dest.db.query<{ t: string; c: string; type: string }>(
+      `select table_name as t, column_name as c, data_type as type
+       from information_schema.columns where table_schema = 'asana_data'
+       and column_name in ('due_on', 'start_on', 'end_on')
+       and table_name in ('tasks', 'subtasks', 'projects', 'goals', 'time_periods')`,
+    );
+    assert.equal(dates.rows.length >= 7, true, JSON.stringify(dates.rows));
+    assert.deepEqual(dates.rows.filter((x) => x.type !== "date"), []);
+    const due = await dest.db.query<{ n: number }>(
+      `select count(*)::int as n from asana_data.tasks where due_on < date '2025-04-01'`,
+    );
+    assert.equal(due.rows[0].n > 0, true);
     await dest.close();
 
     // show --json reports the same counts, from a separate process
