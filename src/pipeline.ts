@@ -8,6 +8,7 @@
 import { RestpipeError } from "./core/errors.ts";
 import { extract, type ResourceStats } from "./extract/extract.ts";
 import { HttpClient } from "./extract/http.ts";
+import type { LimiterSnapshot } from "./extract/limiter.ts";
 import { PgliteDestination } from "./load/pglite.ts";
 import type { Destination, ResourceFigures, RootWrite } from "./load/destination.ts";
 import { DEFAULT_FLUSH_ROWS, StagingBuffer } from "./load/staging.ts";
@@ -41,6 +42,8 @@ export interface RunOptions {
   progressIntervalMs?: number;
   /** Secret values (from the environment or `.dlt/*.toml`): never shown or stored. */
   secrets?: readonly string[];
+  /** Where the spec's base URL came from, for messages (`${ASANA_BASE_URL} in the environment`). */
+  baseUrlFrom?: string;
   /** Aborts the run (Ctrl-C): nothing is committed. */
   signal?: AbortSignal;
   /** Names this run to another command that finds the database held (default "run"). */
@@ -64,6 +67,16 @@ export interface Progress {
   throttled: number;
   /** The configured requests-per-minute limit, if any. */
   requestsPerMinute: number | undefined;
+  /** The rate window now: its use, and what waiting requests wait for. */
+  window: LimiterSnapshot;
+  /** A retry being waited for: why, which resource, which attempt, in how many seconds. */
+  retrying?: {
+    resource: string;
+    reason: string;
+    attempt: number;
+    attempts: number;
+    inSeconds: number;
+  };
   /** Each resource so far: rows received, pages, requests, chains, retries and 429s. */
   resources: {
     resource: string;
@@ -211,7 +224,11 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
   const started = options.now ?? new Date();
   const t0 = performance.now();
   const plan = buildPlan(spec, options.resources);
-  const client = new HttpClient(spec.source, { secrets: options.secrets, signal: options.signal });
+  const client = new HttpClient(spec.source, {
+    secrets: options.secrets,
+    signal: options.signal,
+    baseUrlFrom: options.baseUrlFrom,
+  });
   const dest = options.destination ??
     await PgliteDestination.open(options.dbDir ?? defaultDbDir(spec), options.purpose);
   try {
@@ -301,6 +318,21 @@ async function prepare(
   return { ...base, loadId, normalizer, loaded, incremental, removed, verified: new Map() };
 }
 
+/** The retry a run waits for now, if any (from the client's last retry). */
+function retryingOf(client: HttpClient): Progress["retrying"] {
+  const r = client.stats.lastRetry;
+  if (!r) return undefined;
+  const inSeconds = (r.at - performance.now()) / 1000;
+  if (inSeconds < -1) return undefined;
+  return {
+    resource: r.resource,
+    reason: client.redact(r.reason),
+    attempt: r.attempt,
+    attempts: r.attempts,
+    inSeconds: Math.max(0, inSeconds),
+  };
+}
+
 /** A progress snapshot: the client's counters and each resource's live stats. */
 function snapshot(run: RunContext, live: ReadonlyMap<string, ResourceStats> | undefined): Progress {
   const { client, plan, spec } = run;
@@ -310,6 +342,8 @@ function snapshot(run: RunContext, live: ReadonlyMap<string, ResourceStats> | un
     retries: client.stats.retries,
     throttled: client.stats.throttled,
     requestsPerMinute: spec.source.limits.requests_per_minute,
+    window: client.window(),
+    retrying: retryingOf(client),
     resources: plan.order.map((name) => ({
       resource: name,
       rows: live?.get(name)?.rows ?? 0,

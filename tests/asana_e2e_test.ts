@@ -322,6 +322,36 @@ Deno.test("an unreachable API fails the run with exit code 1 and the URL", async
   assert.doesNotMatch(r.stderr, /secret-token-value/);
 });
 
+Deno.test("a refused connection is said as such at once, with the base URL's whole path and the variable that set it", async () => {
+  await using dir = await tempDir();
+  // a port nothing listens on
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const started = performance.now();
+  // the shipped spec, with its 6 attempts: none is spent on a server that never answered
+  const r = await runCli(["run", SPEC, "--db", `${dir.path}/db`], {
+    ASANA_BASE_URL: `http://127.0.0.1:${port}/api/1.0`,
+    ASANA_ACCESS_TOKEN: "secret-token-value",
+  }, dir.path);
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(`failed: connection refused by 127\\.0\\.0\\.1:${port}: nothing listens there\n`),
+  );
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `hint: nothing answered at http://127\\.0\\.0\\.1:${port}/api/1\\.0 \\(source\\.base_url, ` +
+        `from \\$\\{ASANA_BASE_URL\\} in the environment\\)`,
+    ),
+  );
+  assert.doesNotMatch(r.stderr, /after \d+ attempts/);
+  assert.equal(seconds < 20, true, `${seconds} s`);
+  assert.doesNotMatch(r.stderr, /secret-token-value/);
+});
+
 Deno.test("a wrong token fails with the API's 401 message", async () => {
   await using dir = await tempDir();
   const fake = await startFakeAsana();

@@ -92,7 +92,7 @@ Deno.test("off a terminal, --verbose logs a progress line every second on stderr
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /^\[\d+\.\d s\] \d+ requests \([\d.]+\/s of 25\.0\/s\), \d+ retries, \d+ throttled; rows: /m,
+      /^\[\d+\.\d s\] [\d,]+ requests, [\d,]+ requests in the last minute, of 1,500; \d+ retries, \d+ throttled; rows: /m,
     );
     assert.equal(r.stderr.includes("\x1b["), false); // no terminal escapes when piped
   } finally {
@@ -106,6 +106,17 @@ const SNAPSHOT: Progress = {
   retries: 2,
   throttled: 1,
   requestsPerMinute: 1500,
+  window: {
+    inWindow: 300,
+    quota: 1500,
+    allowed: 1500,
+    windowMs: 60_000,
+    inFlight: 3,
+    maxInFlight: 50,
+    waiting: 0,
+    waitingFor: undefined,
+    nextInMs: undefined,
+  },
   resources: [
     {
       resource: "tasks",
@@ -138,15 +149,100 @@ Deno.test("on a terminal, progress redraws one table in place", () => {
   reporter.update({ ...SNAPSHOT, seconds: 13 });
   reporter.done();
   const lines = formatProgress(SNAPSHOT);
-  assert.equal(lines[0], "12.0 s  300 requests (25.0/s of 25.0/s)  2 retries  1 throttled (429)");
+  assert.equal(
+    lines[0],
+    "12.0 s  300 requests  300 requests in the last minute, of 1,500  2 retries  1 throttled (429)",
+  );
   assert.match(lines[3], /^stories\s+3000\s+280\s+288$/);
   assert.equal(written[0], lines.join("\n") + "\n");
   assert.equal(written[1].startsWith(`\x1b[${lines.length}F\x1b[J`), true);
   assert.equal(written[2], `\x1b[${lines.length}F\x1b[J`);
   assert.equal(
     formatProgressLine(SNAPSHOT),
-    "[12.0 s] 300 requests (25.0/s of 25.0/s), 2 retries, 1 throttled; rows: tasks 1200, stories 3000",
+    "[12.0 s] 300 requests, 300 requests in the last minute, of 1,500; 2 retries, 1 throttled; rows: tasks 1200, stories 3000",
   );
+});
+
+Deno.test("progress names what the run waits for: the rate window and when a place frees, a 429's pause, a retry", () => {
+  const full = {
+    ...SNAPSHOT,
+    requests: 1500,
+    window: {
+      ...SNAPSHOT.window,
+      inWindow: 1500,
+      waiting: 40,
+      waitingFor: "window" as const,
+      nextInMs: 53_200,
+    },
+  };
+  assert.equal(
+    formatProgressLine(full),
+    "[12.0 s] 1,500 requests, 1,500 requests in the last minute, of 1,500; 2 retries, 1 throttled; rows: tasks 1200, stories 3000; waiting for the rate window (1,500/min): next request in 54 s",
+  );
+  assert.equal(
+    formatProgress(full)[1],
+    "waiting for the rate window (1,500/min): next request in 54 s",
+  );
+  const paused = {
+    ...SNAPSHOT,
+    window: {
+      ...SNAPSHOT.window,
+      allowed: 1200,
+      waiting: 3,
+      waitingFor: "pause" as const,
+      nextInMs: 30_000,
+    },
+  };
+  assert.match(
+    formatProgress(paused)[0],
+    /300 requests in the last minute, of 1,500 \(lowered to 1,200 after a 429\)/,
+  );
+  assert.equal(
+    formatProgress(paused)[1],
+    "paused after a 429 (too many requests): next request in 30 s",
+  );
+  const retrying = {
+    ...SNAPSHOT,
+    retrying: {
+      resource: "workspaces",
+      reason: "connection refused by 127.0.0.1:1: nothing listens there",
+      attempt: 3,
+      attempts: 6,
+      inSeconds: 3.2,
+    },
+  };
+  assert.match(
+    formatProgressLine(retrying),
+    /; retrying workspaces \(attempt 3 of 6\) in 4 s: connection refused by 127\.0\.0\.1:1: nothing listens there$/,
+  );
+});
+
+Deno.test("in a terminal too short for the table, progress is compact: every frame fits", () => {
+  const many = {
+    ...SNAPSHOT,
+    resources: Array.from({ length: 33 }, (_, i) => ({
+      ...SNAPSHOT.resources[0],
+      resource: `resource_${i}`,
+      requests: i % 3 === 0 ? 0 : i,
+    })),
+  };
+  const written: string[] = [];
+  const out = {
+    writeSync: (p: Uint8Array) => (written.push(new TextDecoder().decode(p)), p.length),
+  };
+  // an 80×24 terminal: 23 lines at most, so that nothing scrolls
+  const reporter = new ProgressReporter("normal", true, 5, out, () => 24);
+  reporter.update(many);
+  reporter.update({ ...many, seconds: 13 });
+  const frame = written[0].trimEnd().split("\n");
+  assert.equal(frame.length <= 23, true, `${frame.length} lines`);
+  assert.match(frame.at(-1)!, /^… \d+ more resource\(s\)/);
+  // the busiest first
+  assert.match(frame[2], /^resource_32\s/);
+  // the redraw goes up exactly the lines it drew
+  assert.equal(written[1].startsWith(`\x1b[${frame.length}F\x1b[J`), true);
+  // a tall terminal shows every resource
+  assert.equal(formatProgress(many, 100).length, 2 + 33);
 });
 
 Deno.test("show --loads, show <table>, sql and serve (psql connects)", async () => {

@@ -281,7 +281,10 @@ testEachDestination(
       (e: Error) => {
         assert.equal(e instanceof RunError, true);
         assert.match(e.message, /GET http:\/\/127\.0\.0\.1:\d+\/workspaces failed: HTTP 403/);
-        assert.match(e.message, /hint: check source\.base_url/);
+        assert.match(
+          e.message,
+          /hint: check the base URL, http:\/\/127\.0\.0\.1:\d+ \(source\.base_url\)/,
+        );
         return true;
       },
     );

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitingText } from "../src/cli/progress.ts";
 import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { parseSpec } from "../src/spec/load.ts";
 import { runPipeline } from "../src/pipeline.ts";
@@ -29,9 +30,21 @@ Deno.test("5% faults, short-lived page tokens and a tight rate limit: exactly th
     const expected = await PgliteDestination.open();
     await runPipeline(await asanaSpec(clean.baseUrl, clean.token, edit), { destination: expected });
     const dest = await PgliteDestination.open();
+    const waits = new Set<string>();
     const result = await runPipeline(await asanaSpec(harsh.baseUrl, harsh.token, edit, true), {
       destination: dest,
+      progressIntervalMs: 100,
+      onProgress: (p) => {
+        const w = waitingText(p);
+        if (w) waits.add(w.replace(/\d+ s\b.*/, "N s"));
+      },
     });
+    // the progress said what the run waited for (a 429's pause, a retry)
+    assert.equal(
+      [...waits].some((w) => /^(paused after a 429|retrying )/.test(w)),
+      true,
+      [...waits].join("; "),
+    );
     assert.equal(harsh.stats.faults > 0, true, "faults were injected");
     assert.equal(harsh.stats.throttled > 0, true, "the server throttled");
     assert.equal(result.retries > 0, true);

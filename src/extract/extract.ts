@@ -156,8 +156,8 @@ const HINTED = new Set([0, 400, 401, 403, 404, 405, 410]);
 
 /** A top-level listing failed or was skipped: the run cannot know what the API holds. */
 export class RootListingError extends ExtractError {
-  /** Creates the error from the request's failure. */
-  constructor(resource: PlannedResource, cause: HttpError, origin: string) {
+  /** Creates the error from the request's failure; `base` describes the base URL. */
+  constructor(resource: PlannedResource, cause: HttpError, base: string) {
     const skipped = resource.onStatus[String(cause.status)] === "skip";
     super(
       `${cause.message}${
@@ -166,9 +166,10 @@ export class RootListingError extends ExtractError {
             `has no parent: without it the run would not know what the API holds)`
           : ""
       }\n` +
-        (HINTED.has(cause.status)
-          ? `hint: check source.base_url (requests go to ${origin}) and that the token can ` +
-            `read ${resource.path}`
+        (cause.status === 0
+          ? `hint: nothing answered at ${base}: check that address, and that the server runs`
+          : HINTED.has(cause.status)
+          ? `hint: check the base URL, ${base}, and that the token can read ${resource.path}`
           : ""),
     );
     this.name = "RootListingError";
@@ -402,7 +403,7 @@ class FanOut {
       }
       tracker.completed();
     } catch (e) {
-      skipOrThrow(resource, s, e, this.#client.origin);
+      skipOrThrow(resource, s, e, this.#client.describeBase());
       tracker.incomplete();
     } finally {
       s.finishedAt = Math.max(s.finishedAt, performance.now());
@@ -569,7 +570,7 @@ class FanOut {
       }
     } catch (e) {
       tracker.failed();
-      skipOrThrow(resource, s, e, this.#client.origin);
+      skipOrThrow(resource, s, e, this.#client.describeBase());
     }
   }
 
@@ -625,7 +626,7 @@ class FanOut {
       if (guard.capped) tracker.incomplete();
     } catch (e) {
       tracker.incomplete();
-      skipOrThrow(resource, s, e, this.#client.origin);
+      skipOrThrow(resource, s, e, this.#client.describeBase());
     } finally {
       s.finishedAt = Math.max(s.finishedAt, performance.now());
     }
@@ -671,10 +672,10 @@ function skipOrThrow(
   resource: PlannedResource,
   s: ResourceStats,
   e: unknown,
-  origin: string,
+  base: string,
 ): void {
   if (e instanceof HttpError && resource.parents.length === 0) {
-    throw new RootListingError(resource, e, origin);
+    throw new RootListingError(resource, e, base);
   }
   if (!(e instanceof HttpError) || resource.onStatus[String(e.status)] !== "skip") throw e;
   const entry = s.skipped.get(e.status) ?? { count: 0, example: e.message };

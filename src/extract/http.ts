@@ -10,7 +10,7 @@ import { applyAuth, credentialsOf } from "../connect/auth/mod.ts";
 
 export { credentialsOf } from "../connect/auth/mod.ts";
 import { type JsonRepairs, parseJson } from "../core/json.ts";
-import { Limiter } from "./limiter.ts";
+import { Limiter, type LimiterSnapshot } from "./limiter.ts";
 import { Redactor } from "../core/secrets.ts";
 
 /** Who is asking: named in errors. */
@@ -49,6 +49,15 @@ export interface HttpStats {
   retriesByResource: Map<string, number>;
   /** 429s per resource. */
   throttledByResource: Map<string, number>;
+  /** The last retry: why, for which resource, which attempt, and when it is sent again. */
+  lastRetry?: {
+    resource: string;
+    reason: string;
+    attempt: number;
+    attempts: number;
+    /** `performance.now()` when the request is sent again. */
+    at: number;
+  };
 }
 
 /** Adds one to a counter of a map. */
@@ -129,6 +138,8 @@ export interface HttpClientOptions {
   secrets?: readonly string[];
   /** Aborts every request and wait (Ctrl-C). */
   signal?: AbortSignal;
+  /** Where the base URL came from, for messages (`${ASANA_BASE_URL} in the environment`). */
+  baseUrlFrom?: string;
 }
 
 /** One client per run. */
@@ -138,6 +149,9 @@ export class HttpClient {
   readonly #limiter: Limiter;
   readonly #redactor: Redactor;
   readonly #signal: AbortSignal | undefined;
+  readonly #baseUrlFrom: string | undefined;
+  /** Has any response come from the server in this run? */
+  #answered = false;
   /** Counters for the summary. */
   readonly stats: HttpStats = {
     requests: 0,
@@ -161,6 +175,17 @@ export class HttpClient {
     });
     this.#redactor = new Redactor([...credentialsOf(source.auth), ...(options.secrets ?? [])]);
     this.#signal = options.signal;
+    this.#baseUrlFrom = options.baseUrlFrom;
+  }
+
+  /**
+   * The base URL as messages name it, with where it came from:
+   * `http://127.0.0.1:8080/api/1.0 (source.base_url, from ${ASANA_BASE_URL} in the environment)`.
+   */
+  describeBase(): string {
+    return `${this.redact(this.#source.base_url)} (source.base_url${
+      this.#baseUrlFrom ? `, from ${this.#baseUrlFrom}` : ""
+    })`;
   }
 
   /** The base URL's origin: the only one that receives credentials. */
@@ -173,6 +198,11 @@ export class HttpClient {
     if (/^https?:\/\//i.test(path)) return new URL(path);
     const base = this.#source.base_url.replace(/\/+$/, "");
     return new URL(base + (path.startsWith("/") ? path : `/${path}`));
+  }
+
+  /** The rate limiter's state now: the window's use, what waiting requests wait for. */
+  window(): LimiterSnapshot {
+    return this.#limiter.snapshot();
   }
 
   /** Removes every secret from a string (URLs, messages), in every encoding. */
@@ -200,6 +230,9 @@ export class HttpClient {
     for (let attempt = 1;; attempt++) {
       this.#signal?.throwIfAborted();
       const release = await this.#limiter.acquire(this.#signal);
+      if (this.stats.lastRetry && this.stats.lastRetry.at <= performance.now()) {
+        this.stats.lastRetry = undefined;
+      }
       let response: HttpResponse | undefined;
       let failure: string | undefined;
       let fatal = false;
@@ -207,13 +240,21 @@ export class HttpClient {
         this.stats.requests++;
         bump(this.stats.byResource, context.resource);
         response = await this.#fetch(url, headers);
+        this.#answered = true;
       } catch (e) {
         release();
         this.#signal?.throwIfAborted();
         if (e instanceof RequestRefused) {
           failure = e.message;
           fatal = true;
-        } else failure = describeFetchError(e);
+        } else {
+          failure = describeFetchError(e, url);
+          // nothing has answered in this run: a wrong address or a server that is not
+          // running, which waiting will not fix (a server that answered before is retried)
+          if (!this.#answered && /^(connection refused|host not found)/.test(failure)) {
+            fatal = true;
+          }
+        }
       }
       const status = response?.status ?? 0;
       let wait = retry.backoff_seconds * 1000 * 2 ** (attempt - 1) * (0.5 + Math.random());
@@ -252,6 +293,13 @@ export class HttpClient {
       }
       this.stats.retries++;
       bump(this.stats.retriesByResource, context.resource);
+      this.stats.lastRetry = {
+        resource: context.resource,
+        reason: failure ?? (status === 429 ? "429 too many requests" : `HTTP ${status}`),
+        attempt: attempt + 1,
+        attempts: retry.attempts,
+        at: performance.now() + wait,
+      };
       if (status === 429) {
         this.stats.throttled++;
         bump(this.stats.throttledByResource, context.resource);
@@ -403,9 +451,18 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function describeFetchError(e: unknown): string {
+function describeFetchError(e: unknown, url?: URL): string {
   if (e instanceof TimeoutError) return "timed out";
   const message = e instanceof Error ? e.message : String(e);
   if (/abort|timeout/i.test(message)) return "timed out";
+  const where = url ? url.host : "the server";
+  // what fetch says, as a user can act on it (the full text in parentheses)
+  const all = `${message} ${e instanceof Error && e.cause ? String(e.cause) : ""}`;
+  if (/connection refused|ECONNREFUSED/i.test(all)) {
+    return `connection refused by ${where}: nothing listens there`;
+  }
+  if (/dns error|failed to lookup|name or service not known|ENOTFOUND/i.test(all)) {
+    return `host not found: ${url?.hostname ?? "the server"} does not resolve`;
+  }
   return `connection failed (${message.split("\n")[0]})`;
 }

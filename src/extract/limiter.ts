@@ -203,4 +203,62 @@ export class Limiter {
   get allowed(): number {
     return Math.floor(this.#allowedAt(this.#clock.now()));
   }
+
+  /** What the limiter holds now: the window's use, and what the waiting requests wait for. */
+  snapshot(): LimiterSnapshot {
+    const now = this.#clock.now();
+    const inWindow = this.#quota === Infinity ? this.#inFlight : this.#inWindow(now);
+    const allowed = this.#allowedAt(now);
+    const waiting = this.#waiting.length;
+    let waitingFor: LimiterSnapshot["waitingFor"];
+    let nextInMs: number | undefined;
+    if (waiting > 0) {
+      if (this.#pausedUntil > now) {
+        waitingFor = "pause";
+        nextInMs = this.#pausedUntil - now;
+      } else if (this.#inFlight >= this.#maxInFlight) {
+        waitingFor = "in_flight";
+      } else if (inWindow >= allowed) {
+        waitingFor = "window";
+        const over = inWindow - Math.floor(allowed);
+        const i = this.#leavingHead + over;
+        if (i < this.#leaving.length) nextInMs = Math.max(0, this.#leaving[i] - now);
+      }
+    }
+    return {
+      inWindow,
+      quota: this.#quota === Infinity ? undefined : this.#quota,
+      allowed: this.#quota === Infinity ? undefined : Math.floor(allowed),
+      windowMs: this.#windowMs,
+      inFlight: this.#inFlight,
+      maxInFlight: this.#maxInFlight,
+      waiting,
+      waitingFor,
+      nextInMs,
+    };
+  }
+}
+
+/** What a {@linkcode Limiter} holds at one moment (for progress). */
+export interface LimiterSnapshot {
+  /** Requests in the window now (in flight, and those that ended less than a window ago). */
+  inWindow: number;
+  /** The declared requests a window (undefined: no rate limit). */
+  quota: number | undefined;
+  /** The quota kept to now (lower than `quota` for a while after a 429). */
+  allowed: number | undefined;
+  /** The window's length in milliseconds. */
+  windowMs: number;
+  /** Requests in flight, and the most allowed. */
+  inFlight: number;
+  maxInFlight: number;
+  /** Requests waiting for a place. */
+  waiting: number;
+  /**
+   * What they wait for: the window to free a place, the pause after a 429, or a request
+   * in flight to end (undefined: nothing waits).
+   */
+  waitingFor: "window" | "pause" | "in_flight" | undefined;
+  /** When the next place frees, in milliseconds from now, when known. */
+  nextInMs: number | undefined;
 }

@@ -174,3 +174,26 @@ Deno.test("a waiting acquire rejects when its signal aborts, and leaves no timer
   await assert.rejects(waiting, /stop/);
   assert.equal(clock.pending, 0);
 });
+
+Deno.test("the snapshot says what waiting requests wait for: the window (and when a place frees), a 429's pause", async () => {
+  const clock = new FakeClock();
+  const limiter = new Limiter({ requestsPerMinute: 2, maxInFlight: 5, clock });
+  assert.deepEqual(limiter.snapshot().waitingFor, undefined);
+  for (let i = 0; i < 2; i++) (await limiter.acquire())();
+  const third = limiter.acquire();
+  await new Promise((r) => setTimeout(r, 0));
+  const s = limiter.snapshot();
+  assert.equal(s.inWindow, 2);
+  assert.equal(s.quota, 2);
+  assert.equal(s.waiting, 1);
+  assert.equal(s.waitingFor, "window");
+  assert.equal(s.nextInMs, 60_000);
+  (await clock.run(third))(30_000);
+  // the 429 asked for 30 s: the next request waits for that pause
+  const fourth = limiter.acquire();
+  await new Promise((r) => setTimeout(r, 0));
+  const paused = limiter.snapshot();
+  assert.equal(paused.waitingFor, "pause");
+  assert.equal(paused.nextInMs, 30_000);
+  (await clock.run(fourth))();
+});

@@ -23,6 +23,8 @@ export interface ResolvedVariable {
   variable: string;
   /** Where its value came from. */
   from: "environment" | ".dlt/secrets.toml" | ".dlt/config.toml" | "default";
+  /** Where in the spec it is used. */
+  path?: KeyPath;
 }
 
 /** A variable that could not be resolved, where it was used and where it was looked for. */
@@ -148,18 +150,18 @@ export function interpolate(
     return value.replace(VAR, (_m, variable: string, fallback: string | undefined) => {
       const env = lookupEnv(variable, src);
       if (env !== undefined && env !== "") {
-        resolved.push({ variable, from: "environment" });
+        resolved.push({ variable, from: "environment", path });
         if (!isBaseUrl(path)) secrets.push(env);
         return env;
       }
       const toml = lookupToml(variable, src);
       if (toml !== undefined && toml.value !== "") {
-        resolved.push({ variable, from: toml.file as ResolvedVariable["from"] });
+        resolved.push({ variable, from: toml.file as ResolvedVariable["from"], path });
         if (!isBaseUrl(path)) secrets.push(toml.value);
         return toml.value;
       }
       if (fallback !== undefined) {
-        resolved.push({ variable, from: "default" });
+        resolved.push({ variable, from: "default", path });
         return fallback;
       }
       missing.push({ path, variable, lookedIn: describeLookup(variable, src) });

@@ -23,6 +23,7 @@ import {
   untilSignal,
 } from "../common.ts";
 import { planCommand } from "./plan.ts";
+import type { ResolvedVariable } from "../../spec/interpolate.ts";
 
 const USAGE = [
   "run <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b]\n                           [--full-refresh] [--dry-run] [--quiet | --verbose]\n                           [--web [--port N]]",
@@ -58,6 +59,19 @@ export const runCommand: Command = {
   flags: FLAGS,
   run: run,
 };
+
+/** Where the base URL's variables came from: `${ASANA_BASE_URL} in the environment`. */
+function baseUrlFrom(variables: readonly ResolvedVariable[]): string | undefined {
+  const used = variables.filter((v) => v.path?.join(".") === "source.base_url");
+  if (used.length === 0) return undefined;
+  const where = (from: ResolvedVariable["from"]) =>
+    from === "environment"
+      ? "in the environment"
+      : from === "default"
+      ? "unset: its default"
+      : `in ${from}`;
+  return used.map((v) => `\${${v.variable}} ${where(v.from)}`).join(", ");
+}
 
 /** The flags that exclude each other, checked before anything is read. */
 function checkFlags(args: Args): void {
@@ -119,7 +133,7 @@ async function run(argv: string[]): Promise<number> {
   }
   checkFlags(args);
   const specFile = oneSpec(args, "run", usageText(USAGE));
-  const { spec, secrets } = await loadSpecRedacted(specFile);
+  const { spec, secrets, variables } = await loadSpecRedacted(specFile);
   const verbosity = verbosityOf(args);
   const reporter = stderrReporter(verbosity);
   const interrupt = interruptible();
@@ -159,6 +173,7 @@ async function run(argv: string[]): Promise<number> {
         },
         progressIntervalMs: live ? 500 : Deno.stderr.isTerminal() ? 250 : 1000,
         secrets,
+        baseUrlFrom: baseUrlFrom(variables),
         signal: interrupt.signal,
         purpose: `run ${specFile}`,
       });
