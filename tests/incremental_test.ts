@@ -422,3 +422,27 @@ Deno.test("a new parent of a resource is backfilled: stories of subtasks arrive 
     await fake.close();
   }
 });
+
+Deno.test("a refresh_every clock below a resource with a listing not due moves when its own listings ran: not listed again at the next run", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    const spec = await asanaSpec(fake.baseUrl, fake.token);
+    const dest = await PgliteDestination.open();
+    const t0 = Date.parse("2030-01-01T00:00:00Z");
+    const at = (hours: number) => new Date(t0 + hours * 3_600_000);
+    await runPipeline(spec, { destination: dest, now: at(0) });
+    // 13 h later the projects' attachments (every 12 h) are due; the users' own tasks
+    // (every 24 h), above attachments, are not
+    const due = await runPipeline(spec, { destination: dest, now: at(13) });
+    const attachments = (r: typeof due) =>
+      r.resources.find((x) => x.resource === "attachments")!.requests;
+    assert.equal(attachments(due) > 0, true);
+    assert.equal(due.resources.find((r) => r.resource === "tasks")!.deferred, true);
+    // an hour later nothing changed: the attachments' clock moved, nothing is listed
+    const next = await runPipeline(spec, { destination: dest, now: at(14) });
+    assert.equal(attachments(next), 0);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});

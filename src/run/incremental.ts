@@ -427,10 +427,13 @@ export class IncrementalRun implements RunObserver {
    * listings ran to the end. Other keys of the stored state are kept.
    */
   nextState(deleted: (parentResource: string) => ReadonlySet<string>): StoredState {
-    const ran = (r: PlannedResource) => !this.ledger.isIncomplete(r);
     // every listing that ran completed (some may not have been due: that is no failure)
     const completed = (r: PlannedResource) =>
       ![r.name, ...r.ancestors].some((a) => this.ledger.hasIncompleteChain(a));
+    // a clock moves when its resource's listings all ran and completed; an ancestor's
+    // listings that were not due do not hold it back (a resource under tasks, whose users'
+    // listings are daily, would otherwise be listed at every run)
+    const ran = (r: PlannedResource) => completed(r) && !this.ledger.wasDeferred(r.name);
     const loaded = new Set(this.#loaded);
     for (const r of this.#plan.resources.values()) {
       if (!r.load || !completed(r)) continue;
