@@ -66,7 +66,13 @@ export {
 } from "./src/plan/plan.ts";
 
 // extraction
-export { type Clock, Limiter, type LimiterOptions, type Release } from "./src/extract/limiter.ts";
+export {
+  type Clock,
+  Limiter,
+  type LimiterOptions,
+  type LimiterSnapshot,
+  type Release,
+} from "./src/extract/limiter.ts";
 export {
   HttpClient,
   HttpError,

@@ -129,6 +129,8 @@ export interface LoadRecord {
   error: string | null;
   /** What each resource extracted (null for loads older than that record). */
   resources: Record<string, ResourceFigures> | null;
+  /** Records the load deleted because the API no longer has them, by root table. */
+  deleted: Record<string, number>;
 }
 
 /** The result of a query. */

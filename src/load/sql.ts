@@ -28,6 +28,7 @@ import {
   type Statement,
   tableName,
 } from "./sql_rules.ts";
+import { VERSION } from "../core/version.ts";
 import {
   type CommitCounts,
   type CommitJob,
@@ -149,8 +150,11 @@ export abstract class SqlDestination implements Destination {
   async loads(dataset: string, limit = 20): Promise<LoadRecord[]> {
     if (!(await this.hasDataset(dataset))) return [];
     const r = await this.session.query<LoadRecord>(
-      `select load_id, status, started_at, finished_at, rows, error,
-         to_jsonb(l) -> 'resources' as resources
+      // status: 0 (dlt's "loaded") or, in a dataset older than dlt's columns, the text
+      `select load_id,
+         case when status::text in ('0', 'completed') then 'completed' else 'failed' end as status,
+         started_at, finished_at, rows, error, to_jsonb(l) -> 'resources' as resources,
+         coalesce(to_jsonb(l) -> 'deleted', '{}'::jsonb) as deleted
        from ${q(dataset)}.${q(LOADS_TABLE)} l order by started_at desc limit $1`,
       [limit],
     );
@@ -307,21 +311,35 @@ export abstract class SqlDestination implements Destination {
       }
       await this.#refreshViews(job);
       const ds = q(job.dataset);
+      const schemaText = JSON.stringify(job.schema);
+      const hash = await schemaHash(schemaText);
+      // dlt's columns (load_id, schema_name, status 0 = loaded, inserted_at,
+      // schema_version_hash), then restpipe's own figures
       await tx.query(
         `insert into ${ds}.${q(LOADS_TABLE)}
-           (load_id, pipeline_name, status, started_at, finished_at, rows, resources)
-         values ($1, $2, 'completed', $3, clock_timestamp(), $4::text::jsonb, $5::text::jsonb)`,
+           (load_id, schema_name, status, inserted_at, schema_version_hash, pipeline_name,
+            started_at, finished_at, rows, resources, deleted, restpipe_version)
+         values ($1, $2, 0, clock_timestamp(), $3, $2, $4, clock_timestamp(), $5::text::jsonb,
+           $6::text::jsonb, $7::text::jsonb, $8)`,
         [
           job.loadId,
           job.pipeline,
+          hash,
           job.startedAt.toISOString(),
           JSON.stringify(counts),
           JSON.stringify(job.resources ?? {}),
+          JSON.stringify(
+            Object.fromEntries(
+              [...deletedKeys].filter(([, k]) => k.size > 0).map(([t, k]) => [t, k.size]),
+            ),
+          ),
+          VERSION,
         ],
       );
       await tx.query(
-        `insert into ${ds}.${q(VERSION_TABLE)} (load_id, schema) values ($1, $2::text::jsonb)`,
-        [job.loadId, JSON.stringify(job.schema)],
+        `insert into ${ds}.${q(VERSION_TABLE)} (load_id, schema, schema_name, version_hash)
+         values ($1, $2::text::jsonb, $3, $4)`,
+        [job.loadId, schemaText, job.pipeline, hash],
       );
       await tx.query(
         `insert into ${ds}.${
@@ -352,11 +370,13 @@ export abstract class SqlDestination implements Destination {
       await this.session.exec("begin");
       try {
         await ensureSystemTables(this.session, dataset);
+        // status 1: not loaded (dlt records only loads it completed, as 0)
         await this.session.query(
           `insert into ${q(dataset)}.${q(LOADS_TABLE)}
-             (load_id, pipeline_name, status, started_at, finished_at, rows, error)
-           values ($1, $2, 'failed', $3, clock_timestamp(), '{}', $4)`,
-          [loadId, pipeline, startedAt.toISOString(), error],
+             (load_id, schema_name, status, inserted_at, pipeline_name, started_at,
+              finished_at, rows, error, restpipe_version)
+           values ($1, $2, 1, clock_timestamp(), $2, $3, clock_timestamp(), '{}', $4, $5)`,
+          [loadId, pipeline, startedAt.toISOString(), error, VERSION],
         );
         await this.session.exec("commit");
       } catch (e) {
@@ -372,22 +392,52 @@ export abstract class SqlDestination implements Destination {
 /** Creates the dataset's schema and system tables when missing. */
 export async function ensureSystemTables(tx: SqlSession, dataset: string): Promise<void> {
   const ds = q(dataset);
+  // _dlt_loads has dlt's columns first (status 0 = loaded), then restpipe's figures; a
+  // dataset made before them gains them, its text status becoming 0 (completed) or 1
   await tx.exec(`
     create schema if not exists ${ds};
     create table if not exists ${ds}.${q(LOADS_TABLE)} (
-      load_id text primary key, pipeline_name text not null, status text not null,
-      started_at timestamptz not null, finished_at timestamptz not null,
-      rows jsonb not null, error text, resources jsonb);
+      load_id text primary key, schema_name text, status bigint not null,
+      inserted_at timestamptz not null default clock_timestamp(), schema_version_hash text,
+      pipeline_name text not null, started_at timestamptz not null,
+      finished_at timestamptz not null, rows jsonb not null, error text, resources jsonb,
+      deleted jsonb, restpipe_version text);
     alter table ${ds}.${q(LOADS_TABLE)} add column if not exists resources jsonb;
+    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists schema_name text;
+    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists inserted_at timestamptz;
+    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists schema_version_hash text;
+    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists deleted jsonb;
+    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists restpipe_version text;
     create table if not exists ${ds}.${q(VERSION_TABLE)} (
       version bigserial primary key, load_id text not null, schema jsonb not null,
-      inserted_at timestamptz not null default now());
+      inserted_at timestamptz not null default now(), schema_name text, version_hash text);
+    alter table ${ds}.${q(VERSION_TABLE)} add column if not exists schema_name text;
+    alter table ${ds}.${q(VERSION_TABLE)} add column if not exists version_hash text;
     create table if not exists ${ds}.${q(STATE_TABLE)} (
       load_id text primary key, pipeline_name text not null, state jsonb not null,
       created_at timestamptz not null default clock_timestamp());
     create table if not exists ${ds}.${q(VIEWS_TABLE)} (
       name text primary key, position int not null, sql text not null);
   `);
+  const status = await tx.query<{ type: string }>(
+    `select data_type as type from information_schema.columns
+     where table_schema = $1 and table_name = $2 and column_name = 'status'`,
+    [dataset, LOADS_TABLE],
+  );
+  if (status.rows[0]?.type === "text") {
+    await tx.exec(`
+      alter table ${ds}.${q(LOADS_TABLE)} alter column status type bigint
+        using case when status = 'completed' then 0 else 1 end;
+      update ${ds}.${q(LOADS_TABLE)} set schema_name = pipeline_name, inserted_at = finished_at
+        where schema_name is null;
+    `);
+  }
+}
+
+/** A schema's version hash, as dlt keeps one: the SHA-256 of its JSON, in base64. */
+async function schemaHash(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
 /**

@@ -51,6 +51,7 @@ import type {
 import { keyOf } from "../extract/records.ts";
 import { compareCursors, cursorValue, lagged, nearCursor } from "./cursors.ts";
 import { RunLedger } from "./ledger.ts";
+import { STATE_FORMAT, VERSION } from "../core/version.ts";
 import { RefreshClocks } from "./refresh.ts";
 import { readState, type StoredState } from "./state.ts";
 import { type StoredOwner, type StoredParents, type Watched, watchedMoved } from "./watch.ts";
@@ -446,6 +447,7 @@ export class IncrementalRun implements RunObserver {
     }
     return {
       ...this.#previous,
+      restpipe: { version: VERSION, format: STATE_FORMAT },
       loaded_resources: [...loaded].sort(),
       shapes,
       refreshed: this.#clocks.next(this.#plan, ran),

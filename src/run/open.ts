@@ -11,6 +11,7 @@ import type { Destination } from "../load/destination.ts";
 import type { StoredSchema } from "../normalize/schema.ts";
 import { quoteIdent } from "../normalize/naming.ts";
 import { IncrementalRun, type IncrementalRunOptions } from "./incremental.ts";
+import { checkStateFormat } from "./state.ts";
 
 /** A run's incremental side, and the schema it was read with. */
 export interface OpenedRun {
@@ -26,8 +27,9 @@ export async function openIncrementalRun(
   plan: Plan,
   options: Pick<IncrementalRunOptions, "fullRefresh" | "now"> = {},
 ): Promise<OpenedRun> {
-  const schema = await dest.readSchema(dataset);
   const state = await dest.readState(dataset);
+  checkStateFormat(state, dataset);
+  const schema = await dest.readSchema(dataset);
   // a database older than the state's loaded_resources: what its last load recorded
   const last = state.loaded_resources === undefined
     ? (await dest.loads(dataset, 20)).find((l) => l.status === "completed")

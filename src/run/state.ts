@@ -18,6 +18,7 @@
 import * as v from "valibot";
 import type { Infer } from "../core/schemas.ts";
 import { RestpipeError } from "../core/errors.ts";
+import { STATE_FORMAT, VERSION } from "../core/version.ts";
 
 const text = v.string();
 
@@ -59,6 +60,8 @@ export const RefreshedParentsSchema = v.record(v.string(), v.array(text));
  * @ignore
  */
 export const StoredStateSchema = v.looseObject({
+  /** The restpipe that wrote the state, and the format of what it stores (absent: 0). */
+  restpipe: v.optional(v.object({ version: text, format: v.number() })),
   incremental: v.optional(CursorsSchema, {}),
   incremental_boundary: v.optional(BoundariesSchema, {}),
   refreshed: v.optional(RefreshedSchema, {}),
@@ -109,6 +112,34 @@ export class StateError extends RestpipeError {
   /** Creates the error. */
   constructor(message: string) {
     super(message, { exitCode: 1 });
+  }
+}
+
+/** A dataset written by a newer restpipe than this one (exit code 2). */
+export class NewerDatasetError extends RestpipeError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message, { exitCode: 2 });
+  }
+}
+
+/**
+ * Refuses a state written in a newer format than this restpipe's: it could not keep what
+ * the newer one stores. An older state (or one without a version) is upgraded by the run.
+ */
+export function checkStateFormat(state: unknown, dataset: string): void {
+  const parsed = v.safeParse(
+    v.looseObject({ restpipe: StoredStateSchema.entries.restpipe }),
+    state,
+  );
+  const stamp = parsed.success ? parsed.output.restpipe : undefined;
+  if (stamp && stamp.format > STATE_FORMAT) {
+    throw new NewerDatasetError(
+      `dataset ${dataset} was written by restpipe ${stamp.version} (state format ` +
+        `${stamp.format}), newer than this restpipe ${VERSION} (format ${STATE_FORMAT}): ` +
+        `run restpipe ${stamp.version} or later on it, or load into another database ` +
+        `(--db DIR) or dataset`,
+    );
   }
 }
 
