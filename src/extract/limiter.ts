@@ -249,8 +249,9 @@ export interface LimiterSnapshot {
   allowed: number | undefined;
   /** The window's length in milliseconds. */
   windowMs: number;
-  /** Requests in flight, and the most allowed. */
+  /** Requests in flight. */
   inFlight: number;
+  /** The most requests in flight at once. */
   maxInFlight: number;
   /** Requests waiting for a place. */
   waiting: number;
