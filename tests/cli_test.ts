@@ -440,3 +440,55 @@ Deno.test("a changed primary key, disposition or cursor is refused with the comm
     await fake.close();
   }
 });
+
+Deno.test("deno task install-cli gives a restpipe command that runs a spec from any folder", async () => {
+  await using root = await tempDir();
+  await using elsewhere = await tempDir();
+  // the task's own command line, installed under a temporary root instead of ~/.deno
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const task: string[] = config.tasks["install-cli"].split(" ");
+  assert.deepEqual(task.slice(0, 3), ["deno", "install", "--global"]);
+  const install = await new Deno.Command(Deno.execPath(), {
+    args: [...task.slice(1, 3), "--root", root.path, ...task.slice(3)],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
+  const fake = await startFakeAsana({ tasksPerProject: 3 });
+  try {
+    // a spec outside the checkout, run from another folder, with deno on the PATH only
+    const spec = await fastAsanaFile(elsewhere.path);
+    const restpipe = (...args: string[]) =>
+      new Deno.Command(`${root.path}/bin/restpipe`, {
+        args,
+        cwd: elsewhere.path,
+        clearEnv: true,
+        env: {
+          PATH: Deno.execPath().replace(/\/[^/]+$/, ""),
+          // Deno's own cache, as the user has it
+          ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+          NO_COLOR: "1",
+          ASANA_BASE_URL: fake.baseUrl,
+          ASANA_ACCESS_TOKEN: fake.token,
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    const version = await restpipe("--version");
+    assert.match(decode(version.stdout), new RegExp(`^restpipe ${config.version} \\(deno `));
+    const run = await restpipe("run", spec, "--quiet");
+    assert.equal(run.code, 0, decode(run.stderr));
+    // the database lands where the command ran: .data/<pipeline> of that folder
+    const show = await restpipe("show", spec, "--json");
+    assert.equal(show.code, 0, decode(show.stderr));
+    assert.equal(
+      JSON.parse(decode(show.stdout)).tables.some((t: { name: string }) => t.name === "tasks"),
+      true,
+    );
+    assert.equal((await Deno.stat(`${elsewhere.path}/.data`)).isDirectory, true);
+  } finally {
+    await fake.close();
+  }
+});
