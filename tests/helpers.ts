@@ -105,16 +105,27 @@ export async function asanaSpec(
   return parseSpec(text, "asana.yaml", { configDir: "/x" }).spec;
 }
 
-/** Every row of every asana_data table (system columns left out), as sorted text. */
-export async function tableContents(dest: Destination): Promise<Record<string, string[]>> {
+/**
+ * Every row of every asana_data table (system columns left out), as sorted text; with
+ * `like`, only the tables it has and, of each, the columns its rows have.
+ */
+export async function tableContents(
+  dest: Destination,
+  like?: Record<string, string[]>,
+): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   const summary = await describeDataset(dest, "asana_data");
   for (const t of summary.tables) {
+    if (like && !(t.name in like)) continue;
+    const columns = like
+      ? [...new Set(like[t.name].flatMap((r) => Object.keys(JSON.parse(r))))]
+      : undefined;
     // rows as JSON without nulls and system columns: column order and all-null columns don't matter
     const rows = await dest.query<{ r: string }>(
       `select (select jsonb_object_agg(key, value) from jsonb_each(jsonb_strip_nulls(to_jsonb(x)))
-               where key not like '\\_dlt%')::text as r
+               where key not like '\\_dlt%'${columns ? " and key = any($1)" : ""})::text as r
        from asana_data."${t.name}" x order by 1`,
+      columns ? [columns] : [],
     );
     out[t.name] = rows.rows.map((r) => r.r);
   }

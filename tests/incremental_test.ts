@@ -5,6 +5,7 @@ import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import {
   asanaSpec,
+  differing,
   freshLoad,
   serveJson,
   tableContents,
@@ -441,6 +442,41 @@ Deno.test("a refresh_every clock below a resource with a listing not due moves w
     // an hour later nothing changed: the attachments' clock moved, nothing is listed
     const next = await runPipeline(spec, { destination: dest, now: at(14) });
     assert.equal(attachments(next), 0);
+    await dest.close();
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a field added to a resource's list is backfilled: every stored row gains it at the next run, once", async () => {
+  const fake = await startFakeAsana(SIZE);
+  try {
+    // stories without html_text, then with it
+    const without = (s: string) =>
+      s.replace(
+        "fields: [gid, resource_type, created_at, created_by, resource_subtype, text,",
+        "fields: [gid, resource_type, created_at, created_by, resource_subtype,",
+      );
+    const v1 = await asanaSpec(fake.baseUrl, fake.token, without);
+    const dest = await PgliteDestination.open();
+    await runPipeline(v1, { destination: dest });
+    const before = await dest.query<{ n: number }>(
+      `select count(*)::int as n from information_schema.columns
+       where table_schema = 'asana_data' and table_name = 'stories' and column_name = 'text'`,
+    );
+    assert.equal(before.rows[0].n, 0);
+    const v2 = await asanaSpec(fake.baseUrl, fake.token);
+    const second = await runPipeline(v2, { destination: dest });
+    const stories = second.resources.find((r) => r.resource === "stories")!;
+    assert.equal(stories.backfilled, true);
+    assert.deepEqual(
+      differing(await tableContents(dest), await freshLoad(fake.baseUrl, fake.token)),
+      [],
+    );
+    // once: the next run fetches no story
+    const third = await runPipeline(v2, { destination: dest });
+    assert.deepEqual(third.resources.filter((r) => r.backfilled).map((r) => r.resource), []);
+    assert.equal(third.resources.find((r) => r.resource === "stories")!.requests, 0);
     await dest.close();
   } finally {
     await fake.close();

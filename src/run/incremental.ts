@@ -81,6 +81,7 @@ function shapeOf(r: PlannedResource): NonNullable<StoredState["shapes"]>[string]
     primary_key: r.primaryKey,
     write_disposition: r.writeDisposition,
     ...(r.incremental ? { cursor: r.incremental.cursor } : {}),
+    ...(r.fields ? { fields: [...new Set(r.fields)].sort() } : {}),
   };
 }
 
@@ -131,6 +132,8 @@ export class IncrementalRun implements RunObserver {
   readonly #continuing: boolean;
   /** The change feeds' tokens and what they say in this run. */
   readonly #feeds: Feeds;
+  /** Resources with fields their stored rows were not fetched with (see `isNew`). */
+  readonly #newFields = new Set<string>();
   /** Stored records of resources that verify their deletions (see `readStoredOwners`). */
   #owners: ReadonlyMap<string, ReadonlyMap<string, StoredOwner>> = new Map();
   /** The keys each such resource found gone by asking for them (404, 410). */
@@ -164,9 +167,18 @@ export class IncrementalRun implements RunObserver {
     );
     this.#continuing = Object.keys(this.#state.incremental).length > 0;
     /** Is this resource, or its listing under this parent, new to the database? */
+    // resources whose field list gained a field since their rows were loaded (or was not
+    // recorded, before 0.2.0): their rows are fetched again under every parent, once
+    for (const r of plan.resources.values()) {
+      const was = this.#previous.shapes?.[r.name]?.fields;
+      if (!r.load || !r.fields || this.#fullRefresh || !this.#loaded.has(r.name)) continue;
+      if (!was || r.fields.some((f) => !was.includes(f))) this.#newFields.add(r.name);
+    }
     const fresh = (name: string, parent: string) => {
       const r = plan.resources.get(name)!;
-      return r.load && (!this.#loaded.has(name) || !this.#loaded.has(edgeKey(name, parent)));
+      return r.load &&
+        (!this.#loaded.has(name) || !this.#loaded.has(edgeKey(name, parent)) ||
+          this.#newFields.has(name));
     };
     const leadsToNew = (name: string, parent: string, seen: Set<string>): boolean => {
       if (fresh(name, parent)) return true;
@@ -186,12 +198,14 @@ export class IncrementalRun implements RunObserver {
 
   /**
    * Is this resource new to a database that has loaded before (its first run after it
-   * was added to the spec)? Its parents' existing records are listed for it once.
+   * was added to the spec, after a parent was added, or after its field list gained a
+   * field)? Its parents' existing records are listed for it once.
    */
   isNew(resource: string): boolean {
     const r = this.#plan.resources.get(resource)!;
     return this.#continuing && r.load &&
-      [r.name, ...r.parents.map((p) => edgeKey(r.name, p))].some((k) => !this.#loaded.has(k));
+      ([r.name, ...r.parents.map((p) => edgeKey(r.name, p))].some((k) => !this.#loaded.has(k)) ||
+        this.#newFields.has(r.name));
   }
 
   /** The children to request even under records whose own children are current. */
@@ -323,7 +337,8 @@ export class IncrementalRun implements RunObserver {
     const stored = {
       cursor: this.#state.incremental[resource.name]?.[at.partition],
       boundary: this.#state.incremental_boundary[resource.name]?.[at.partition],
-      backfill: this.backfill(resource).size > 0,
+      // new children below, or new fields of its own: every record again, once
+      backfill: this.backfill(resource).size > 0 || this.isNew(resource.name),
     };
     if (options.unfiltered && !options.again && resource.incremental) {
       const changedOwn = new Set<string>();

@@ -93,6 +93,8 @@ export const StoredStateSchema = v.looseObject({
         primary_key: v.array(text),
         write_disposition: text,
         cursor: v.optional(text),
+        /** The fields the rows were fetched with (absent before 0.2.0: not known). */
+        fields: v.optional(v.array(text)),
       }),
     ),
   ),
