@@ -278,7 +278,10 @@ Deno.test("show --loads, show <table>, sql and serve (psql connects)", async () 
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /sql: column "nope" does not exist/);
 
-    const port = 40000 + Math.floor(Math.random() * 20000);
+    // a free port (a random one collided with another test's server now and then)
+    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = free.addr.port;
+    free.close();
     const server = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${ROOT}src/cli/main.ts`, "serve", "--db", db, "--port", String(port)],
       stdout: "piped",

@@ -35,6 +35,15 @@ const at = (resource: string, parentKey: string) => ({
   ancestors: [],
 });
 const none = () => new Set<string>();
+/** What the last load stored of the tasks' fields (without it, every resource is backfilled). */
+const shapes = {
+  tasks: {
+    primary_key: ["id"],
+    write_disposition: "merge",
+    cursor: "at",
+    fields: ["at", "id", "n"],
+  },
+};
 
 Deno.test("a first load starts from initial less the lag, and lists keys in its own listings", () => {
   const run = new IncrementalRun(plan, {});
@@ -54,9 +63,11 @@ Deno.test("the next run starts at the stored cursor; boundary records unchanged 
   const stored = {
     incremental: { tasks: { p1: "2024-03-01T00:00:00Z" } },
     incremental_boundary: { tasks: { p1: { "1": "2024-03-01T00:00:00Z" } } },
+    shapes,
   };
   const run = new IncrementalRun(plan, stored);
   assert.equal(run.separateKeyListing(plan.resources.get("tasks")!), true);
+  assert.equal(run.isNew("tasks"), false);
   const listing = run.listing(at("tasks", "p1"), { again: false, listsKeys: false });
   assert.equal(listing.start, "2024-02-29T23:59:00.000Z");
   const same = { id: 1, at: "2024-03-01T00:00:00Z" };
@@ -119,4 +130,22 @@ Deno.test("a key listing leaves out what the partition's own listing loaded whol
   const other = run.keyListing(at("tasks", "p2"));
   other.page([{ id: 7, n: 0 }]);
   assert.deepEqual([...other.changed().keys], ["7"]);
+});
+
+Deno.test("a field list that gained a field, or was never recorded, lists the resource again from the start (once)", () => {
+  const stored = { incremental: { tasks: { p1: "2024-03-01T00:00:00Z" } } };
+  for (const fields of [["at", "id"], undefined]) {
+    const run = new IncrementalRun(plan, {
+      ...stored,
+      shapes: { tasks: { ...shapes.tasks, fields } },
+    });
+    assert.equal(run.isNew("tasks"), true);
+    const listing = run.listing(at("tasks", "p1"), { again: false, listsKeys: false });
+    assert.equal(listing.start, "2023-12-31T23:59:00.000Z");
+    // the next state records the fields: the run after it is incremental again
+    listing.completed();
+    const next = run.nextState(none);
+    assert.deepEqual(next.shapes!.tasks.fields, ["at", "id", "n"]);
+    assert.equal(new IncrementalRun(plan, next).isNew("tasks"), false);
+  }
 });
