@@ -230,6 +230,13 @@ Deno.test({
     assert.equal(held, true, "the run holds the dataset");
     await new Promise((r) => setTimeout(r, 1500)); // some pages are written by now
     assert.deepEqual(await rows(), before, "readers see the last committed load");
+    // the load history and the schema too, at once: the run altered none of the system
+    // tables (an alter table would lock them until its commit)
+    const history = await Promise.race([
+      Promise.all([dest.loads("s_data"), dest.readSchema("s_data")]),
+      new Promise((r) => setTimeout(() => r("waited"), 5000)),
+    ]);
+    assert.notEqual(history, "waited", "reading the load history waited for the run");
     const second = await run("--quiet");
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, /dataset s_data on postgresql:\/\/.* is in use by restpipe run/);

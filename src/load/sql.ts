@@ -313,6 +313,18 @@ export abstract class SqlDestination implements Destination {
       const ds = q(job.dataset);
       const schemaText = JSON.stringify(job.schema);
       const hash = await schemaHash(schemaText);
+      await tx.query(
+        `insert into ${ds}.${q(VERSION_TABLE)} (load_id, schema, schema_name, version_hash)
+         values ($1, $2::text::jsonb, $3, $4)`,
+        [job.loadId, schemaText, job.pipeline, hash],
+      );
+      await tx.query(
+        `insert into ${ds}.${
+          q(STATE_TABLE)
+        } (load_id, pipeline_name, state) values ($1, $2, $3::text::jsonb)`,
+        [job.loadId, job.pipeline, JSON.stringify(job.state(deletedKeys))],
+      );
+      // the load record last, just before the commit (its finished_at is the commit's)
       // dlt's columns (load_id, schema_name, status 0 = loaded, inserted_at,
       // schema_version_hash), then restpipe's own figures
       await tx.query(
@@ -335,17 +347,6 @@ export abstract class SqlDestination implements Destination {
           ),
           VERSION,
         ],
-      );
-      await tx.query(
-        `insert into ${ds}.${q(VERSION_TABLE)} (load_id, schema, schema_name, version_hash)
-         values ($1, $2::text::jsonb, $3, $4)`,
-        [job.loadId, schemaText, job.pipeline, hash],
-      );
-      await tx.query(
-        `insert into ${ds}.${
-          q(STATE_TABLE)
-        } (load_id, pipeline_name, state) values ($1, $2, $3::text::jsonb)`,
-        [job.loadId, job.pipeline, JSON.stringify(job.state(deletedKeys))],
       );
       await tx.exec("commit");
       this.#run = undefined;
@@ -392,8 +393,7 @@ export abstract class SqlDestination implements Destination {
 /** Creates the dataset's schema and system tables when missing. */
 export async function ensureSystemTables(tx: SqlSession, dataset: string): Promise<void> {
   const ds = q(dataset);
-  // _dlt_loads has dlt's columns first (status 0 = loaded), then restpipe's figures; a
-  // dataset made before them gains them, its text status becoming 0 (completed) or 1
+  // _dlt_loads has dlt's columns first (status 0 = loaded), then restpipe's figures
   await tx.exec(`
     create schema if not exists ${ds};
     create table if not exists ${ds}.${q(LOADS_TABLE)} (
@@ -402,29 +402,40 @@ export async function ensureSystemTables(tx: SqlSession, dataset: string): Promi
       pipeline_name text not null, started_at timestamptz not null,
       finished_at timestamptz not null, rows jsonb not null, error text, resources jsonb,
       deleted jsonb, restpipe_version text);
-    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists resources jsonb;
-    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists schema_name text;
-    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists inserted_at timestamptz;
-    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists schema_version_hash text;
-    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists deleted jsonb;
-    alter table ${ds}.${q(LOADS_TABLE)} add column if not exists restpipe_version text;
     create table if not exists ${ds}.${q(VERSION_TABLE)} (
       version bigserial primary key, load_id text not null, schema jsonb not null,
       inserted_at timestamptz not null default now(), schema_name text, version_hash text);
-    alter table ${ds}.${q(VERSION_TABLE)} add column if not exists schema_name text;
-    alter table ${ds}.${q(VERSION_TABLE)} add column if not exists version_hash text;
     create table if not exists ${ds}.${q(STATE_TABLE)} (
       load_id text primary key, pipeline_name text not null, state jsonb not null,
       created_at timestamptz not null default clock_timestamp());
     create table if not exists ${ds}.${q(VIEWS_TABLE)} (
       name text primary key, position int not null, sql text not null);
   `);
-  const status = await tx.query<{ type: string }>(
-    `select data_type as type from information_schema.columns
-     where table_schema = $1 and table_name = $2 and column_name = 'status'`,
-    [dataset, LOADS_TABLE],
+  // a dataset made before some of these columns gains them, its text status becoming 0
+  // (completed) or 1. Only what is missing is altered: an alter table locks the table
+  // for the whole run, and readers (show, the dashboard, the next run's plan) would wait
+  const have = await tx.query<{ t: string; c: string; type: string }>(
+    `select table_name as t, column_name as c, data_type as type from information_schema.columns
+     where table_schema = $1 and table_name in ($2, $3)`,
+    [dataset, LOADS_TABLE, VERSION_TABLE],
   );
-  if (status.rows[0]?.type === "text") {
+  const typeOf = (t: string, c: string) => have.rows.find((r) => r.t === t && r.c === c)?.type;
+  const wanted: [string, string, string][] = [
+    [LOADS_TABLE, "resources", "jsonb"],
+    [LOADS_TABLE, "schema_name", "text"],
+    [LOADS_TABLE, "inserted_at", "timestamptz"],
+    [LOADS_TABLE, "schema_version_hash", "text"],
+    [LOADS_TABLE, "deleted", "jsonb"],
+    [LOADS_TABLE, "restpipe_version", "text"],
+    [VERSION_TABLE, "schema_name", "text"],
+    [VERSION_TABLE, "version_hash", "text"],
+  ];
+  for (const [t, c, type] of wanted) {
+    if (typeOf(t, c) === undefined) {
+      await tx.exec(`alter table ${ds}.${q(t)} add column ${q(c)} ${type}`);
+    }
+  }
+  if (typeOf(LOADS_TABLE, "status") === "text") {
     await tx.exec(`
       alter table ${ds}.${q(LOADS_TABLE)} alter column status type bigint
         using case when status = 'completed' then 0 else 1 end;
