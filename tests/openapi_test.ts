@@ -269,3 +269,138 @@ Deno.test("init --openapi on another API: an API key, lists under items, shelf â
     await dest.close();
   }
 });
+
+/** A description of one listing `/things`, with the given security scheme and paging. */
+function describedApi(
+  scheme: Record<string, unknown> | undefined,
+  paging: "cursor" | "next_url" | "link_header" | "offset" | "none",
+): Record<string, unknown> {
+  const params: Record<string, unknown>[] = [];
+  const body: Record<string, unknown> = {
+    results: { type: "array", items: { type: "object", properties: { id: { type: "integer" } } } },
+  };
+  const int = { type: "integer", maximum: 25 };
+  if (paging === "cursor") {
+    params.push({ name: "cursor", in: "query", schema: { type: "string" } });
+    params.push({ name: "limit", in: "query", schema: int });
+    body.meta = { type: "object", properties: { next_cursor: { type: "string" } } };
+  } else if (paging === "next_url") {
+    body.next = { type: "string", format: "uri" };
+  } else if (paging === "offset") {
+    params.push({ name: "offset", in: "query", schema: { type: "integer" } });
+    params.push({ name: "limit", in: "query", schema: int });
+  }
+  return {
+    openapi: "3.0.0",
+    info: { title: "Things" },
+    servers: [{ url: "https://things.example.com/api" }],
+    components: scheme ? { securitySchemes: { s: scheme } } : {},
+    paths: {
+      "/things": {
+        get: {
+          parameters: params,
+          responses: {
+            "200": {
+              ...(paging === "link_header"
+                ? { headers: { Link: { schema: { type: "string" } } } }
+                : {}),
+              content: { "application/json": { schema: { type: "object", properties: body } } },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+Deno.test("init --openapi writes a spec that passes check for every auth scheme, and recognises cursor, next-URL, Link-header and offset paging", async () => {
+  await using dir = await tempDir();
+  const schemes: [string, Record<string, unknown> | undefined, Record<string, string>][] = [
+    ["bearer", { type: "http", scheme: "bearer" }, { THINGS_TOKEN: "t" }],
+    ["oauth2", { type: "oauth2", flows: {} }, { THINGS_TOKEN: "t" }],
+    ["api key in a header", { type: "apiKey", in: "header", name: "X-Key" }, {
+      THINGS_API_KEY: "k",
+    }],
+    ["api key in the query", { type: "apiKey", in: "query", name: "api_key" }, {
+      THINGS_API_KEY: "k",
+    }],
+    ["basic", { type: "http", scheme: "basic" }, { THINGS_USER: "u", THINGS_PASSWORD: "p" }],
+    ["none", undefined, {}],
+  ];
+  const pagings = {
+    cursor: /paginator: \{ type: cursor, cursor_path: meta\.next_cursor, cursor_param: cursor \}/,
+    next_url: /paginator: \{ type: next_url, next_url_path: next \}/,
+    link_header: /paginator: \{ type: link_header \}/,
+    offset: /paginator: \{ type: offset, limit: 25, offset_param: offset, limit_param: limit \}/,
+    none: /# guessed: no paginator recognised/,
+  };
+  let n = 0;
+  for (const [name, scheme, env] of schemes) {
+    for (const [paging, expected] of Object.entries(pagings)) {
+      const oas = `${dir.path}/things_${n}.json`;
+      const out = `${dir.path}/things_${n++}.yaml`;
+      await Deno.writeTextFile(
+        oas,
+        JSON.stringify(describedApi(scheme, paging as keyof typeof pagings)),
+      );
+      const init = await runCli(["init", "--openapi", oas, "--resources", "/things", "--out", out]);
+      assert.equal(init.code, 0, `${name}, ${paging}: ${init.stderr}`);
+      const text = await Deno.readTextFile(out);
+      assert.match(text, expected, `${name}, ${paging}:\n${text}`);
+      assert.match(text, /# recognised: the records are the list at results of each answer/);
+      // what it could not infer is said on stderr too, with the line
+      if (paging === "none") {
+        assert.match(init.stderr, /things_\d+\.yaml:\d+: guessed: no paginator recognised/);
+      }
+      // valid YAML, and a valid spec against its own description
+      const check = await runCli(["check", out, "--openapi", oas], env);
+      assert.equal(check.code, 0, `${name}, ${paging}:\n${text}\n${check.stdout}${check.stderr}`);
+    }
+  }
+});
+
+Deno.test("a spec init wrote for cursor, next-URL, Link-header and offset paging loads every page of a local server", async () => {
+  await using dir = await tempDir();
+  const all = Array.from({ length: 60 }, (_, i) => ({ id: i + 1 }));
+  await using api = serveHostile((url) => {
+    const limit = Number(url.searchParams.get("limit") ?? 25);
+    const at = Number(url.searchParams.get("cursor") ?? url.searchParams.get("offset") ?? 0);
+    const mode = url.pathname.split("/")[1];
+    const page = all.slice(at, at + (mode === "offset" || mode === "cursor" ? limit : 25));
+    const more = at + page.length < all.length;
+    const next = `${url.origin}/${mode}/things?cursor=${at + page.length}`;
+    if (mode === "cursor") {
+      return Response.json({
+        results: page,
+        meta: { next_cursor: more ? String(at + page.length) : null },
+      });
+    }
+    if (mode === "next_url") return Response.json({ results: page, next: more ? next : null });
+    if (mode === "link_header") {
+      return Response.json({ results: page }, {
+        headers: more ? { Link: `<${next}>; rel="next"` } : {},
+      });
+    }
+    return Response.json({ results: page });
+  });
+  for (const paging of ["cursor", "next_url", "link_header", "offset"] as const) {
+    const oas = `${dir.path}/${paging}.json`;
+    const out = `${dir.path}/${paging}.yaml`;
+    await Deno.writeTextFile(oas, JSON.stringify(describedApi(undefined, paging)));
+    const init = await runCli(["init", "--openapi", oas, "--resources", "/things", "--out", out]);
+    assert.equal(init.code, 0, init.stderr);
+    const run = await runCli(["run", out, "--db", `${dir.path}/db_${paging}`, "--quiet"], {
+      THINGS_BASE_URL: `${api.url}/${paging}`,
+    }, dir.path);
+    assert.equal(run.code, 0, `${paging}: ${run.stderr}`);
+    const dest = await PgliteDestination.open(`${dir.path}/db_${paging}`);
+    try {
+      const n = await dest.query<{ n: number }>(
+        `select count(distinct id)::int as n from ${paging}_data.things`,
+      );
+      assert.equal(n.rows[0].n, 60, paging);
+    } finally {
+      await dest.close();
+    }
+  }
+});

@@ -26,6 +26,48 @@ function properties(doc: OpenApiDocument, node: unknown): Map<string, Json> {
   return out;
 }
 
+/** How an answer says where the next page is, when the description shows it. */
+export type Paging =
+  | { kind: "cursor"; path: string; param: string }
+  | { kind: "next_url"; path: string }
+  | { kind: "link_header" };
+
+/** Response properties that hold a next page's cursor, and the parameters that take one. */
+const CURSOR_PROPS = ["next_cursor", "nextCursor", "next_page_token", "nextPageToken", "cursor"];
+const CURSOR_PARAMS = ["cursor", "page_token", "pageToken", "starting_after", "after"];
+/** Response properties that hold the next page's URL. */
+const NEXT_URL_PROPS = ["next", "next_url", "nextUrl", "next_page_url"];
+
+/**
+ * How an answer pages, from its top-level properties (and those one level down, such as
+ * `meta.next_cursor`), its query parameters and its declared headers.
+ */
+function pagingOf(
+  doc: OpenApiDocument,
+  top: Map<string, Json>,
+  query: Parameter[],
+  headers: unknown,
+): Paging | undefined {
+  const params = new Set(query.map((q) => q.name));
+  const places: [string, Map<string, Json>][] = [["", top]];
+  for (const [name, p] of top) {
+    if (p.type === "object" || p.properties) places.push([`${name}.`, properties(doc, p)]);
+  }
+  for (const [prefix, props] of places) {
+    const cursor = CURSOR_PROPS.find((c) => props.has(c));
+    const param = CURSOR_PARAMS.find((c) => params.has(c));
+    if (cursor && param) return { kind: "cursor", path: `${prefix}${cursor}`, param };
+  }
+  for (const [prefix, props] of places) {
+    const next = NEXT_URL_PROPS.find((n) => props.get(n)?.type === "string");
+    if (next) return { kind: "next_url", path: `${prefix}${next}` };
+  }
+  if (isObject(headers) && Object.keys(headers).some((h) => h.toLowerCase() === "link")) {
+    return { kind: "link_header" };
+  }
+  return undefined;
+}
+
 /** What a chosen path lists, as far as its description tells. */
 export interface Candidate {
   path: string;
@@ -43,6 +85,8 @@ export interface Candidate {
   cursorPath: string | undefined;
   /** The fields of the body's `next_page` (a field list may offer them; they are no record's). */
   pagingFields: string[];
+  /** What else in the answer pages: a cursor property, a next-page URL, a Link header. */
+  paging: Paging | undefined;
   /** The resource a parameter of this path names, among the description's listings. */
   resourceOf: (param: string) => string;
 }
@@ -85,6 +129,7 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
     const next = top.get("next_page");
     const pagingFields = next ? [...properties(doc, next).keys()] : [];
     const cursorPath = pagingFields.includes("offset") ? "next_page.offset" : undefined;
+    const paging = pagingOf(doc, top, query, isObject(ok) ? ok.headers : undefined);
     out.push({
       path,
       name: "",
@@ -94,6 +139,7 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
       fields: properties(doc, recordSchema),
       cursorPath,
       pagingFields,
+      paging,
       resourceOf: (param) => resourceOf(param),
     });
   }
@@ -277,6 +323,60 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
   const pageSize = paged
     ? pageSizes.find((n) => chosen.every((c) => c.query.some((q) => q.name === n)))
     : undefined;
+  // the other paging the description shows, when every chosen path agrees on it
+  const same = (k: (c: Candidate) => string | undefined) => {
+    const all = chosen.map(k);
+    return all.length > 0 && all.every((x) => x !== undefined && x === all[0]) ? all[0] : undefined;
+  };
+  const sizeOf = (param: string) =>
+    Math.min(
+      ...chosen.flatMap((c) =>
+        c.query.filter((q) => q.name === param && q.maximum).map((q) => q.maximum!)
+      ),
+      100,
+    );
+  const paging = same((c) => c.paging && JSON.stringify(c.paging));
+  const limitParam = ["limit", "per_page", "page_size", "size"].find((n) =>
+    chosen.every((c) => c.query.some((q) => q.name === n))
+  );
+  const offsetParam =
+    chosen.length > 0 && chosen.every((c) => c.query.some((q) => q.name === "offset"))
+      ? "offset"
+      : undefined;
+  let others: string[] | undefined;
+  if (!cursor && !paged && paging) {
+    const p = JSON.parse(paging) as Paging;
+    const size = limitParam ? `, limit ${sizeOf(limitParam)} a page in ?${limitParam}=` : "";
+    if (p.kind === "cursor") {
+      others = [
+        `  # recognised: the next page's cursor in ${p.path}, sent back as ?${p.param}=${size}`,
+        `  paginator: { type: cursor, cursor_path: ${y(p.path)}, cursor_param: ${y(p.param)} }`,
+      ];
+    } else if (p.kind === "next_url") {
+      others = [
+        `  # recognised: the next page's URL in ${p.path}`,
+        `  paginator: { type: next_url, next_url_path: ${y(p.path)} }`,
+      ];
+    } else {
+      others = [
+        `  # recognised: a Link header (rel="next") in the answers`,
+        `  paginator: { type: link_header }`,
+      ];
+    }
+    // (a `limit` with a maximum is set below, for every paginator)
+    if (limitParam && !(limitParam === "limit" && limits.length > 0)) {
+      others.push(`  params: { ${y(limitParam)}: ${sizeOf(limitParam)} }`);
+    }
+  } else if (!cursor && !paged && offsetParam && limitParam) {
+    others = [
+      `  # recognised: ?${offsetParam}= and ?${limitParam}=, ${
+        sizeOf(limitParam)
+      } records a page; an empty or short page ends a listing`,
+      `  paginator: { type: offset, limit: ${
+        sizeOf(limitParam)
+      }, offset_param: ${offsetParam}, limit_param: ${y(limitParam)} }`,
+    ];
+  }
   const pageLimit = pageSize === undefined ? undefined : Math.min(
     ...chosen.flatMap((c) =>
       c.query.filter((q) => q.name === pageSize && q.maximum).map((q) => q.maximum!)
@@ -311,7 +411,12 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     );
   } else lines.push(`  # no security scheme in the description: no auth`);
   const records = chosen[0]?.records ?? "";
-  lines.push(`  records: ${y(records)}`);
+  lines.push(
+    records === ""
+      ? `  # recognised: each answer is the list of records itself`
+      : `  # recognised: the records are the list at ${records} of each answer`,
+    `  records: ${y(records)}`,
+  );
   if (cursor) {
     lines.push(
       `  # recognised: an offset token in next_page.offset, sent back as ?offset=`,
@@ -326,7 +431,14 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
         pageSize ? `, limit: ${pageLimit}, limit_param: ${pageSize}` : ""
       } }`,
     );
-  } else lines.push(`  # no common paginator recognised: each resource says its own`);
+  } else if (others) {
+    lines.push(...others);
+  } else {
+    lines.push(
+      `  # guessed: no paginator recognised (no cursor, next URL, Link header, page or offset`,
+      `  # guessed: parameters in the description): each listing reads its first page only`,
+    );
+  }
   if (fieldsParam) {
     lines.push(`  fields_param: ${y(fieldsParam)}`);
     const keys = [...new Set(chosen.map((c) => keyField(c.fields) ?? "id"))];

@@ -8,7 +8,7 @@ import { parse as parseYaml } from "yaml";
 import type { OpenApiDocument } from "../../spec/openapi.ts";
 import { describeCandidates, generateSpec } from "../../spec/init_openapi.ts";
 import { parseArgs, stringFlag, UsageError } from "../args.ts";
-import { out } from "../io.ts";
+import { err, out } from "../io.ts";
 import { resourcesFlag } from "../common.ts";
 
 const USAGE = ["init --openapi <file|url> [--resources /path,/path] [--out <spec.yaml>]"];
@@ -46,6 +46,12 @@ async function init(argv: string[]): Promise<number> {
     text = generateSpec(doc, { paths, source: file, name });
   } catch (e) {
     throw new UsageError(`--resources: ${(e as Error).message}`);
+  }
+  // what it could not infer, on stderr too (the spec has each as a "# guessed:" comment)
+  const guessed = text.split("\n").map((l, i) => [i + 1, l.trim()] as const)
+    .filter(([, l]) => l.startsWith("# guessed:"));
+  for (const [line, l] of guessed) {
+    err(`${target ?? "spec"}:${line}: ${l.slice(2)}`);
   }
   if (target === undefined) {
     out(text);
