@@ -37,22 +37,17 @@ export async function readWatched(
     const columns = r.reconcileWatch.map((f) => normalizer.storedColumn(r, f));
     if (columns.some((c) => c === undefined)) continue;
     const keys = normalizer.keyColumns(r);
-    const select = [...keys, ...columns as string[]].map((c, i) => `${quoteIdent(c)} as c${i}`);
     const hashes = new Map<string, number>();
-    await dest.readPages<Record<string, unknown>>(
-      `select ${select.join(", ")} from ${quoteIdent(dataset)}.${
-        quoteIdent(normalizer.rootTable(r))
-      }`,
-      10_000,
-      // deno-lint-ignore require-await
-      async (rows) => {
-        for (const row of rows) {
-          const values = select.map((_, i) => row[`c${i}`]);
-          hashes.set(
-            canonicalKey(values.slice(0, keys.length)),
-            watchHash(values.slice(keys.length)),
-          );
-        }
+    await readRows(
+      dest,
+      dataset,
+      normalizer.rootTable(r),
+      [...keys, ...columns as string[]],
+      (values) => {
+        hashes.set(
+          canonicalKey(values.slice(0, keys.length)),
+          watchHash(values.slice(keys.length)),
+        );
       },
     );
     out.set(r.name, hashes);
@@ -175,26 +170,35 @@ export async function readStoredOwners(
   for (const r of loaded) {
     if (!r.reconcile || !r.reconcileVerify || !loadedBefore(r.name)) continue;
     const keys = normalizer.keyColumns(r);
-    const select = [...keys, SYSTEM_COLUMNS.parentKey].map((c, i) => `${quoteIdent(c)} as c${i}`);
     const owners = new Map<string, StoredOwner>();
-    await dest.readPages<Record<string, unknown>>(
-      `select ${select.join(", ")} from ${quoteIdent(dataset)}.${
-        quoteIdent(normalizer.rootTable(r))
-      }`,
-      10_000,
-      // deno-lint-ignore require-await
-      async (rows) => {
-        for (const row of rows) {
-          const values = keys.map((_, i) => row[`c${i}`]);
-          const parent = row[`c${keys.length}`];
-          owners.set(canonicalKey(values), {
-            parent: typeof parent === "string" ? parent : "",
-            values,
-          });
-        }
-      },
-    );
+    const table = normalizer.rootTable(r);
+    await readRows(dest, dataset, table, [...keys, SYSTEM_COLUMNS.parentKey], (values) => {
+      const parent = values[keys.length];
+      owners.set(canonicalKey(values.slice(0, keys.length)), {
+        parent: typeof parent === "string" ? parent : "",
+        values: values.slice(0, keys.length),
+      });
+    });
     out.set(r.name, owners);
   }
   return out;
+}
+
+/** Reads some columns of every row of a table, 10,000 rows at a time, in column order. */
+async function readRows(
+  dest: Destination,
+  dataset: string,
+  table: string,
+  columns: readonly string[],
+  onRow: (values: unknown[]) => void,
+): Promise<void> {
+  const select = columns.map((c, i) => `${quoteIdent(c)} as c${i}`);
+  await dest.readPages<Record<string, unknown>>(
+    `select ${select.join(", ")} from ${quoteIdent(dataset)}.${quoteIdent(table)}`,
+    10_000,
+    // deno-lint-ignore require-await
+    async (rows) => {
+      for (const row of rows) onRow(columns.map((_, i) => row[`c${i}`]));
+    },
+  );
 }
