@@ -274,7 +274,17 @@ Deno.test("a run killed mid-load leaves the previous load; the next run complete
     fake.data.all("project")[0].name = "renamed";
     // a full refresh: it rewrites every table, so there is much to lose if it were not atomic
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}src/cli/main.ts`, "run", SPEC, "--db", db, "--full-refresh"],
+      args: [
+        "run",
+        "--quiet",
+        "-A",
+        `${ROOT}src/cli/main.ts`,
+        "run",
+        SPEC,
+        "--db",
+        db,
+        "--full-refresh",
+      ],
       env,
       cwd: dir.path,
       stdout: "null",

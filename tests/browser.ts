@@ -62,7 +62,7 @@ export async function startWebCommand(
   env: Record<string, string> = {},
 ): Promise<WebCommand> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}src/cli/main.ts`, ...args],
+    args: ["run", "--quiet", "-A", `${ROOT}src/cli/main.ts`, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,

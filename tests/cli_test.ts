@@ -283,7 +283,17 @@ Deno.test("show --loads, show <table>, sql and serve (psql connects)", async () 
     const port = free.addr.port;
     free.close();
     const server = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}src/cli/main.ts`, "serve", "--db", db, "--port", String(port)],
+      args: [
+        "run",
+        "--quiet",
+        "-A",
+        `${ROOT}src/cli/main.ts`,
+        "serve",
+        "--db",
+        db,
+        "--port",
+        String(port),
+      ],
       stdout: "piped",
       stderr: "null",
     }).spawn();

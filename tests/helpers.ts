@@ -36,6 +36,9 @@ export async function runCli(
   const cmd = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      // Deno's own notes ("Download …" while its cache fills, peer dependency warnings)
+      // are not restpipe's output, which the tests compare
+      "--quiet",
       "--allow-read",
       "--allow-write",
       "--allow-env",

@@ -211,7 +211,16 @@ Deno.test({
     mode = "slow";
     pages = 100;
     const slow = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}src/cli/main.ts`, "run", spec, "--destination", db.url],
+      args: [
+        "run",
+        "--quiet",
+        "-A",
+        `${ROOT}src/cli/main.ts`,
+        "run",
+        spec,
+        "--destination",
+        db.url,
+      ],
       env: { NO_COLOR: "1" },
       clearEnv: true,
       stdout: "null",

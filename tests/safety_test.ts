@@ -204,7 +204,7 @@ async function waitForHolder(db: string): Promise<void> {
 
 function spawnCli(args: string[], env: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}src/cli/main.ts`, ...args],
+    args: ["run", "--quiet", "-A", `${ROOT}src/cli/main.ts`, ...args],
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",

@@ -460,9 +460,10 @@ testEachDestination(
     const [load] = await dest.loads("asana_data", 1);
     const recorded = load.finished_at.getTime() - load.started_at.getTime();
     // the requests alone take several latencies (chains of five levels and more at 250 ms):
-    // long enough that a finished_at taken when the transaction opened is far off
+    // long enough that a finished_at taken when the transaction opened is far off (the
+    // margin covers the commit and the return on a machine busy with the other tests)
     assert.ok(wall > 1_000, `${wall} ms`);
-    assert.ok(recorded >= wall - 200 && recorded <= wall + 50, `${recorded} ms of ${wall} ms`);
+    assert.ok(recorded >= wall - 500 && recorded <= wall + 50, `${recorded} ms of ${wall} ms`);
   },
 );
 
