@@ -227,3 +227,49 @@ Deno.test("an event that reaches the feed late is read by the run after it arriv
     await fake.close();
   }
 });
+
+Deno.test("a renamed section is in the project's events: its project's sections are listed at the next run, whatever refresh_every says; without the feed they wait for it", async () => {
+  for (const feed of [true, false]) {
+    const fake = await startFakeAsana(SIZE);
+    try {
+      const edit = feed
+        ? undefined
+        : (s: string) => s.replace(/\n    changes:\n(      .*\n)+/, "\n");
+      const spec = await asanaSpec(fake.baseUrl, fake.token, edit);
+      if (!feed) assert.equal(spec.resources.tasks.changes, undefined);
+      const dest = await PgliteDestination.open();
+      await runPipeline(spec, { destination: dest });
+      // the feed starts at the first load; a second run reads from its tokens
+      await runPipeline(spec, { destination: dest });
+      const section = fake.data.all("section")[4];
+      fake.data.rename(section.gid, "Renamed section");
+      const run = await runPipeline(spec, { destination: dest });
+      const sections = run.resources.find((r) => r.resource === "sections")!;
+      const names = await dest.query<{ name: string }>(
+        `select name from asana_data.sections where gid = $1`,
+        [section.gid],
+      );
+      if (feed) {
+        // one request: that project's sections, not every project's
+        assert.equal(sections.requests, 1);
+        assert.deepEqual(names.rows, [{ name: "Renamed section" }]);
+        const view = await dest.query<{ section_name: string }>(
+          `select distinct section_name from asana_data.task_memberships_named
+           where section_gid = $1`,
+          [section.gid],
+        );
+        assert.deepEqual(view.rows.map((r) => r.section_name), ["Renamed section"]);
+        assert.deepEqual(
+          differing(await tableContents(dest), await freshLoad(fake.baseUrl, fake.token)),
+          [],
+        );
+      } else {
+        assert.equal(sections.requests, 0);
+        assert.notDeepEqual(names.rows, [{ name: "Renamed section" }]);
+      }
+      await dest.close();
+    } finally {
+      await fake.close();
+    }
+  }
+});

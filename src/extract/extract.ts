@@ -230,6 +230,8 @@ class FanOut {
   readonly #requested = new Map<string, Map<string, number | number[]>>();
   /** Key-only listings already made, per resource. */
   readonly #listed = new Map<string, Set<string>>();
+  /** Change feeds read (or being read), by resource and partition: each is read once. */
+  readonly #feedsRead = new Map<string, Promise<void>>();
   #failure: unknown;
 
   constructor(
@@ -308,7 +310,7 @@ class FanOut {
       const chains: Promise<void>[] = [];
       if (wholeRecords) {
         // the feed first: the listing needs to know which records it names
-        const read = feed ? this.#readFeed(resource, ancestry, item) : Promise.resolve();
+        const read = feed ? this.#feedOnce(resource, ancestry, item) : Promise.resolve();
         chains.push(
           read.then(() =>
             this.#runChain(resource, ancestry, item, { listsKeys: true, focus, unfiltered: true })
@@ -319,7 +321,7 @@ class FanOut {
         chains.push(main);
         if (separateKeys) chains.push(this.#listKeys(resource, ancestry, item, main));
         // a first load lists every record: its feed only starts (a token for the next run)
-        else if (feed) chains.push(this.#readFeed(resource, ancestry, item));
+        else if (feed) chains.push(this.#feedOnce(resource, ancestry, item));
       }
       const task: Promise<void> = Promise.all(chains)
         .then(() => {})
@@ -491,6 +493,7 @@ class FanOut {
   ): Promise<boolean> {
     const s = this.#stats.get(resource.name)!;
     const backfill = unchanged || leads ? this.#observer.backfill(resource) : undefined;
+    await this.#readChildFeeds(resource, records, ancestry, partition, unchanged, leads, backfill);
     for (const name of resource.children) {
       const child = this.#plan.resources.get(name)!;
       for (const record of records) {
@@ -509,6 +512,53 @@ class FanOut {
       }
     }
     return true;
+  }
+
+  /**
+   * Reads the change feeds of these records' children first, when they have one: what a
+   * feed names decides which of the records' other children are due now (a section the
+   * feed names lists its project's sections, whatever `refresh_every` says). A failure
+   * fails the run, as it would in the child's chain.
+   */
+  async #readChildFeeds(
+    resource: PlannedResource,
+    records: readonly ApiRecord[],
+    ancestry: Ancestry,
+    partition: string,
+    unchanged: ReadonlySet<ApiRecord> | undefined,
+    leads: ReadonlyMap<ApiRecord, ReadonlySet<string>> | undefined,
+    backfill: ReadonlySet<string> | undefined,
+  ): Promise<void> {
+    const reads: Promise<void>[] = [];
+    for (const name of resource.children) {
+      const child = this.#plan.resources.get(name)!;
+      // a feed read ahead only where its chain runs at every run, with one partition a parent
+      if (!hasFeed(child, resource.name) || child.refreshEvery.has(resource.name)) continue;
+      if (forEachOf(child, resource.name) !== undefined) continue;
+      if (!this.#observer.separateKeyListing(child)) continue; // a first load: it only starts
+      for (const record of records) {
+        if (unchanged?.has(record) && !backfill!.has(name)) continue;
+        const lead = leads?.get(record);
+        if (lead && !lead.has(name) && !backfill!.has(name)) continue;
+        const next = [{ resource: resource.name, record, partition }, ...ancestry];
+        reads.push(
+          this.#feedOnce(child, next, undefined).catch((e) => {
+            this.#failure ??= e;
+          }),
+        );
+      }
+    }
+    await Promise.all(reads);
+  }
+
+  /** A partition's change feed, read once (the first caller reads it, the others wait). */
+  #feedOnce(resource: PlannedResource, ancestry: Ancestry, item: unknown): Promise<void> {
+    const key = `${resource.name}\u0000${
+      positionOf(this.#plan, resource, ancestry, item).partition
+    }`;
+    let read = this.#feedsRead.get(key);
+    if (!read) this.#feedsRead.set(key, read = this.#readFeed(resource, ancestry, item));
+    return read;
   }
 
   /**
@@ -601,7 +651,7 @@ class FanOut {
     if (s.startedAt === 0) s.startedAt = performance.now();
     // the feed first: what it names is among the records the key listing finds changed
     if (hasFeed(resource, ancestry[0]?.resource ?? "")) {
-      await this.#readFeed(resource, ancestry, item);
+      await this.#feedOnce(resource, ancestry, item);
     }
     if (this.#failure !== undefined) return;
     const guard = { capped: false };

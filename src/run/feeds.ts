@@ -98,6 +98,8 @@ export class Feeds {
   readonly #now: number;
   readonly #outcomes = new Map<string, FeedOutcome>();
   readonly #figures = new Map<string, FeedFigures>();
+  /** Outcomes by the parent record of their partition. */
+  readonly #byParent = new Map<string, FeedOutcome[]>();
   #parents: StoredParents = new Map();
 
   /** Starts from the stored tokens; a full refresh starts every feed again. */
@@ -133,6 +135,9 @@ export class Feeds {
       relistedAt: due ? new Date(this.#now).toISOString() : relistedAt,
     };
     this.#outcomes.set(`${resource.name}\u0000${at.partition}`, outcome);
+    const siblings = this.#byParent.get(at.parentKey);
+    if (siblings) siblings.push(outcome);
+    else this.#byParent.set(at.parentKey, [outcome]);
     const figures = this.figures(resource.name);
     if (due) figures.due++;
     const whole = (why: "refused" | "failed") => {
@@ -179,6 +184,21 @@ export class Feeds {
     if (outcome.whole) return new Set(listed);
     if (outcome.named.size === 0) return new Set();
     return new Set([...recordsUnder(outcome.named, this.#parents)].filter((k) => listed.has(k)));
+  }
+
+  /**
+   * Did a feed read under this parent record name a stored record of `resource` that was
+   * listed under the same parent (a section of the project whose feed names it)? Then that
+   * listing is due now, whatever its `refresh_every` says.
+   */
+  namesUnder(resource: string, parentKey: string): boolean {
+    for (const o of this.#byParent.get(parentKey) ?? []) {
+      for (const key of o.named) {
+        const links = this.#parents.get(key);
+        if (links?.some((l) => l.resource === resource && l.parent === parentKey)) return true;
+      }
+    }
+    return false;
   }
 
   /**

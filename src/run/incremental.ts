@@ -297,10 +297,13 @@ export class IncrementalRun implements RunObserver {
 
   /**
    * Is this resource's listing under this parent record due: its clock's time has come,
-   * or the record was never listed? (Recorded when it is not.)
+   * the record was never listed, or a change feed under the same parent named one of the
+   * records it lists (a renamed section)? (Recorded when it is not.)
    */
   due(resource: PlannedResource, parentResource: string, parentKey: string): boolean {
     if (this.#clocks.isDue(resource, parentResource, parentKey)) return true;
+    // a change feed under the same parent named one of its records (a renamed section)
+    if (parentKey !== "" && this.#feeds.namesUnder(resource.name, parentKey)) return true;
     this.ledger.chainsDeferred(resource.name);
     return false;
   }

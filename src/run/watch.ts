@@ -106,7 +106,15 @@ export async function readStoredParents(
       visit(c);
     }
   };
-  for (const r of plan.resources.values()) if (r.changes) visit(r.name);
+  for (const r of plan.resources.values()) {
+    if (!r.changes) continue;
+    visit(r.name);
+    // and the other children of the parents it has feeds under (a project's sections)
+    for (const p of r.parents) {
+      if (r.changes.parents && !r.changes.parents.includes(p)) continue;
+      for (const c of plan.resources.get(p)?.children ?? []) below.add(c);
+    }
+  }
   // the columns each table holds in the database (a table of a resource that never had a
   // record may lack its key column; one the stored schema names may not exist yet)
   const held = new Map<string, Set<string>>();

@@ -637,20 +637,30 @@ export class FakeData {
     resource: AsanaObject,
     parent: AsanaObject | null = null,
   ) {
-    if (this.dropEvents) {
-      this.eventsLost++;
-      return;
-    }
     // events bubble up: a subtask's (at any depth) reach its top-level task's projects
     const projects = new Set<string>();
     for (let t: AsanaObject | undefined = task; t;) {
       for (const r of t.projects as Ref[]) projects.add(r.gid);
       t = t.parent instanceof Ref ? this.objects.get(t.parent.gid) : undefined;
     }
+    this.#eventIn([...projects], action, resource, parent);
+  }
+
+  /** An event in these projects' feeds. */
+  #eventIn(
+    projects: string[],
+    action: string,
+    resource: AsanaObject,
+    parent: AsanaObject | null = null,
+  ) {
+    if (this.dropEvents) {
+      this.eventsLost++;
+      return;
+    }
     this.events.push({
       seq: this.events.length + 1,
       at: this.#clock,
-      projects: [...projects],
+      projects,
       body: {
         user: null,
         resource: {
@@ -1096,6 +1106,10 @@ export class FakeData {
     if (!obj) throw new RangeError(`rename: no object ${gid}`);
     obj.name = name ?? `${obj.name} (renamed)`;
     if (obj.resource_type === "project") obj.modified_at = this.tick();
+    // a project's events carry its sections' changes
+    if (obj.resource_type === "section") {
+      this.#eventIn([(obj.project as Ref).gid], "changed", obj);
+    }
   }
 
   /** Renames an option of an enum custom field; no task's `modified_at` moves. */
