@@ -117,6 +117,8 @@ export interface ResourceSummary {
   avoided: number;
   /** Some listings were not due (`refresh_every`): their rows were kept as they were. */
   deferred: boolean;
+  /** The parent resources those listings sit under (empty for a root resource). */
+  deferredUnder: string[];
   /** Records listed again at their cursor, unchanged: no child request was made for them. */
   unchanged: number;
   /**
@@ -518,6 +520,7 @@ function resultOf(
       cycles: s.cycles,
       avoided: s.avoided,
       deferred: ledger.wasDeferred(name),
+      deferredUnder: ledger.deferredUnder(name),
       unchanged: s.unchanged,
       watched: s.watched,
       missingForEach: s.missingForEach,

@@ -159,6 +159,11 @@ Deno.test("tasks in no project: a new one, an edited one and a comment on one's 
     // before the users' listings are due: none of it is seen (no feed covers these tasks)
     const quiet = await runPipeline(spec, { destination: dest });
     assert.equal(quiet.resources.find((r) => r.resource === "tasks")!.deferred, true);
+    // the summary names the listings that waited, not the whole resource
+    assert.match(
+      formatRunSummary(quiet),
+      /^tasks: its listings under users not due \(refresh_every\); their rows were kept as they were$/m,
+    );
     const rows = await dest.query<{ n: number }>(
       `select count(*)::int as n from asana_data.tasks where gid = $1`,
       [added.gid],

@@ -107,7 +107,13 @@ export function formatRunSummary(result: RunResult): string {
       );
     }
     if (r.deferred) {
-      lines.push(`${r.resource}: not due (refresh_every); its rows were kept as they were`);
+      // a resource listed under several parents may wait under some of them only
+      lines.push(
+        r.deferredUnder.length > 0
+          ? `${r.resource}: its listings under ${r.deferredUnder.join(", ")} not due ` +
+            `(refresh_every); their rows were kept as they were`
+          : `${r.resource}: not due (refresh_every); its rows were kept as they were`,
+      );
     }
     if (r.avoided > 0) {
       lines.push(`${r.resource}: ${r.avoided} request(s) not made: \`when:\` says they are empty`);

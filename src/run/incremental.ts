@@ -304,7 +304,7 @@ export class IncrementalRun implements RunObserver {
     if (this.#clocks.isDue(resource, parentResource, parentKey)) return true;
     // a change feed under the same parent named one of its records (a renamed section)
     if (parentKey !== "" && this.#feeds.namesUnder(resource.name, parentKey)) return true;
-    this.ledger.chainsDeferred(resource.name);
+    this.ledger.chainsDeferred(resource.name, parentResource);
     return false;
   }
 

@@ -33,7 +33,8 @@ export class RunLedger {
   readonly #failedParents = new Map<string, Set<string>>();
   readonly #tainted = new Map<string, Set<string>>();
   readonly #incomplete = new Set<string>();
-  readonly #deferred = new Set<string>();
+  /** Resources with listings that were not due, and the parent resources they sit under. */
+  readonly #deferred = new Map<string, Set<string>>();
   readonly #keys = new Map<string, { keys: Set<string>; complete: boolean }>();
 
   /** Starts an empty ledger for a plan. */
@@ -84,13 +85,20 @@ export class RunLedger {
    * A resource's listings under some parent were not due (`refresh_every`): nothing they
    * would have covered may go, as for an incomplete listing, but it is no failure.
    */
-  chainsDeferred(resource: string): void {
-    this.#deferred.add(resource);
+  chainsDeferred(resource: string, parentResource = ""): void {
+    let under = this.#deferred.get(resource);
+    if (!under) this.#deferred.set(resource, under = new Set());
+    under.add(parentResource);
   }
 
   /** Were some listings of this resource deferred in this run? */
   wasDeferred(resource: string): boolean {
     return this.#deferred.has(resource);
+  }
+
+  /** The parent resources under which some of this resource's listings were not due. */
+  deferredUnder(resource: string): string[] {
+    return [...this.#deferred.get(resource) ?? []].filter((p) => p !== "").sort();
   }
 
   /** A key-only listing of a reconciled resource returned these keys (`complete`: to its end). */
