@@ -17,7 +17,7 @@ import { emptySchema } from "./normalize/schema.ts";
 import { buildPlan, type Plan, type PlannedResource } from "./plan/plan.ts";
 import type { IncrementalRun } from "./run/incremental.ts";
 import { openIncrementalRun } from "./run/open.ts";
-import { readStoredOwners, readStoredParents, readWatched } from "./run/watch.ts";
+import { readStoredKeys, readStoredParents } from "./run/watch.ts";
 import { type Verified, verifyDeletions } from "./extract/verify.ts";
 import type { FeedFigures } from "./run/feeds.ts";
 import type { Spec } from "./spec/schema.ts";
@@ -290,20 +290,16 @@ async function prepare(
   const loaded = [...plan.resources.values()].filter((r) => r.load);
   for (const r of loaded) normalizer.rootTable(r);
   if (!options.fullRefresh) {
-    incremental.useWatched(
-      await readWatched(dest, spec.dataset, normalizer, loaded, (r) => incremental.loadedBefore(r)),
+    // the stored keys of the reconciled resources, in one read of each table
+    const stored = await readStoredKeys(
+      dest,
+      spec.dataset,
+      normalizer,
+      loaded,
+      (r) => incremental.loadedBefore(r),
     );
-    if (loaded.some((r) => r.reconcileVerify)) {
-      incremental.useOwners(
-        await readStoredOwners(
-          dest,
-          spec.dataset,
-          normalizer,
-          loaded,
-          (r) => incremental.loadedBefore(r),
-        ),
-      );
-    }
+    incremental.useWatched(stored.watched);
+    incremental.useOwners(stored.owners);
     if (loaded.some((r) => r.changes)) {
       incremental.useStoredParents(
         await readStoredParents(

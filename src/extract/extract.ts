@@ -132,9 +132,39 @@ function positionOf(
   };
 }
 
+/** The parent resource a chain fans out from (`""` for a root resource). */
+function parentOf(ancestry: Ancestry): string {
+  return ancestry[0]?.resource ?? "";
+}
+
+/** The records a listing keeps (`keep:` for the chain's parent): the others are as unlisted. */
+function kept(resource: PlannedResource, ancestry: Ancestry, records: ApiRecord[]): ApiRecord[] {
+  const keep = resource.keep.get(parentOf(ancestry));
+  return keep ? records.filter((r) => evaluatePredicate(keep, r) !== false) : records;
+}
+
+/**
+ * Does this record need its `child` chains: not when its own children are current (only
+ * children new to the database), nor, above a changed record, off the way down to it.
+ */
+function wantsChild(
+  record: ApiRecord,
+  child: string,
+  below: {
+    unchanged?: ReadonlySet<ApiRecord>;
+    leads?: ReadonlyMap<ApiRecord, ReadonlySet<string>>;
+    backfill?: ReadonlySet<string>;
+  },
+): boolean {
+  if (below.backfill?.has(child)) return true;
+  if (below.unchanged?.has(record)) return false;
+  const lead = below.leads?.get(record);
+  return !lead || lead.has(child);
+}
+
 /** The `for_each` elements of a chain (one `undefined` when the resource has none). */
 function itemsOf(resource: PlannedResource, ancestry: Ancestry): unknown[] | typeof MISSING {
-  const each = forEachOf(resource, ancestry[0]?.resource ?? "");
+  const each = forEachOf(resource, parentOf(ancestry));
   if (each === undefined) return [undefined];
   if ("values" in each) return each.values;
   const ref = placeholders(each.from)[0];
@@ -275,7 +305,7 @@ class FanOut {
   ): Promise<void> {
     // not due (refresh_every): its rows, and those of its descendants, stay as they are
     const parentKey = parentKeyOf(this.#plan, ancestry);
-    if (!this.#observer.due(resource, ancestry[0]?.resource ?? "", parentKey)) return;
+    if (!this.#observer.due(resource, parentOf(ancestry), parentKey)) return;
     const s = this.#stats.get(resource.name)!;
     const when = ancestry.length > 0 ? resource.when.get(ancestry[0].resource) : undefined;
     const needed = when === undefined || evaluatePredicate(when, ancestry[0].record) !== false;
@@ -284,7 +314,7 @@ class FanOut {
     const wholeRecords = this.#observer.recordsListing(resource);
     const separateKeys = this.#observer.separateKeyListing(resource) && !wholeRecords;
     const keysFromChains = resource.reconcile && !separateKeys;
-    const feed = hasFeed(resource, ancestry[0]?.resource ?? "");
+    const feed = hasFeed(resource, parentOf(ancestry));
     const items = itemsOf(resource, ancestry);
     if (items === MISSING) {
       // no evidence of what the list holds: nothing below this parent may be deleted
@@ -443,9 +473,8 @@ class FanOut {
       }
       let records = page.records.map((r) => withParentFields(resource, r, ancestry));
       if (only) records = records.filter((r) => only.has(keyOf(resource, r)));
-      const keep = resource.keep.get(ancestry[0]?.resource ?? "");
       // records the spec does not keep are as if the API had not listed them
-      if (keep) records = records.filter((r) => evaluatePredicate(keep, r) !== false);
+      records = kept(resource, ancestry, records);
       if (seen) {
         records = records.filter((r) => {
           const key = recordKey(resource, r);
@@ -493,16 +522,14 @@ class FanOut {
   ): Promise<boolean> {
     const s = this.#stats.get(resource.name)!;
     const backfill = unchanged || leads ? this.#observer.backfill(resource) : undefined;
-    await this.#readChildFeeds(resource, records, ancestry, partition, unchanged, leads, backfill);
+    const below = { unchanged, leads, backfill };
+    await this.#readChildFeeds(resource, records, ancestry, partition, below);
     for (const name of resource.children) {
       const child = this.#plan.resources.get(name)!;
       for (const record of records) {
         if (this.#failure !== undefined) return false;
-        // a record whose children are current: only the children new to the database
-        if (unchanged?.has(record) && !backfill!.has(name)) continue;
-        // a record above a changed one: only the children leading down to it
+        if (!wantsChild(record, name, below)) continue;
         const lead = leads?.get(record);
-        if (lead && !lead.has(name) && !backfill!.has(name)) continue;
         const next = [{ resource: resource.name, record, partition }, ...ancestry];
         if (child === resource && isOwnAncestor(this.#plan, resource, record, ancestry)) {
           s.cycles++;
@@ -525,9 +552,7 @@ class FanOut {
     records: readonly ApiRecord[],
     ancestry: Ancestry,
     partition: string,
-    unchanged: ReadonlySet<ApiRecord> | undefined,
-    leads: ReadonlyMap<ApiRecord, ReadonlySet<string>> | undefined,
-    backfill: ReadonlySet<string> | undefined,
+    below: Parameters<typeof wantsChild>[2],
   ): Promise<void> {
     const reads: Promise<void>[] = [];
     for (const name of resource.children) {
@@ -537,9 +562,7 @@ class FanOut {
       if (forEachOf(child, resource.name) !== undefined) continue;
       if (!this.#observer.separateKeyListing(child)) continue; // a first load: it only starts
       for (const record of records) {
-        if (unchanged?.has(record) && !backfill!.has(name)) continue;
-        const lead = leads?.get(record);
-        if (lead && !lead.has(name) && !backfill!.has(name)) continue;
+        if (!wantsChild(record, name, below)) continue;
         const next = [{ resource: resource.name, record, partition }, ...ancestry];
         reads.push(
           this.#feedOnce(child, next, undefined).catch((e) => {
@@ -650,7 +673,7 @@ class FanOut {
     this.#listed.get(resource.name)!.add(key);
     if (s.startedAt === 0) s.startedAt = performance.now();
     // the feed first: what it names is among the records the key listing finds changed
-    if (hasFeed(resource, ancestry[0]?.resource ?? "")) {
+    if (hasFeed(resource, parentOf(ancestry))) {
       await this.#feedOnce(resource, ancestry, item);
     }
     if (this.#failure !== undefined) return;
@@ -669,9 +692,7 @@ class FanOut {
         )
       ) {
         if (this.#failure !== undefined) return;
-        const keep = resource.keep.get(ancestry[0]?.resource ?? "");
-        const records = page.records as ApiRecord[];
-        tracker.page(keep ? records.filter((r) => evaluatePredicate(keep, r) !== false) : records);
+        tracker.page(kept(resource, ancestry, page.records as ApiRecord[]));
       }
       if (guard.capped) tracker.incomplete();
     } catch (e) {

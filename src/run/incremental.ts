@@ -64,7 +64,7 @@ export interface IncrementalRunOptions {
   fullRefresh?: boolean;
   /** The run's start: refresh clocks compare with it and move to it. */
   now?: Date;
-  /** Stored watched values, read before the run (see `readWatched`). */
+  /** Stored watched values, read before the run (see `readStoredKeys`). */
   watched?: Watched;
   /**
    * The resources with a table in the stored schema: those a database older than the
@@ -134,7 +134,7 @@ export class IncrementalRun implements RunObserver {
   readonly #feeds: Feeds;
   /** Resources with fields their stored rows were not fetched with (see `isNew`). */
   readonly #newFields = new Set<string>();
-  /** Stored records of resources that verify their deletions (see `readStoredOwners`). */
+  /** Stored records of resources that verify their deletions (see `readStoredKeys`). */
   #owners: ReadonlyMap<string, ReadonlyMap<string, StoredOwner>> = new Map();
   /** The keys each such resource found gone by asking for them (404, 410). */
   readonly #gone = new Map<string, string[]>();
@@ -166,7 +166,6 @@ export class IncrementalRun implements RunObserver {
           : [...plan.resources.values()].flatMap((r) => [r.name, ...edgesOf({}, plan, r)])),
     );
     this.#continuing = Object.keys(this.#state.incremental).length > 0;
-    /** Is this resource, or its listing under this parent, new to the database? */
     // resources whose field list gained a field since their rows were loaded (or was not
     // recorded, before 0.2.0): their rows are fetched again under every parent, once
     for (const r of plan.resources.values()) {
@@ -174,6 +173,7 @@ export class IncrementalRun implements RunObserver {
       if (!r.load || !r.fields || this.#fullRefresh || !this.#loaded.has(r.name)) continue;
       if (!was || r.fields.some((f) => !was.includes(f))) this.#newFields.add(r.name);
     }
+    /** Is this resource, or its listing under this parent, new to the database? */
     const fresh = (name: string, parent: string) => {
       const r = plan.resources.get(name)!;
       return r.load &&
@@ -223,7 +223,7 @@ export class IncrementalRun implements RunObserver {
     this.#watched = watched;
   }
 
-  /** Sets the stored records of resources that verify their deletions (`readStoredOwners`). */
+  /** Sets the stored records of resources that verify their deletions (`readStoredKeys`). */
   useOwners(owners: ReadonlyMap<string, ReadonlyMap<string, StoredOwner>>): void {
     this.#owners = owners;
   }
@@ -484,6 +484,47 @@ export class IncrementalRun implements RunObserver {
   }
 }
 
+/**
+ * A partition's cursor as one listing moves it: the greatest cursor value seen (from the
+ * stored one on), and the records near it, which the next run's listing returns again.
+ */
+class PartitionCursor {
+  #value: string | undefined;
+  /** Records near the greatest cursor value so far, key → value: the next run's boundary. */
+  #boundary = new Map<string, string>();
+  readonly #lag: number;
+
+  constructor(from: string | undefined, lagSeconds: number) {
+    this.#value = from;
+    this.#lag = lagSeconds;
+  }
+
+  /** A record's cursor value, with its key when the resource has one. */
+  see(value: string, key?: string): void {
+    if (this.#value === undefined || compareCursors(value, this.#value) > 0) this.#value = value;
+    if (key !== undefined) this.#boundary.set(key, value);
+  }
+
+  /** After a page: the records far below the cursor leave the boundary. */
+  prune(): void {
+    if (this.#boundary.size > BOUNDARY_PRUNE && this.#value !== undefined) {
+      this.#boundary = nearCursor(this.#boundary, this.#value, this.#lag);
+    }
+  }
+
+  /** The listing ran to its end: the cursor and its boundary go to the ledger. */
+  completed(ledger: RunLedger, at: ChainPosition): void {
+    const value = this.#value;
+    ledger.chainCompleted(
+      at,
+      value,
+      value === undefined
+        ? undefined
+        : Object.fromEntries(nearCursor(this.#boundary, value, this.#lag)),
+    );
+  }
+}
+
 /** One listing of a chain, as {@linkcode IncrementalRun.listing} tracks it. */
 class ChainListing implements ListingTracker {
   readonly start: string | undefined;
@@ -494,12 +535,10 @@ class ChainListing implements ListingTracker {
   readonly #listsKeys: boolean;
   /** The incremental settings, unless this is a listing again (which moves nothing). */
   readonly #inc: PlannedResource["incremental"];
-  /** The greatest cursor value so far (from the stored cursor on). */
-  #cursor: string | undefined;
+  /** The partition's cursor as this listing moves it (none for a listing again). */
+  readonly #cursor: PartitionCursor | undefined;
   /** The records at the partition's cursor when it last moved. */
   readonly #seenBefore: Record<string, string> | undefined;
-  /** Records near the greatest cursor value so far: the next run's boundary. */
-  #boundary = new Map<string, string>();
   /** Where the keys this listing loads whole go (for the key listing), if anywhere. */
   readonly #whole: Set<string> | undefined;
   /**
@@ -526,7 +565,7 @@ class ChainListing implements ListingTracker {
     // a listing again starts from the start, for some records alone
     const from = this.#inc ? stored.cursor ?? this.#inc.initial : undefined;
     this.start = from === undefined ? undefined : lagged(from, this.#inc!.lag_seconds);
-    this.#cursor = from;
+    this.#cursor = this.#inc && new PartitionCursor(from, this.#inc.lag_seconds);
     if (this.#inc && stored.backfill && stored.cursor !== undefined) {
       // every record again, for the new children; the others only for what changed
       this.#olderThan = this.start;
@@ -539,24 +578,23 @@ class ChainListing implements ListingTracker {
     const resource = this.#resource;
     let unchanged: Set<ApiRecord> | undefined;
     const inc = this.#inc;
-    if (inc) {
+    const cursor = this.#cursor;
+    if (inc && cursor) {
       for (const r of records) {
         const value = cursorValue(r, inc.cursor);
         if (value === undefined) continue;
-        if (this.#cursor === undefined || compareCursors(value, this.#cursor) > 0) {
-          this.#cursor = value;
-        }
         if (this.#olderThan !== undefined && compareCursors(value, this.#olderThan) < 0) {
           (unchanged ??= new Set()).add(r);
         }
-        if (resource.primaryKey.length === 0) continue;
+        if (resource.primaryKey.length === 0) {
+          cursor.see(value);
+          continue;
+        }
         const key = keyOf(resource, r);
-        this.#boundary.set(key, value);
+        cursor.see(value, key);
         if (this.#seenBefore?.[key] === value) (unchanged ??= new Set()).add(r);
       }
-      if (this.#boundary.size > BOUNDARY_PRUNE && this.#cursor !== undefined) {
-        this.#boundary = nearCursor(this.#boundary, this.#cursor, inc.lag_seconds);
-      }
+      cursor.prune();
     }
     if (this.#listsKeys) {
       this.#ledger.keysListed(resource.name, records.map((r) => keyOf(resource, r)), true);
@@ -570,15 +608,8 @@ class ChainListing implements ListingTracker {
   completed(): void {
     // a listing again for some records proves nothing about the others
     if (this.#again) return;
-    const inc = this.#inc;
-    const cursor = this.#cursor;
-    this.#ledger.chainCompleted(
-      this.#at,
-      cursor,
-      inc && cursor !== undefined
-        ? Object.fromEntries(nearCursor(this.#boundary, cursor, inc.lag_seconds))
-        : undefined,
-    );
+    if (this.#cursor) this.#cursor.completed(this.#ledger, this.#at);
+    else this.#ledger.chainCompleted(this.#at, undefined);
   }
 
   incomplete(): void {
@@ -608,8 +639,7 @@ class RecordsListing implements ListingTracker {
   readonly #watched: ReadonlyMap<string, number> | undefined;
   readonly #everyRecord: boolean;
   readonly #changedOwn: Set<string>;
-  #cursor: string | undefined;
-  #boundary = new Map<string, string>();
+  readonly #cursor: PartitionCursor;
 
   constructor(
     ledger: RunLedger,
@@ -629,7 +659,7 @@ class RecordsListing implements ListingTracker {
     this.#inc = resource.incremental!;
     const from = stored.cursor ?? this.#inc.initial;
     this.start = lagged(from, this.#inc.lag_seconds);
-    this.#cursor = from;
+    this.#cursor = new PartitionCursor(from, this.#inc.lag_seconds);
     this.#seenBefore = stored.cursor === undefined ? undefined : stored.boundary;
     this.#watched = what.watched;
     this.#everyRecord = what.everyRecord;
@@ -650,12 +680,7 @@ class RecordsListing implements ListingTracker {
     records.forEach((r, i) => {
       const key = keys[i];
       const value = cursorValue(r, inc.cursor);
-      if (value !== undefined) {
-        if (this.#cursor === undefined || compareCursors(value, this.#cursor) > 0) {
-          this.#cursor = value;
-        }
-        this.#boundary.set(key, value);
-      }
+      if (value !== undefined) this.#cursor.see(value, key);
       const moved = value === undefined ||
         (compareCursors(value, this.start!) >= 0 && this.#seenBefore?.[key] !== value);
       const watch = this.#watched !== undefined &&
@@ -667,21 +692,12 @@ class RecordsListing implements ListingTracker {
       }
       if (!this.focus || this.focus.need(resource.name, key) === "current") unchanged.add(r);
     });
-    if (this.#boundary.size > BOUNDARY_PRUNE && this.#cursor !== undefined) {
-      this.#boundary = nearCursor(this.#boundary, this.#cursor, inc.lag_seconds);
-    }
+    this.#cursor.prune();
     return unchanged;
   }
 
   completed(): void {
-    const cursor = this.#cursor;
-    this.#ledger.chainCompleted(
-      this.#at,
-      cursor,
-      cursor === undefined
-        ? undefined
-        : Object.fromEntries(nearCursor(this.#boundary, cursor, this.#inc.lag_seconds)),
-    );
+    this.#cursor.completed(this.#ledger, this.#at);
   }
 
   incomplete(): void {

@@ -19,40 +19,52 @@ import { getPath } from "../core/paths.ts";
 export type Watched = ReadonlyMap<string, ReadonlyMap<string, number>>;
 
 /**
- * The stored keys of each reconciled resource loaded before, each with the hash of its
- * `reconcile.watch` values (of none, for a resource that watches nothing). A resource
- * whose table lacks a watched field's column is left out (a field new to the spec is
- * compared from the run after the one that stores it).
+ * The stored keys of each reconciled resource loaded before, in one read of its table:
+ * each key with the hash of its `reconcile.watch` values (of none, for a resource that
+ * watches nothing), and, for a resource with `reconcile.verify`, the parent each record
+ * was last listed under and its key fields' values (see {@linkcode StoredOwner}). A
+ * resource whose table lacks a watched field's column has no hashes (a field new to the
+ * spec is compared from the run after the one that stores it).
  */
-export async function readWatched(
+export async function readStoredKeys(
   dest: Destination,
   dataset: string,
   normalizer: Normalizer,
   loaded: readonly PlannedResource[],
   loadedBefore: (resource: string) => boolean,
-): Promise<Map<string, Map<string, number>>> {
-  const out = new Map<string, Map<string, number>>();
+): Promise<
+  { watched: Map<string, Map<string, number>>; owners: Map<string, Map<string, StoredOwner>> }
+> {
+  const watched = new Map<string, Map<string, number>>();
+  const owners = new Map<string, Map<string, StoredOwner>>();
   for (const r of loaded) {
     if (!r.reconcile || !loadedBefore(r.name)) continue;
-    const columns = r.reconcileWatch.map((f) => normalizer.storedColumn(r, f));
-    if (columns.some((c) => c === undefined)) continue;
+    const found = r.reconcileWatch.map((f) => normalizer.storedColumn(r, f));
+    const columns = found.some((c) => c === undefined) ? undefined : found as string[];
+    const verify = r.reconcileVerify !== undefined;
+    if (!columns && !verify) continue;
     const keys = normalizer.keyColumns(r);
+    // the parent key column is there only for a resource that has parents
+    const parent = verify && r.parents.length > 0 ? [SYSTEM_COLUMNS.parentKey] : [];
     const hashes = new Map<string, number>();
-    await readRows(
-      dest,
-      dataset,
-      normalizer.rootTable(r),
-      [...keys, ...columns as string[]],
-      (values) => {
-        hashes.set(
-          canonicalKey(values.slice(0, keys.length)),
-          watchHash(values.slice(keys.length)),
-        );
-      },
-    );
-    out.set(r.name, hashes);
+    const byKey = new Map<string, StoredOwner>();
+    const table = normalizer.rootTable(r);
+    await readRows(dest, dataset, table, [...keys, ...parent, ...columns ?? []], (values) => {
+      const key = canonicalKey(values.slice(0, keys.length));
+      const rest = values.slice(keys.length + parent.length);
+      if (columns) hashes.set(key, watchHash(rest));
+      if (verify) {
+        const from = parent.length > 0 ? values[keys.length] : "";
+        byKey.set(key, {
+          parent: typeof from === "string" ? from : "",
+          values: values.slice(0, keys.length),
+        });
+      }
+    });
+    if (columns) watched.set(r.name, hashes);
+    if (verify) owners.set(r.name, byKey);
   }
-  return out;
+  return { watched, owners };
 }
 
 /**
@@ -160,36 +172,6 @@ export interface StoredOwner {
   parent: string;
   /** Its primary key fields' values. */
   values: unknown[];
-}
-
-/**
- * For each reconciled resource with `reconcile.verify` loaded before, every stored
- * record's key, with the parent it was last listed under and its key fields' values:
- * a record no listing returns, under a parent listed to the end, is asked for by key.
- */
-export async function readStoredOwners(
-  dest: Destination,
-  dataset: string,
-  normalizer: Normalizer,
-  loaded: readonly PlannedResource[],
-  loadedBefore: (resource: string) => boolean,
-): Promise<Map<string, Map<string, StoredOwner>>> {
-  const out = new Map<string, Map<string, StoredOwner>>();
-  for (const r of loaded) {
-    if (!r.reconcile || !r.reconcileVerify || !loadedBefore(r.name)) continue;
-    const keys = normalizer.keyColumns(r);
-    const owners = new Map<string, StoredOwner>();
-    const table = normalizer.rootTable(r);
-    await readRows(dest, dataset, table, [...keys, SYSTEM_COLUMNS.parentKey], (values) => {
-      const parent = values[keys.length];
-      owners.set(canonicalKey(values.slice(0, keys.length)), {
-        parent: typeof parent === "string" ? parent : "",
-        values: values.slice(0, keys.length),
-      });
-    });
-    out.set(r.name, owners);
-  }
-  return out;
 }
 
 /** Reads some columns of every row of a table, 10,000 rows at a time, in column order. */

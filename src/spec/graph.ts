@@ -341,9 +341,7 @@ function findCycle(start: string, parentsOf: (n: string) => string[]): string[] 
 function missingField(resource: unknown, field: string, defaultKey: unknown): string[] | null {
   if (!isRecord(resource) || !Array.isArray(resource.fields)) return null;
   const fields = resource.fields.filter((f): f is string => typeof f === "string");
-  const pk = resource.primary_key ?? defaultKey;
-  const keys = typeof pk === "string" ? [pk] : Array.isArray(pk) ? pk : [];
-  const ok = [...fields, ...keys].some((f) =>
+  const ok = [...fields, ...keyFields(resource, defaultKey)].some((f) =>
     f === field || field.startsWith(`${f}.`) || f.startsWith(`${field}.`)
   );
   return ok ? null : fields;
