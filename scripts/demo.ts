@@ -11,6 +11,23 @@ import { formatDataset, formatRunSummary } from "../src/cli/format.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { describeDataset } from "../src/show.ts";
 
+const USAGE = `usage: deno task demo [DB_DIR]
+
+Starts a fake Asana on 127.0.0.1, loads pipelines/asana.yaml from it into DB_DIR
+(default .data/demo), prints the summary and the tables. No token, no network.`;
+const options = Deno.args.filter((a) => a.startsWith("-"));
+if (options.some((a) => a === "--help" || a === "-h")) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+if (options.length > 0 || Deno.args.length > 1) {
+  console.error(
+    `${
+      options.length > 0 ? `unknown option ${options[0]}` : "one database folder at most"
+    }\n${USAGE}`,
+  );
+  Deno.exit(2);
+}
 const dbDir = Deno.args[0] ?? ".data/demo";
 const fake = await startFakeAsana();
 try {

@@ -14,10 +14,15 @@ cd "$(dirname "$0")/.."
 # every npm package and its registry entry in Deno's cache first: on an empty cache the
 # processes the tests start would each fetch the registry entries at once and print
 # "Download …" lines into the output that the CLI tests compare
-deno install >&2 || exit 1
+# The tests take their packages from tests/imports.json and tests/deno.lock (the CLI's
+# packages and the test tools: json-server, playwright-core, public OpenAPI descriptions);
+# deno.json and deno.lock hold only what restpipe itself runs with, so that `deno task demo`
+# and `deno task run` download nothing a test alone needs.
+T=(--import-map=tests/imports.json --lock=tests/deno.lock)
+deno install >&2 && deno cache "${T[@]}" tests/*.ts testing/mod.ts >&2 || exit 1
 
-deno fmt --check && deno lint && deno check mod.ts src scripts tests testing &&
-  deno check --doc mod.ts src testing && deno doc --lint mod.ts || exit 1
+deno fmt --check && deno lint && deno check "${T[@]}" mod.ts src scripts tests testing &&
+  deno check --doc "${T[@]}" mod.ts src testing && deno doc --lint mod.ts || exit 1
 
 # Chromium for the dashboard's browser tests: RESTPIPE_TEST_CHROMIUM, else /usr/bin/chromium;
 # when it is missing and we run as root (CI), installs Debian's `chromium` package.
@@ -89,7 +94,7 @@ trap cleanup EXIT
 summary() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -aE '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1; }
 count() { echo "$1" | sed -E "s/.*\| ([0-9]+) $2.*/\1/"; }
 main_log="$(mktemp)" web_log="$(mktemp)"
-deno test --allow-all tests/web_test.ts >"$web_log" 2>&1 &
+deno test "${T[@]}" --allow-all tests/web_test.ts >"$web_log" 2>&1 &
 web_pid=$!
 # --doc runs the @examples of mod.ts, src/ and testing/ too; the test files of tests/ are
 # named one by one, as --doc would also load their helpers (browser.ts needs --allow-all)
@@ -102,7 +107,7 @@ for f in tests/*_test.ts; do
   case " ${slow[*]} tests/web_test.ts " in *" $f "*) ;; *) main_tests+=("$f") ;; esac
 done
 # the docs' examples were type-checked above (deno check --doc): the tests need no second check
-DENO_JOBS="${DENO_JOBS:-3}" deno test --no-check --doc --parallel --allow-read --allow-write \
+DENO_JOBS="${DENO_JOBS:-3}" deno test "${T[@]}" --no-check --doc --parallel --allow-read --allow-write \
   --allow-env --allow-net=127.0.0.1 --allow-run --allow-sys "${main_tests[@]}" mod.ts src/ \
   testing/ 2>&1 | tee "$main_log"
 main_status=${PIPESTATUS[0]}

@@ -505,3 +505,37 @@ Deno.test("deno task install-cli gives a restpipe command that runs a spec from 
     await fake.close();
   }
 });
+
+Deno.test("deno task demo downloads only what restpipe runs with: the test tools are pinned apart; --help is usage, not a database folder", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const tests = JSON.parse(await Deno.readTextFile(`${ROOT}tests/imports.json`));
+  const lock = await Deno.readTextFile(`${ROOT}deno.lock`);
+  // the tests run with every package restpipe runs with, at the same version
+  for (const [name, target] of Object.entries(config.imports)) {
+    assert.equal(tests.imports[name], target, name);
+  }
+  // and the packages only a test needs are neither in deno.json nor in deno.lock, which
+  // are all that `deno task demo` and `deno task run` read (Deno fetches every package of
+  // the lock file before a task starts)
+  for (const tool of ["json-server", "playwright-core", "@readme/oas-examples"]) {
+    assert.ok(Object.keys(tests.imports).some((k) => k.startsWith(tool)), tool);
+    assert.ok(!Object.keys(config.imports).some((k) => k.startsWith(tool)), tool);
+    assert.ok(!lock.includes(`npm:${tool}@`) && !lock.includes(`"${tool}@`), tool);
+  }
+  await using dir = await tempDir();
+  const demo = (...args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "-A", `${ROOT}scripts/demo.ts`, ...args],
+      cwd: dir.path,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const help = await demo("--help");
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /^usage: deno task demo \[DB_DIR\]/);
+  const bad = await demo("--bogus");
+  assert.equal(bad.code, 2);
+  assert.match(new TextDecoder().decode(bad.stderr), /unknown option --bogus/);
+  // neither made a database folder named after the option
+  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+});

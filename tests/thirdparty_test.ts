@@ -10,8 +10,11 @@ import { PgliteDestination } from "../src/load/pglite.ts";
 import { specOf } from "./hostile.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
-/** json-server, as deno.json pins it (a test tool: run in its own process, never imported). */
-const JSON_SERVER = (JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
+/**
+ * json-server, as tests/imports.json pins it (a test tool: run in its own process with the
+ * tests' lock file, never imported).
+ */
+const JSON_SERVER = (JSON.parse(await Deno.readTextFile(`${ROOT}tests/imports.json`)) as {
   imports: Record<string, string>;
 }).imports["json-server"];
 
@@ -28,7 +31,17 @@ async function startJsonServer(dir: string, db: unknown) {
   await Deno.writeTextFile(file, JSON.stringify(db));
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", JSON_SERVER, "--host", "127.0.0.1", "--port", String(port), file],
+    args: [
+      "run",
+      "-A",
+      `--lock=${ROOT}tests/deno.lock`,
+      JSON_SERVER,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      file,
+    ],
     stdout: "null",
     stderr: "piped",
   }).spawn();
