@@ -8,6 +8,7 @@
  */
 import {
   deref,
+  flatSchema,
   isObject,
   type Json,
   type OpenApiDocument,
@@ -16,11 +17,11 @@ import {
   propertiesOf,
 } from "./openapi.ts";
 
-/** A schema's properties, each resolved (`$ref` followed). */
+/** A schema's properties, each resolved (`$ref` followed, `allOf` merged). */
 function properties(doc: OpenApiDocument, node: unknown): Map<string, Json> {
   const out = new Map<string, Json>();
   for (const [k, v] of propertiesOf(doc, node)) {
-    const resolved = deref(doc, v);
+    const resolved = flatSchema(doc, v);
     if (isObject(resolved)) out.set(k, resolved);
   }
   return out;
@@ -68,6 +69,28 @@ function pagingOf(
   return undefined;
 }
 
+/** Query parameters that take a page number, and those that take a page's size. */
+const PAGE_PARAMS = ["page", "pageNumber", "page_number", "pageNo", "page_no"];
+const PAGE_SIZES = ["per_page", "perPage", "page_size", "pageSize", "limit", "size"];
+/** Query parameters that carry an API key when no security scheme says so. */
+const KEY_PARAMS = ["apiKey", "api_key", "apikey", "key", "access_key"];
+/** Response properties that count the pages. */
+const TOTAL_PAGES = ["total_pages", "totalPages", "page_count", "pageCount", "pages"];
+
+/** Where an answer counts its pages (top level, or one level down: `page.totalPages`). */
+function totalPagesOf(doc: OpenApiDocument, top: Map<string, Json>): string | undefined {
+  const isInt = (p: Json | undefined) => p?.type === "integer";
+  const here = TOTAL_PAGES.find((n) => isInt(top.get(n)));
+  if (here) return here;
+  for (const [name, p] of top) {
+    if (p.type !== "object" && !p.properties) continue;
+    const props = properties(doc, p);
+    const inner = TOTAL_PAGES.find((n) => isInt(props.get(n)));
+    if (inner) return `${name}.${inner}`;
+  }
+  return undefined;
+}
+
 /** What a chosen path lists, as far as its description tells. */
 export interface Candidate {
   path: string;
@@ -87,6 +110,8 @@ export interface Candidate {
   pagingFields: string[];
   /** What else in the answer pages: a cursor property, a next-page URL, a Link header. */
   paging: Paging | undefined;
+  /** Where the answer says how many pages there are (`page.totalPages`), when it does. */
+  totalPagesPath: string | undefined;
   /** The resource a parameter of this path names, among the description's listings. */
   resourceOf: (param: string) => string;
 }
@@ -102,7 +127,7 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
     const media = isObject(ok) && isObject(ok.content)
       ? deref(doc, ok.content["application/json"])
       : undefined;
-    const schema = deref(doc, isObject(media) ? media.schema : undefined);
+    const schema = flatSchema(doc, isObject(media) ? media.schema : undefined);
     if (!isObject(schema)) continue;
     let records: string | undefined;
     let recordSchema: unknown;
@@ -131,6 +156,7 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
     const cursorPath = pagingFields.includes("offset") ? "next_page.offset" : undefined;
     const paging = pagingOf(doc, top, query, isObject(ok) ? ok.headers : undefined);
     out.push({
+      totalPagesPath: totalPagesOf(doc, top),
       path,
       name: "",
       pathParams: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]),
@@ -144,6 +170,19 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
     });
   }
   for (const c of out) c.name = baseName(c.path);
+  // a name two listings share: the one with fewer path parameters keeps it (a parent's
+  // `/projects` before `/workspaces/{id}/projects`), the others get a number
+  const taken = new Set<string>();
+  for (const c of [...out].sort((a, b) => a.pathParams.length - b.pathParams.length)) {
+    if (!taken.has(c.name) || c.pathParams.length > 0) {
+      taken.add(c.name);
+      continue;
+    }
+    let n = 2;
+    while (taken.has(`${c.name}_${n}`)) n++;
+    c.name = `${c.name}_${n}`;
+    taken.add(c.name);
+  }
   const names = out.map((c) => c.name);
   for (const c of out) c.resourceOf = (param) => resourceOf(param, names);
   return out;
@@ -151,10 +190,22 @@ export function candidates(doc: OpenApiDocument): Candidate[] {
 
 const literal = (p: string) => p.split("/").filter((s) => s && !s.startsWith("{"));
 
-/** A path's resource name: its last literal segment (`/projects/{project_id}/sections` → sections). */
+/** Last segments that name an action on a collection, not the collection (`/animal/search`). */
+const ACTIONS = new Set(["search", "list", "all", "query", "index", "find"]);
+
+/**
+ * A path's resource name: its last literal segment (`/projects/{project_id}/sections` →
+ * sections); after an action segment, the segment before it as a plural (`/animal/search`
+ * → animals).
+ */
 function baseName(path: string): string {
   const segs = literal(path);
-  return snake(segs[segs.length - 1] ?? "items");
+  const last = segs[segs.length - 1] ?? "items";
+  if (ACTIONS.has(last.toLowerCase()) && segs.length > 1) {
+    const noun = snake(segs[segs.length - 2]);
+    return noun.endsWith("s") ? noun : plurals(noun)[0];
+  }
+  return snake(last);
 }
 
 /** The full schema of a compact record (`TaskCompact` → `TaskResponse`), when there is one. */
@@ -316,18 +367,31 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     c.query.filter((q) => q.name === "limit" && q.maximum).map((q) => q.maximum!)
   );
   const cursor = chosen.every((c) => c.cursorPath && c.query.some((q) => q.name === "offset"));
-  // page-number paging: every chosen path takes `page`, and most a page size
-  const pageSizes = ["per_page", "page_size", "limit", "size"];
-  const paged = !cursor && chosen.length > 0 &&
-    chosen.every((c) => c.query.some((q) => q.name === "page"));
-  const pageSize = paged
-    ? pageSizes.find((n) => chosen.every((c) => c.query.some((q) => q.name === n)))
-    : undefined;
-  // the other paging the description shows, when every chosen path agrees on it
+  /** What every chosen path agrees on, when they all have it. */
   const same = (k: (c: Candidate) => string | undefined) => {
     const all = chosen.map(k);
     return all.length > 0 && all.every((x) => x !== undefined && x === all[0]) ? all[0] : undefined;
   };
+  // page-number paging: every chosen path takes a page number, and most a page size
+  const pageParam = cursor || chosen.length === 0
+    ? undefined
+    : PAGE_PARAMS.find((n) => chosen.every((c) => c.query.some((q) => q.name === n)));
+  const paged = pageParam !== undefined;
+  const pageSize = paged
+    ? PAGE_SIZES.find((n) => chosen.every((c) => c.query.some((q) => q.name === n)))
+    : undefined;
+  // pages counted from 0 when the description says so (`Zero-based page number`)
+  const basePage = paged &&
+      chosen.some((c) =>
+        c.query.some((q) =>
+          q.name === pageParam &&
+          (/\b(zero|0)[- ]based\b|\bstarts? (at|from) 0\b/i.test(q.description ?? "") ||
+            q.default === "0")
+        )
+      )
+    ? 0
+    : 1;
+  const totalPages = paged ? same((c) => c.totalPagesPath) : undefined;
   const sizeOf = (param: string) =>
     Math.min(
       ...chosen.flatMap((c) =>
@@ -336,9 +400,7 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
       100,
     );
   const paging = same((c) => c.paging && JSON.stringify(c.paging));
-  const limitParam = ["limit", "per_page", "page_size", "size"].find((n) =>
-    chosen.every((c) => c.query.some((q) => q.name === n))
-  );
+  const limitParam = PAGE_SIZES.find((n) => chosen.every((c) => c.query.some((q) => q.name === n)));
   const offsetParam =
     chosen.length > 0 && chosen.every((c) => c.query.some((q) => q.name === "offset"))
       ? "offset"
@@ -391,12 +453,27 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     `dataset: ${y(`${pipelineName}_data`)}`,
     ``,
     `source:`,
-    `  base_url: \${${env}_BASE_URL:-${base}}`,
   ];
+  // plain http to another host would send the credentials in clear: the spec refuses it,
+  // and most APIs that a description lists with http:// answer on https:// too
+  const insecure = /^http:\/\//i.test(base) &&
+    !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/i.test(base);
+  if (insecure) {
+    lines.push(
+      `  # guessed: the description gives ${base}; https:// keeps the credentials out of clear text`,
+    );
+  }
+  lines.push(
+    `  base_url: \${${env}_BASE_URL:-${insecure ? base.replace(/^http:/i, "https:") : base}}`,
+  );
   const bearer = schemes.find((s) => s.type === "http" && s.scheme === "bearer") ??
     schemes.find((s) => s.type === "oauth2");
   const apiKey = schemes.find((s) => s.type === "apiKey");
   const basic = schemes.find((s) => s.type === "http" && s.scheme === "basic");
+  // an API key some descriptions declare as a plain query parameter (`?apiKey=`)
+  const queryKey = bearer || apiKey || basic || chosen.length === 0
+    ? undefined
+    : KEY_PARAMS.find((n) => chosen.every((c) => c.query.some((q) => q.name === n)));
   if (bearer) {
     lines.push(`  auth: { type: bearer, token: "\${${env}_TOKEN}" }`);
   } else if (apiKey) {
@@ -408,6 +485,13 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
   } else if (basic) {
     lines.push(
       `  auth: { type: basic, username: "\${${env}_USER}", password: "\${${env}_PASSWORD}" }`,
+    );
+  } else if (queryKey) {
+    lines.push(
+      `  # guessed: no security scheme in the description; ?${queryKey}= of every listing is the key`,
+      `  auth: { type: api_key, name: ${
+        y(queryKey)
+      }, api_key: "\${${env}_API_KEY}", location: query }`,
     );
   } else lines.push(`  # no security scheme in the description: no auth`);
   const records = chosen[0]?.records ?? "";
@@ -424,11 +508,13 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
     );
   } else if (paged) {
     lines.push(
-      `  # recognised: page numbers in ?page=${
+      `  # recognised: page numbers in ?${pageParam}=${basePage === 0 ? " from 0" : ""}${
         pageSize ? `, ${pageLimit} records a page in ?${pageSize}=` : ""
-      }; an empty page ends a listing`,
-      `  paginator: { type: page_number, page_param: page${
-        pageSize ? `, limit: ${pageLimit}, limit_param: ${pageSize}` : ""
+      }; ${totalPages ? `the number of pages in ${totalPages}` : "an empty page"} ends a listing`,
+      `  paginator: { type: page_number, page_param: ${y(pageParam)}${
+        basePage === 0 ? ", base_page: 0" : ""
+      }${pageSize ? `, limit: ${pageLimit}, limit_param: ${y(pageSize)}` : ""}${
+        totalPages ? `, total_pages_path: ${y(totalPages)}` : ""
       } }`,
     );
   } else if (others) {
@@ -482,15 +568,29 @@ export function generateSpec(doc: OpenApiDocument, options: InitOptions): string
         params.push(`${q.name}: "{${parent}.${parentKey}}"`);
         parents.push(parent);
         lines.push(`    # guessed: ?${q.name}= takes a ${singular(parent)} of ${parent}`);
-      } else if (q.required && !["limit", "offset"].includes(q.name) && q.name !== fieldsParam) {
-        lines.push(`    # guessed: ?${q.name}= is required; give it a value`);
-        params.push(`${q.name}: ""`);
+      } else if (
+        q.required && !["limit", "offset"].includes(q.name) && q.name !== fieldsParam &&
+        q.name !== queryKey
+      ) {
+        if (q.default !== undefined) {
+          lines.push(`    # guessed: ?${q.name}= is required; the description's default`);
+          params.push(`${q.name}: ${y(q.default)}`);
+        } else {
+          lines.push(`    # guessed: ?${q.name}= is required; give it a value`);
+          params.push(`${q.name}: ""`);
+        }
       }
     }
     if (parents.length > 0) {
       lines.push(`    parent: ${parents.length === 1 ? parents[0] : `[${parents.join(", ")}]`}`);
     }
     if (params.length > 0) lines.push(`    params: { ${params.join(", ")} }`);
+    if (c.records !== records) {
+      lines.push(
+        `    # recognised: the records are the list at ${c.records || "the top"} of each answer`,
+      );
+      lines.push(`    records: ${y(c.records ?? "")}`);
+    }
     if (key) lines.push(`    primary_key: ${key}`);
     lines.push(`    write_disposition: replace`);
     const q = fieldsParam ? c.query.find((x) => x.name === fieldsParam) : undefined;

@@ -36,6 +36,10 @@ export interface Parameter {
   allowed: string[] | undefined;
   /** The greatest value a number parameter takes (a page size's limit). */
   maximum: number | undefined;
+  /** The description's default value, when it gives one. */
+  default?: string | undefined;
+  /** The parameter's description (`Zero-based page number`). */
+  description?: string | undefined;
 }
 
 /** A JSON object. */
@@ -76,7 +80,20 @@ export function parametersOf(doc: OpenApiDocument, pathItem: Json, op: Json): Pa
     const maximum = isObject(schema) && typeof schema.maximum === "number"
       ? schema.maximum
       : undefined;
-    out.push({ name: p.name, in: p.in, required: p.required === true, allowed, maximum });
+    const fallback = isObject(schema)
+      ? schema.default ?? (isObject(items) ? items.default : undefined)
+      : undefined;
+    out.push({
+      name: p.name,
+      in: p.in,
+      required: p.required === true,
+      allowed,
+      maximum,
+      default: typeof fallback === "string" || typeof fallback === "number"
+        ? String(fallback)
+        : undefined,
+      description: typeof p.description === "string" ? p.description : undefined,
+    });
   }
   return out;
 }
@@ -96,6 +113,30 @@ function matchPath(doc: OpenApiDocument, specPath: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * A schema with its `allOf` parts merged into one (`$ref`s followed): their `type`,
+ * `format` and other keywords, their `properties` side by side, and their `items` as one
+ * `allOf`. Other schemas come back as they are.
+ */
+export function flatSchema(doc: OpenApiDocument, node: unknown, depth = 0): unknown {
+  const s = deref(doc, node);
+  if (!isObject(s) || !Array.isArray(s.allOf) || depth > 16) return s;
+  const out: Json = { ...s };
+  delete out.allOf;
+  for (const part of s.allOf) {
+    const p = flatSchema(doc, part, depth + 1);
+    if (!isObject(p)) continue;
+    for (const [k, v] of Object.entries(p)) {
+      if (k === "properties" && isObject(out.properties) && isObject(v)) {
+        out.properties = { ...out.properties, ...v };
+      } else if (k === "items" && out.items !== undefined) {
+        out.items = { allOf: [out.items, v] };
+      } else out[k] = v;
+    }
+  }
+  return out;
 }
 
 /** The properties of a schema (through `allOf`, `anyOf`, `oneOf`, `$ref`, and list items). */
