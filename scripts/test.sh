@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 # deno.json and deno.lock hold only what restpipe itself runs with, so that `deno task demo`
 # and `deno task run` download nothing a test alone needs.
 T=(--import-map=tests/imports.json --lock=tests/deno.lock)
-deno install >&2 && deno cache "${T[@]}" tests/*.ts testing/mod.ts >&2 || exit 1
+deno install >&2 && deno cache "${T[@]}" tests/*.ts testing/fake_asana/mod.ts >&2 || exit 1
 
 deno fmt --check && deno lint && deno check "${T[@]}" mod.ts src scripts tests testing &&
   deno check --doc "${T[@]}" mod.ts src testing && deno doc --lint mod.ts || exit 1
