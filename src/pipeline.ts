@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { EXIT, isTransient } from "./core/exit.ts";
 import { RestpipeError } from "./core/errors.ts";
 import { extract, type ResourceStats } from "./extract/extract.ts";
 import { HttpClient } from "./extract/http.ts";
@@ -173,15 +174,27 @@ export interface RunResult {
   viewsFailed: { view: string; message: string }[];
 }
 
-/** A run that failed: nothing was committed. */
+/**
+ * A run that failed: nothing was committed. Its exit code is 75 when the failure is
+ * temporary (`isTransient`: no answer, 5xx or 429 left after the retries, the destination's
+ * connection lost), 1 otherwise.
+ */
 export class RunError extends RestpipeError {
+  /** Is a later run likely to succeed as it is (exit code 75)? */
+  readonly transient: boolean;
+  /** What the run had sent when it failed: requests (retries included), retries, 429s. */
+  figures: { requests: number; retries: number; throttled: number } | undefined;
   /** Creates the error; `cause` is the original failure. */
   constructor(message: string, options?: ErrorOptions) {
+    const transient = isTransient(options?.cause);
     super(message, {
       ...options,
-      exitCode: 1,
-      prefix: "run failed; the previous load is intact.\n",
+      exitCode: transient ? EXIT.tempfail : EXIT.failed,
+      prefix: `run failed${
+        transient ? " (temporary: retry later)" : ""
+      }; the previous load is intact.\n`,
     });
+    this.transient = transient;
   }
 }
 
@@ -249,7 +262,10 @@ export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise
     } catch (e) {
       const message = client.redact(e instanceof Error ? e.message : String(e));
       await dest.recordFailure(spec.pipeline, spec.dataset, run.loadId, started, message);
-      throw new RunError(message, { cause: e });
+      const failure = new RunError(message, { cause: e });
+      const { requests, retries, throttled } = client.stats;
+      failure.figures = { requests, retries, throttled };
+      throw failure;
     }
     return { ...resultOf(run, stats, tables, deleted), ...viewsOf(spec, viewsFailed) };
   } finally {

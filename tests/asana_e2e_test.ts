@@ -225,7 +225,12 @@ Deno.test("a run that fails halfway leaves the previous load intact and says wha
     fake.data.touchTask([...fake.data.tasksOf.values()][0][0]);
     fake.faults.push({ match: /\/stories$/, status: 500 });
     const failed = await runCli(["run", spec, "--db", db], env, dir.path);
-    assert.equal(failed.code, 1);
+    // 5xx left after every retry: a temporary failure (sysexits' EX_TEMPFAIL)
+    assert.equal(failed.code, 75);
+    assert.match(
+      failed.stderr,
+      /^run failed \(temporary: retry later\); the previous load is intact\./,
+    );
     assert.match(
       failed.stderr,
       /stories \(parent \d+\): GET http:\/\/127\.0\.0\.1:\d+\/api\/1\.0\/tasks\/\d+\/stories\?limit=100&opt_fields=\S+ failed: HTTP 500: Server Error/,
@@ -317,14 +322,14 @@ Deno.test("a run killed mid-load leaves the previous load; the next run complete
   }
 });
 
-Deno.test("an unreachable API fails the run with exit code 1 and the URL", async () => {
+Deno.test("an unreachable API fails the run with exit code 75 (temporary) and the URL", async () => {
   await using dir = await tempDir();
   const spec = await quickRetrySpec(dir.path);
   const r = await runCli(["run", spec, "--db", `${dir.path}/db`], {
     ASANA_BASE_URL: "http://127.0.0.1:9/api/1.0",
     ASANA_ACCESS_TOKEN: "secret-token-value",
   }, dir.path);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 75);
   assert.match(
     r.stderr,
     /workspaces: GET http:\/\/127\.0\.0\.1:9\/api\/1\.0\/workspaces\?limit=100&opt_fields=\S+ failed: connection failed/,
@@ -345,7 +350,7 @@ Deno.test("a refused connection is said as such at once, with the base URL's who
     ASANA_ACCESS_TOKEN: "secret-token-value",
   }, dir.path);
   const seconds = (performance.now() - started) / 1000;
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 75);
   assert.match(
     r.stderr,
     new RegExp(`failed: connection refused by 127\\.0\\.0\\.1:${port}: nothing listens there\n`),

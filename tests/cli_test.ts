@@ -329,9 +329,14 @@ Deno.test("--help for every command: its usage, what it does and its options; ex
     assert.equal(r.code, 0, `${commands[i]} --help: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^usage:\\n  restpipe ${commands[i]} `));
     assert.match(r.stdout, /\noptions:\n/);
-    assert.match(r.stdout, / {2}--help\n?$/);
+    assert.match(r.stdout, / {2}--help\n/);
   }
   assert.match(results[0].stdout, /--full-refresh/);
+  // run's help ends with its exit codes
+  assert.match(
+    results[0].stdout,
+    /\nexit codes:\n {2}0 +loaded and committed\n[^]*\n {2}75 +failed for now/,
+  );
   const help = await runCli(["help", "sql"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^usage:\n {2}restpipe sql /);

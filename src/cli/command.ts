@@ -18,6 +18,8 @@ export interface Command {
   readonly flags: Readonly<Record<string, "value" | "flag">>;
   /** Runs it on the arguments after its name; resolves with the exit code. */
   run(argv: string[]): Promise<number>;
+  /** Lines printed after the options in `--help` (exit codes, say). */
+  notes?: string;
 }
 
 /** Usage lines as printed: `usage:`, then each line after `restpipe `. */
@@ -31,5 +33,5 @@ export function helpText(command: Command): string {
     .map(([name, kind]) => `  --${name}${kind === "value" ? " <value>" : ""}`);
   return `${usageText(command.usage)}\n\n${command.summary}\n\noptions:\n${
     flags.length > 0 ? flags.join("\n") : "  (none)"
-  }\n  --help`;
+  }\n  --help${command.notes ? `\n\n${command.notes}` : ""}`;
 }

@@ -21,6 +21,7 @@ import { describeUrl } from "../load/postgres.ts";
 import { assertNotHeld } from "../load/lock.ts";
 import { credentialsOf } from "../extract/http.ts";
 import { messageOf, RestpipeError } from "../core/errors.ts";
+import { EXIT, isTransient } from "../core/exit.ts";
 import { type Args, stringFlag, UsageError } from "./args.ts";
 import { addSecrets, err, useSecrets } from "./io.ts";
 
@@ -147,5 +148,5 @@ export function reportFailure(e: unknown): number {
     return e.exitCode;
   }
   err(`error: ${messageOf(e)}`);
-  return 1;
+  return isTransient(e) ? EXIT.tempfail : EXIT.failed;
 }

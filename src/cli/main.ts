@@ -1,7 +1,8 @@
 /**
  * The command line: `run`, `plan`, `check`, `init`, `show`, `sql` and `serve`, each a
  * module of `commands/`, dispatched from one table. `restpipe <command> --help` shows a
- * command's usage. Exit codes: 0 success, 1 runtime failure, 2 bad usage or config.
+ * command's usage. Exit codes: 0 success, 1 a runtime failure retrying will not fix, 2 bad
+ * usage or config, 75 a temporary failure (see `core/exit.ts`).
  *
  * @module
  */

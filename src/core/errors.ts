@@ -1,7 +1,7 @@
 /**
  * The one error base class of restpipe: every error a user can meet carries the exit
  * code the command line returns for it (2: bad input or configuration, 1: a runtime
- * failure) and the words it is reported with.
+ * failure, 75: a temporary one) and the words it is reported with.
  *
  * @example
  * ```ts
@@ -20,8 +20,11 @@
  * @module
  */
 
-/** The exit codes of the command line: 2 for bad input or configuration, 1 for runtime failures. */
-export type ExitCode = 1 | 2;
+/**
+ * The exit codes of an error: 2 for bad input or configuration, 1 for a runtime failure
+ * that retrying will not fix, 75 for a temporary one (see `exit.ts`).
+ */
+export type ExitCode = 1 | 2 | 75;
 
 /** Options for {@linkcode RestpipeError}. */
 export interface RestpipeErrorOptions extends ErrorOptions {

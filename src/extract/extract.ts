@@ -201,6 +201,7 @@ export class RootListingError extends ExtractError {
           : HINTED.has(cause.status)
           ? `hint: check the base URL, ${base}, and that the token can read ${resource.path}`
           : ""),
+      { cause },
     );
     this.name = "RootListingError";
   }

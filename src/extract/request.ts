@@ -16,8 +16,8 @@ import { type Ancestry, keyOf } from "./records.ts";
 /** A runtime problem not tied to one HTTP response (a missing placeholder value…). */
 export class ExtractError extends RestpipeError {
   /** Creates the error. */
-  constructor(message: string) {
-    super(message, { exitCode: 1 });
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, exitCode: 1 });
   }
 }
 

@@ -19,7 +19,7 @@ export interface LockHolder {
   since: string;
 }
 
-/** The database is held by another command. Exit code 1: try again when it ends. */
+/** The database is held by another command. Exit code 75: try again when it ends. */
 export class DatabaseLockedError extends RestpipeError {
   /** Who holds it, when the lock file says. */
   readonly holder: LockHolder | undefined;
@@ -29,7 +29,7 @@ export class DatabaseLockedError extends RestpipeError {
       ? `restpipe ${holder.purpose} (pid ${holder.pid}, since ${holder.since})`
       : "another restpipe process";
     super(`${what} is in use by ${who}; one run at a time: try again when it ends`, {
-      exitCode: 1,
+      exitCode: 75,
       prefix: "refused: ",
     });
     this.holder = holder;

@@ -166,6 +166,7 @@ export class PostgresDestination extends SqlDestination {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw new Error(
         `cannot connect to ${describeUrl(url)}: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
       );
     }
     const dest = new PostgresDestination(sql, url);

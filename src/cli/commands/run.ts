@@ -5,9 +5,13 @@
  */
 import { type Command, usageText } from "../command.ts";
 import { buildPlan } from "../../plan/plan.ts";
-import { defaultDbDir, runPipeline, type RunResult } from "../../pipeline.ts";
+import { defaultDbDir, RunError, runPipeline, type RunResult } from "../../pipeline.ts";
 import { openTarget } from "../../load/open.ts";
-import { messageOf } from "../../core/errors.ts";
+import { messageOf, RestpipeError } from "../../core/errors.ts";
+import { EXIT, isTransient } from "../../core/exit.ts";
+import type { Spec } from "../../spec/schema.ts";
+import type { Progress } from "../../pipeline.ts";
+import { JsonLog, summaryJson } from "../report.ts";
 import { type Args, parseArgs, stringFlag, UsageError } from "../args.ts";
 import { formatRunSummary } from "../format.ts";
 import { ProgressReporter, type Verbosity } from "../progress.ts";
@@ -26,7 +30,7 @@ import { planCommand } from "./plan.ts";
 import type { ResolvedVariable } from "../../spec/interpolate.ts";
 
 const USAGE = [
-  "run <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b]\n                           [--full-refresh] [--dry-run] [--quiet | --verbose]\n                           [--web [--port N]]",
+  "run <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b]\n                           [--full-refresh] [--dry-run] [--quiet | --verbose]\n                           [--log-format text|json] [--summary-json FILE]\n                           [--web [--port N]]",
 ];
 
 /** A run stopped by Ctrl-C or SIGTERM. */
@@ -49,6 +53,8 @@ const FLAGS = {
   verbose: "flag",
   web: "flag",
   port: "value",
+  "log-format": "value",
+  "summary-json": "value",
 } as const;
 
 /** `restpipe run`. */
@@ -58,6 +64,13 @@ export const runCommand: Command = {
   usage: USAGE,
   flags: FLAGS,
   run: run,
+  notes: `exit codes:
+  0    loaded and committed
+  1    failed, and retrying will not help (401/403/404, a record without its key…)
+  2    bad usage or spec
+  75   failed for now: retry later (no answer, 5xx or 429 after every retry, the
+       database held by another run, the destination unreachable)
+  130  interrupted by SIGINT, 143 by SIGTERM (nothing committed)`,
 };
 
 /** Where the base URL's variables came from: `${ASANA_BASE_URL} in the environment`. */
@@ -76,6 +89,10 @@ function baseUrlFrom(variables: readonly ResolvedVariable[]): string | undefined
 /** The flags that exclude each other, checked before anything is read. */
 function checkFlags(args: Args): void {
   if (args.flags.has("json")) throw new UsageError("--json goes with --dry-run (or use plan)");
+  const format = stringFlag(args, "log-format");
+  if (format !== undefined && format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format ${format}: expected text or json`);
+  }
   if (args.flags.has("quiet") && args.flags.has("verbose")) {
     throw new UsageError("--quiet and --verbose exclude each other");
   }
@@ -133,9 +150,104 @@ async function run(argv: string[]): Promise<number> {
   }
   checkFlags(args);
   const specFile = oneSpec(args, "run", usageText(USAGE));
-  const { spec, secrets, variables } = await loadSpecRedacted(specFile);
+  const json = stringFlag(args, "log-format") === "json" ? jsonLog() : undefined;
+  const summaryFile = stringFlag(args, "summary-json");
+  const started = new Date();
+  let spec: Spec | undefined;
+  let lastProgress: Progress | undefined;
+  let result: RunResult | undefined;
+  let failure: unknown;
+  let code: number = EXIT.ok;
+  try {
+    const loaded = await loadSpecRedacted(specFile);
+    spec = loaded.spec;
+    code = await runLoaded(
+      args,
+      specFile,
+      loaded,
+      json,
+      (p) => lastProgress = p,
+      (r) => result = r,
+    );
+  } catch (e) {
+    failure = e;
+    code = e instanceof Interrupted
+      ? (e.signal === "SIGINT" ? EXIT.sigint : EXIT.sigterm)
+      : json
+      ? codeOf(e)
+      : reportFailure(e);
+  }
+  const interrupted = code === EXIT.sigint || code === EXIT.sigterm;
+  const message = failure === undefined || interrupted ? undefined : redact(messageOf(failure));
+  const transient = code === EXIT.tempfail;
+  if (json) {
+    if (result) json.log("info", "run_finished", finishedFigures(result));
+    else if (interrupted) {
+      json.log("warn", "run_interrupted", { exit_code: code, message: INTERRUPTED });
+    } else if (failure !== undefined) {
+      json.log("error", "run_failed", { exit_code: code, transient, message });
+    }
+  } else if (interrupted) err(INTERRUPTED);
+  if (summaryFile !== undefined) {
+    const doc = summaryJson({
+      pipeline: spec?.pipeline ?? "",
+      dataset: spec?.dataset ?? "",
+      started,
+      code,
+      outcome: result ? "loaded" : interrupted ? "interrupted" : "failed",
+      transient,
+      result,
+      progress: lastProgress,
+      figures: failure instanceof RunError ? failure.figures : undefined,
+      error: message,
+    });
+    // written whole or not at all: a reader never sees half a document
+    const tmp = `${summaryFile}.${Deno.pid}.tmp`;
+    await Deno.writeTextFile(tmp, redact(JSON.stringify(doc, null, 2)) + "\n");
+    await Deno.rename(tmp, summaryFile);
+  }
+  return code;
+}
+
+const INTERRUPTED = "interrupted: nothing committed; the previous load is intact";
+
+/** The exit code of a failure, without printing it (JSON logs report it themselves). */
+function codeOf(e: unknown): number {
+  if (e instanceof RestpipeError) return e.exitCode;
+  return isTransient(e) ? EXIT.tempfail : EXIT.failed;
+}
+
+/** A JSON-lines log on standard error, secrets removed. */
+function jsonLog(): JsonLog {
+  const encoder = new TextEncoder();
+  return new JsonLog((line) => Deno.stderr.writeSync(encoder.encode(redact(line) + "\n")));
+}
+
+/** The figures of the `run_finished` line. */
+function finishedFigures(r: RunResult): Record<string, unknown> {
+  return {
+    exit_code: 0,
+    load_id: r.loadId,
+    seconds: Math.round(r.seconds * 10) / 10,
+    requests: r.requests,
+    retries: r.retries,
+    throttled: r.throttled,
+    rows: Object.values(r.tables).reduce((a, b) => a + b, 0),
+    deleted: r.resources.reduce((a, s) => a + s.deleted, 0),
+  };
+}
+
+/** The run itself, once its spec is loaded. */
+async function runLoaded(
+  args: Args,
+  specFile: string,
+  { spec, secrets, variables }: Awaited<ReturnType<typeof loadSpecRedacted>>,
+  json: JsonLog | undefined,
+  onProgress: (p: Progress) => void,
+  onResult: (r: RunResult) => void,
+): Promise<number> {
   const verbosity = verbosityOf(args);
-  const reporter = stderrReporter(verbosity);
+  const reporter = stderrReporter(json ? "quiet" : verbosity);
   const interrupt = interruptible();
   const target = targetOf(args, stringFlag(args, "db") ?? defaultDbDir(spec));
   const port = portFlag(args);
@@ -167,9 +279,11 @@ async function run(argv: string[]): Promise<number> {
         dbDir: target.kind === "pglite" ? target.dir : undefined,
         fullRefresh: args.flags.has("full-refresh"),
         resources: resourcesFlag(args),
-        onProgress: verbosity === "quiet" && !live ? undefined : (p) => {
+        onProgress: (p) => {
+          onProgress(p);
           if (live) live.progress = p;
-          reporter.update(p);
+          if (json) json.update(p);
+          else if (verbosity !== "quiet") reporter.update(p);
         },
         progressIntervalMs: live ? 500 : Deno.stderr.isTerminal() ? 250 : 1000,
         secrets,
@@ -178,19 +292,25 @@ async function run(argv: string[]): Promise<number> {
         purpose: `run ${specFile}`,
       });
       reporter.done();
-      printResult(result, verbosity);
+      onResult(result);
+      if (!json) printResult(result, verbosity);
+      else if (verbosity !== "quiet") out(formatRunSummary(result));
       if (live) Object.assign(live, { running: false, result });
     } catch (e) {
       reporter.done();
       const reason = interrupt.signal.reason;
       if (interrupt.signal.aborted && reason instanceof Interrupted) {
-        err("interrupted: nothing committed; the previous load is intact");
         await dashboard?.close();
-        return reason.signal === "SIGINT" ? 130 : 143;
+        throw reason;
       }
       if (!live) throw e;
       // the page shows the failure; the terminal says it at once, as without --web
-      code = reportFailure(e);
+      code = json ? codeOf(e) : reportFailure(e);
+      json?.log("error", "run_failed", {
+        exit_code: code,
+        transient: code === EXIT.tempfail,
+        message: redact(messageOf(e)),
+      });
       Object.assign(live, { running: false, error: redact(messageOf(e)) });
     } finally {
       reporter.done();
