@@ -6,7 +6,7 @@
  * and none of them ever carries the token.
  */
 import assert from "node:assert/strict";
-import { runCli, tempDir, writeSpec } from "./helpers.ts";
+import { ROOT, runCli, tempDir, writeSpec } from "./helpers.ts";
 import { FAST_RETRY, json, serveHostile } from "./hostile.ts";
 
 const TOKEN = "tok-contract-1234567890";
@@ -193,4 +193,57 @@ Deno.test("--log-format json: every line of standard error is one JSON object wi
   assert.equal(badLines.length, 1, b.stderr);
   assert.equal(badLines[0].event, "run_failed");
   assert.equal(badLines[0].exit_code, 2);
+});
+
+Deno.test("a run a worker started stops when its standard input closes (the worker stopped, or died): exit 143, nothing committed", async () => {
+  await using dir = await tempDir();
+  // a slow server: one page a second, many pages
+  await using slow = serveHostile(async (url) => {
+    await new Promise((r) => setTimeout(r, 1000));
+    const page = Number(url.searchParams.get("page") ?? 1);
+    return json({ data: [{ id: `${page}` }], next: `${url.origin}/items?page=${page + 1}` });
+  });
+  const file = await writeSpec(dir.path, spec(slow.url));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "-A",
+      `${ROOT}src/cli/main.ts`,
+      "run",
+      file,
+      "--db",
+      `${dir.path}/db`,
+      "--quiet",
+    ],
+    env: { C_TOKEN: TOKEN, RESTPIPE_STOP_WITH_STDIN: "1", NO_COLOR: "1" },
+    clearEnv: true,
+    cwd: dir.path,
+    stdin: "piped",
+    // nothing read from it: the run cannot learn of its worker's end by a broken pipe
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0; i < 100 && slow.requests.length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(slow.requests.length >= 2, "the run had started");
+  const t0 = performance.now();
+  await child.stdin.close();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const status = await Promise.race([
+    child.status,
+    new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 10_000)),
+  ]);
+  clearTimeout(timer);
+  if (status === undefined) {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  assert.equal(status?.code, 143, "the run went on after its standard input closed");
+  assert.ok(seconds < 5, `it took ${seconds} s to stop`);
+  const n = slow.requests.length;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(slow.requests.length, n, "no request after it stopped");
 });

@@ -199,7 +199,7 @@ function knownKeys(path: KeyPath, data: unknown): string[] {
 }
 
 /** The source offset of the value (or, for a missing key, the map) at `path`. */
-function offsetOf(root: unknown, path: KeyPath): number | undefined {
+export function offsetOf(root: unknown, path: KeyPath): number | undefined {
   let node = root as Node | null;
   let best = node?.range?.[0];
   for (const key of path) {

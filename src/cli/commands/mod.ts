@@ -12,9 +12,19 @@ import { initCommand } from "./init.ts";
 import { showCommand } from "./show.ts";
 import { sqlCommand } from "./sql.ts";
 import { serveCommand } from "./serve.ts";
+import { scheduleCommand, workerCommand } from "./fleet.ts";
 
 /** Every command, by name, in the order the usage text lists them. */
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [runCommand, planCommand, checkCommand, initCommand, showCommand, sqlCommand, serveCommand]
-    .map((c) => [c.name, c]),
+  [
+    runCommand,
+    planCommand,
+    checkCommand,
+    initCommand,
+    showCommand,
+    sqlCommand,
+    serveCommand,
+    workerCommand,
+    scheduleCommand,
+  ].map((c) => [c.name, c]),
 );

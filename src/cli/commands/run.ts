@@ -30,7 +30,7 @@ import { planCommand } from "./plan.ts";
 import type { ResolvedVariable } from "../../spec/interpolate.ts";
 
 const USAGE = [
-  "run <spec.yaml> [--db DIR | --destination URL|postgres] [--resources a,b]\n                           [--full-refresh] [--dry-run] [--quiet | --verbose]\n                           [--log-format text|json] [--summary-json FILE]\n                           [--web [--port N]]",
+  "run <spec.yaml> [--db DIR | --destination URL|postgres] [--dataset NAME] [--resources a,b]\n                           [--full-refresh] [--dry-run] [--quiet | --verbose]\n                           [--log-format text|json] [--summary-json FILE]\n                           [--web [--port N]]",
 ];
 
 /** A run stopped by Ctrl-C or SIGTERM. */
@@ -55,6 +55,7 @@ const FLAGS = {
   port: "value",
   "log-format": "value",
   "summary-json": "value",
+  dataset: "value",
 } as const;
 
 /** `restpipe run`. */
@@ -124,6 +125,15 @@ function interruptible(): { signal: AbortSignal; stop: () => void } {
   };
   const listeners = signals.map((sig) => [sig, onSignal(sig)] as const);
   for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
+  // a run a worker started stops when the worker's end of its standard input closes:
+  // the worker stopped it, or died
+  if (Deno.env.get("RESTPIPE_STOP_WITH_STDIN") === "1") {
+    (async () => {
+      const buffer = new Uint8Array(64);
+      while ((await Deno.stdin.read(buffer).catch(() => null)) !== null) { /* keep reading */ }
+      if (!controller.signal.aborted) controller.abort(new Interrupted("SIGTERM"));
+    })();
+  }
   return {
     signal: controller.signal,
     stop: () => {
@@ -159,7 +169,7 @@ async function run(argv: string[]): Promise<number> {
   let failure: unknown;
   let code: number = EXIT.ok;
   try {
-    const loaded = await loadSpecRedacted(specFile);
+    const loaded = withDataset(await loadSpecRedacted(specFile), stringFlag(args, "dataset"));
     spec = loaded.spec;
     code = await runLoaded(
       args,
@@ -207,6 +217,18 @@ async function run(argv: string[]): Promise<number> {
     await Deno.rename(tmp, summaryFile);
   }
   return code;
+}
+
+/**
+ * The spec with `--dataset` in place of its own dataset: one spec for many organisations,
+ * each into a dataset of its own (a worker fleet's pipelines).
+ */
+function withDataset<T extends { spec: Spec }>(loaded: T, dataset: string | undefined): T {
+  if (dataset === undefined) return loaded;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(dataset)) {
+    throw new UsageError(`--dataset ${dataset}: expected a name of letters, digits and _`);
+  }
+  return { ...loaded, spec: { ...loaded.spec, dataset } };
 }
 
 const INTERRUPTED = "interrupted: nothing committed; the previous load is intact";
