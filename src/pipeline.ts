@@ -6,6 +6,7 @@
  * @module
  */
 import { EXIT, isTransient } from "./core/exit.ts";
+import { recordWindow, telemetryEnabled, withRunSpan } from "./core/telemetry.ts";
 import { RestpipeError } from "./core/errors.ts";
 import { extract, type ResourceStats } from "./extract/extract.ts";
 import { HttpClient } from "./extract/http.ts";
@@ -235,7 +236,40 @@ interface RunContext {
 }
 
 /** Runs a validated spec end to end and commits its load atomically. */
-export async function runPipeline(spec: Spec, options: RunOptions = {}): Promise<RunResult> {
+export function runPipeline(spec: Spec, options: RunOptions = {}): Promise<RunResult> {
+  return withRunSpan(
+    { pipeline: spec.pipeline, dataset: spec.dataset },
+    () => runSpec(spec, options),
+  );
+}
+
+/**
+ * Deno's own tracing (`OTEL_DENO=true`) records every `fetch` with its whole URL, query
+ * string included: a spec that puts a secret into its URLs (an API key in the query, a
+ * secret in `params` or the base URL) may run with metrics only (`OTEL_DENO_TRACING=false`).
+ */
+function assertTracingKeepsSecrets(spec: Spec, secrets: readonly string[]): void {
+  if (!telemetryEnabled() || Deno.env.get("OTEL_DENO_TRACING") === "false") return;
+  const auth = spec.source.auth as { type: string; location?: string };
+  const inQuery = auth.type === "api_key" && auth.location === "query";
+  const urls = JSON.stringify([
+    spec.source.base_url,
+    spec.source.params,
+    Object.values(spec.resources).map((r) => [r.path, r.params]),
+  ]);
+  if (inQuery || secrets.some((x) => x.length >= 4 && urls.includes(x))) {
+    throw new RestpipeError(
+      "OTEL_DENO=true: Deno traces every request with its whole URL, and this spec puts a " +
+        "secret into its URLs (an API key in the query string, or a secret in params or " +
+        "base_url); set OTEL_DENO_TRACING=false to export metrics only",
+      { exitCode: 2 },
+    );
+  }
+}
+
+/** The run itself (see {@linkcode runPipeline}). */
+async function runSpec(spec: Spec, options: RunOptions): Promise<RunResult> {
+  assertTracingKeepsSecrets(spec, options.secrets ?? []);
   const started = options.now ?? new Date();
   const t0 = performance.now();
   const plan = buildPlan(spec, options.resources);
@@ -350,13 +384,15 @@ function retryingOf(client: HttpClient): Progress["retrying"] {
 /** A progress snapshot: the client's counters and each resource's live stats. */
 function snapshot(run: RunContext, live: ReadonlyMap<string, ResourceStats> | undefined): Progress {
   const { client, plan, spec } = run;
+  const window = client.window();
+  recordWindow(window.inWindow, window.quota);
   return {
     seconds: (performance.now() - run.t0) / 1000,
     requests: client.stats.requests,
     retries: client.stats.retries,
     throttled: client.stats.throttled,
     requestsPerMinute: spec.source.limits.requests_per_minute,
-    window: client.window(),
+    window,
     retrying: retryingOf(client),
     resources: plan.order.map((name) => ({
       resource: name,

@@ -7,6 +7,10 @@ import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { asanaOas, ROOT } from "./helpers.ts";
 import { formatRunSummary } from "../src/cli/format.ts";
+import { parse as parseYaml } from "yaml";
+import { runCommand } from "../src/cli/commands/run.ts";
+import { parseArgs } from "../src/cli/args.ts";
+import { EXIT } from "../src/core/exit.ts";
 
 interface SchemaNode {
   type: string;
@@ -246,4 +250,36 @@ Deno.test("the README's example added to an existing database loads every task's
   } finally {
     await fake.close();
   }
+});
+
+Deno.test("the Kubernetes CronJob and Airflow DAG examples parse, and follow the exit-code contract", async () => {
+  const k8s = parseYaml(await Deno.readTextFile(`${ROOT}docs/examples/k8s-cronjob.yaml`));
+  assert.equal(k8s.kind, "CronJob");
+  assert.equal(k8s.spec.concurrencyPolicy, "Forbid");
+  const job = k8s.spec.jobTemplate.spec;
+  assert.equal(job.template.spec.restartPolicy, "Never");
+  const rules = job.podFailurePolicy.rules as {
+    action: string;
+    onExitCodes: { values: number[] };
+  }[];
+  const codes = (action: string) => rules.find((r) => r.action === action)!.onExitCodes.values;
+  assert.deepEqual(codes("FailJob"), [EXIT.failed, EXIT.usage]);
+  assert.ok(codes("Count").includes(EXIT.tempfail));
+  const [container] = job.template.spec.containers;
+  assert.deepEqual(container.command, ["deno", "task", "run", "pipelines/asana.yaml"]);
+  // every option is one `run` takes, and no secret is on the command line
+  parseArgs(container.args, runCommand.flags);
+  assert.ok(container.env.every((e: { valueFrom?: unknown }) => e.valueFrom !== undefined));
+
+  const dag = `${ROOT}docs/examples/airflow_dag.py`;
+  const text = await Deno.readTextFile(dag);
+  assert.match(text, /TEMPORARY = \{75, 143\}/);
+  assert.match(text, /max_active_runs=1/);
+  const options = [...text.matchAll(/"(--[a-z-]+)"/g)].map((m) => m[1]);
+  parseArgs([...options.flatMap((o) => [o, "x"])], runCommand.flags);
+  // Python's own parser, where the machine has Python (CI's has)
+  const python = await new Deno.Command("python3", {
+    args: ["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", dag],
+  }).output().catch(() => undefined);
+  if (python) assert.equal(python.code, 0, new TextDecoder().decode(python.stderr));
 });

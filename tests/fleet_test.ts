@@ -309,3 +309,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "schedule puts the fleet file's cron schedules in the queue: runs come on time, and a schedule taken out of the file is removed",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    await using dir = await tempDir();
+    const fake = await startFakeAsana({ seed: 44, tasksPerProject: 2 });
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    let worker: ReturnType<typeof startWorker> | undefined;
+    try {
+      const fleet = await writeFleet(dir.path, [{ name: "org_s", fake }]);
+      const text = await Deno.readTextFile(fleet);
+      // every 3 seconds (cron with a seconds field)
+      await Deno.writeTextFile(
+        fleet,
+        text.replace(
+          "    env_file: org_s.env\n",
+          '    env_file: org_s.env\n    schedule: "*/3 * * * * *"\n',
+        ),
+      );
+      const put = await schedule(db.url, fleet);
+      assert.equal(put.code, 0, put.stderr);
+      assert.match(put.stdout, /^org_s: runs at "\*\/3 \* \* \* \* \*" \(UTC\)$/m);
+      worker = startWorker(db.url, fleet, "--supervise-seconds", "1");
+      await until(
+        "two scheduled runs",
+        60,
+        async () => (await jobs(sql)).filter((j) => j.state === "completed").length >= 2,
+      );
+      assert.ok(
+        (await jobs(sql)).every((j) => (j.data as { reason: string }).reason === "schedule"),
+      );
+      // the schedule leaves the file: schedule removes it from the queue
+      await Deno.writeTextFile(fleet, text);
+      const removed = await schedule(db.url, fleet);
+      assert.match(removed.stdout, /^org_s: schedule removed$/m);
+      await until(
+        "the last scheduled run to end",
+        30,
+        async () => (await jobs(sql)).every((j) => j.state === "completed"),
+      );
+      const n = (await jobs(sql)).length;
+      await new Promise((r) => setTimeout(r, 5000));
+      assert.equal((await jobs(sql)).length, n, "a removed schedule queued a run");
+    } finally {
+      await worker?.stop();
+      await sql.end();
+      await fake.close();
+    }
+  },
+});

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { recordRows } from "../core/telemetry.ts";
 import { forEachOf, hasFeed, type Plan, type PlannedResource } from "../plan/plan.ts";
 import { getPath } from "../core/paths.ts";
 import { placeholders } from "../spec/template.ts";
@@ -486,6 +487,7 @@ class FanOut {
       }
       s.pages++;
       s.rows += records.length;
+      recordRows(resource.name, records.length);
       /** Records whose children were loaded with this same version in an earlier run. */
       let unchanged = tracker.page(records);
       /** Records needed only for the children that lead down to a changed record. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { recordRequest, recordRetry } from "../core/telemetry.ts";
 import type { Source } from "../spec/schema.ts";
 import { applyAuth, credentialsOf } from "../connect/auth/mod.ts";
 
@@ -33,6 +34,8 @@ export interface HttpResponse {
   headers: Headers;
   /** The parsed JSON body. */
   body: unknown;
+  /** The body's length in characters (for metrics), when it was read. */
+  bytes?: number;
 }
 
 /** Counters the run summary shows. */
@@ -234,11 +237,13 @@ export class HttpClient {
         this.stats.lastRetry = undefined;
       }
       let response: HttpResponse | undefined;
+      let sentAt = performance.now();
       let failure: string | undefined;
       let fatal = false;
       try {
         this.stats.requests++;
         bump(this.stats.byResource, context.resource);
+        sentAt = performance.now();
         response = await this.#fetch(url, headers);
         this.#answered = true;
       } catch (e) {
@@ -257,6 +262,7 @@ export class HttpClient {
         }
       }
       const status = response?.status ?? 0;
+      recordRequest(context.resource, status, performance.now() - sentAt, shown, response?.bytes);
       let wait = retry.backoff_seconds * 1000 * 2 ** (attempt - 1) * (0.5 + Math.random());
       let why = "backoff";
       if (status === 429) {
@@ -293,6 +299,7 @@ export class HttpClient {
       }
       this.stats.retries++;
       bump(this.stats.retriesByResource, context.resource);
+      recordRetry(context.resource);
       this.stats.lastRetry = {
         resource: context.resource,
         reason: failure ?? (status === 429 ? "429 too many requests" : `HTTP ${status}`),
@@ -342,7 +349,12 @@ export class HttpClient {
           continue;
         }
         const text = await readText(r, maxMb * 1024 * 1024);
-        return { status: r.status, headers: r.headers, body: this.#parse(text, r.status) };
+        return {
+          status: r.status,
+          headers: r.headers,
+          body: this.#parse(text, r.status),
+          bytes: text.length,
+        };
       }
     } catch (e) {
       if (controller.signal.aborted && controller.signal.reason instanceof TimeoutError) {

@@ -30,8 +30,9 @@ export interface RunJobData {
 /** Options of {@linkcode openQueue}. */
 export interface QueueOptions {
   /**
-   * How often this process looks for jobs whose worker stopped proving it is alive, in
-   * seconds (pg-boss's supervise and monitor intervals).
+   * How often this process looks for jobs whose worker stopped proving it is alive, and
+   * for schedules that came due, in seconds (pg-boss's supervise, monitor and cron
+   * intervals; its defaults otherwise).
    */
   superviseSeconds?: number;
   /** Runs the schedules' clock in this process (workers do; `schedule` does not). */
@@ -48,11 +49,15 @@ export async function openQueue(
   const boss = new PgBoss({
     connectionString: url,
     schema: JOBS_SCHEMA,
+    // a worker's queue needs few connections (each run holds one of its own)
+    max: 3,
     schedule: options.schedule ?? false,
     ...(supervise !== undefined
       ? {
         superviseIntervalSeconds: supervise,
         monitorIntervalSeconds: supervise,
+        cronWorkerIntervalSeconds: supervise,
+        cronMonitorIntervalSeconds: supervise,
         maintenanceIntervalSeconds: Math.max(supervise, 1),
       }
       : {}),
