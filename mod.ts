@@ -112,6 +112,15 @@ export { openTarget, resolveTarget, type Target } from "./src/load/open.ts";
 
 // the run
 export { RunLedger } from "./src/run/ledger.ts";
+export {
+  Checkpoint,
+  type CheckpointInfo,
+  type CheckpointOptions,
+  type CheckpointStore,
+  FileCheckpointStore,
+  PostgresCheckpointStore,
+  type StoredAnswer,
+} from "./src/run/checkpoint.ts";
 export { IncrementalRun, type IncrementalRunOptions } from "./src/run/incremental.ts";
 export type { Boundaries, Cursors, StoredState } from "./src/run/state.ts";
 export type { StoredLink, StoredOwner, StoredParents, Watched } from "./src/run/watch.ts";

@@ -7,6 +7,8 @@
  */
 import { EXIT, isTransient } from "./core/exit.ts";
 import { recordWindow, telemetryEnabled, withRunSpan } from "./core/telemetry.ts";
+import { Checkpoint, runKey } from "./run/checkpoint.ts";
+import { VERSION } from "./core/version.ts";
 import { RestpipeError } from "./core/errors.ts";
 import { extract, type ResourceStats } from "./extract/extract.ts";
 import { HttpClient } from "./extract/http.ts";
@@ -55,6 +57,15 @@ export interface RunOptions {
    * load (default: now). A simulation of a day of runs passes its own.
    */
   now?: Date;
+  /**
+   * Start from the last failed run's checkpoint when there is one (default true); false
+   * drops it (`--no-resume`).
+   */
+  resume?: boolean;
+  /** A checkpoint older than this (milliseconds) is dropped (default a day). */
+  checkpointMaxAgeMs?: number;
+  /** Told once what became of an earlier checkpoint (resumed, or discarded and why). */
+  onNote?: (note: string) => void;
 }
 
 /** How far a run has got. */
@@ -173,6 +184,11 @@ export interface RunResult {
   views: string[];
   /** The spec's views Postgres refused, with its message: the load committed without them. */
   viewsFailed: { view: string; message: string }[];
+  /**
+   * The checkpoint: what became of the last failed run's (resumed, or discarded and why),
+   * and how many answers came from it instead of the API.
+   */
+  checkpoint?: { note: string | undefined; replayed: number };
 }
 
 /**
@@ -280,8 +296,12 @@ async function runSpec(spec: Spec, options: RunOptions): Promise<RunResult> {
   });
   const dest = options.destination ??
     await PgliteDestination.open(options.dbDir ?? defaultDbDir(spec), options.purpose);
+  let checkpoint: Checkpoint | undefined;
   try {
     const run = await prepare({ spec, plan, options, client, dest, started, t0 });
+    checkpoint = await openCheckpoint(spec, options, dest);
+    client.useCheckpoint(checkpoint);
+    if (checkpoint?.note) options.onNote?.(checkpoint.note);
     await dest.begin(spec.dataset, run.normalizer.schema, options.purpose ?? "run");
     let stats: Map<string, ResourceStats>;
     let tables: Record<string, number>;
@@ -294,6 +314,9 @@ async function runSpec(spec: Spec, options: RunOptions): Promise<RunResult> {
       options.signal?.throwIfAborted();
       tables = await commitRun(run, stats, deleted, viewsFailed);
     } catch (e) {
+      // what the run received stays for the next run
+      await checkpoint?.close().catch(() => {});
+      checkpoint = undefined;
       const message = client.redact(e instanceof Error ? e.message : String(e));
       await dest.recordFailure(spec.pipeline, spec.dataset, run.loadId, started, message);
       const failure = new RunError(message, { cause: e });
@@ -301,10 +324,46 @@ async function runSpec(spec: Spec, options: RunOptions): Promise<RunResult> {
       failure.figures = { requests, retries, throttled };
       throw failure;
     }
-    return { ...resultOf(run, stats, tables, deleted), ...viewsOf(spec, viewsFailed) };
+    const replayed = checkpoint?.replayed ?? 0;
+    await checkpoint?.clear();
+    return {
+      ...resultOf(run, stats, tables, deleted),
+      ...viewsOf(spec, viewsFailed),
+      checkpoint: { note: checkpoint?.note, replayed },
+    };
   } finally {
+    await checkpoint?.close().catch(() => {});
     if (!options.destination) await dest.close();
   }
+}
+
+/** A day: checkpoints older than this are dropped (feeds' tokens live 24 h). */
+export const DEFAULT_CHECKPOINT_AGE_MS = 24 * 3600_000;
+
+/**
+ * The run's checkpoint (`run/checkpoint.ts`): the last failed run's, when it was made by
+ * the same spec, options and version on the same last load, and is young enough.
+ */
+async function openCheckpoint(
+  spec: Spec,
+  options: RunOptions,
+  dest: Destination,
+): Promise<Checkpoint | undefined> {
+  const store = dest.checkpointStore?.(spec.dataset);
+  if (!store) return undefined;
+  const last = (await dest.loads(spec.dataset, 20)).find((l) => l.status === "completed");
+  const key = await runKey([
+    VERSION,
+    spec,
+    options.fullRefresh ?? false,
+    [...(options.resources ?? [])].sort(),
+    last?.load_id ?? null,
+  ]);
+  return await Checkpoint.open(store, key, {
+    maxAgeMs: options.checkpointMaxAgeMs ?? DEFAULT_CHECKPOINT_AGE_MS,
+    fresh: options.resume === false,
+    now: options.now,
+  });
 }
 
 /** Reads what the run starts from: the stored schema, the state and the watched values. */

@@ -155,6 +155,12 @@ export function formatRunSummary(result: RunResult): string {
   for (const { view, message } of result.viewsFailed) {
     lines.push(`view ${view} not made: ${message} (the load committed without it)`);
   }
+  if (result.checkpoint?.note) lines.push(result.checkpoint.note);
+  if ((result.checkpoint?.replayed ?? 0) > 0) {
+    lines.push(
+      `${result.checkpoint!.replayed} answers came from the checkpoint instead of the API`,
+    );
+  }
   const tables = Object.keys(result.tables).length;
   const views = result.views.length > 0 ? ` and ${result.views.length} views` : "";
   lines.push(

@@ -56,6 +56,8 @@ export interface RunSummaryJson {
     /** Some listing was skipped or capped: rows it would have covered were kept. */
     incomplete: boolean;
   }[];
+  /** Answers taken from the last failed run's checkpoint instead of the API. */
+  resumed_answers: number;
   /** The failure, with secrets removed (absent on success). */
   error?: string;
 }
@@ -133,6 +135,7 @@ export function summaryJson(input: SummaryInput, now = new Date()): RunSummaryJs
         watched: 0,
         incomplete: true,
       })),
+    resumed_answers: r?.checkpoint?.replayed ?? 0,
     ...(input.error !== undefined ? { error: input.error } : {}),
   };
 }

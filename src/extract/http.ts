@@ -13,6 +13,7 @@ export { credentialsOf } from "../connect/auth/mod.ts";
 import { type JsonRepairs, parseJson } from "../core/json.ts";
 import { Limiter, type LimiterSnapshot } from "./limiter.ts";
 import { Redactor } from "../core/secrets.ts";
+import type { Checkpoint } from "../run/checkpoint.ts";
 
 /** Who is asking: named in errors. */
 export interface RequestContext {
@@ -24,6 +25,8 @@ export interface RequestContext {
   retryStatuses?: ReadonlySet<number>;
   /** Error statuses answered as a response (their body read), not thrown. */
   accept?: ReadonlySet<number>;
+  /** Ask the API even when a checkpoint holds the answer (a listing restarted). */
+  fresh?: boolean;
 }
 
 /** A JSON response. */
@@ -168,6 +171,17 @@ export class HttpClient {
   readonly repairs: JsonRepairs = { replacedCharacters: 0 };
 
   /** Creates the client for a source (validated: insecure base URLs were refused there). */
+  #checkpoint: Checkpoint | undefined;
+
+  /**
+   * From now on, requests the last (failed) run made are answered from its checkpoint,
+   * and every whole answer is kept in it.
+   */
+  useCheckpoint(checkpoint: Checkpoint | undefined): void {
+    this.#checkpoint = checkpoint;
+  }
+
+  /** Creates the client for a spec's source. */
   constructor(source: Source, options: HttpClientOptions = {}) {
     this.#source = source;
     const base = new URL(source.base_url);
@@ -219,6 +233,10 @@ export class HttpClient {
     headers: Record<string, string>,
     context: RequestContext,
   ): Promise<HttpResponse> {
+    if (this.#checkpoint && !context.fresh) {
+      const kept = await this.#checkpoint.lookup(url);
+      if (kept) return kept;
+    }
     const retry = this.#source.retry;
     const shown = this.redact(url.toString());
     if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -275,7 +293,10 @@ export class HttpClient {
         release(wait);
       } else release();
       const accepted = status < 400 || (context.accept?.has(status) ?? false);
-      if (response && accepted && response.body !== NOT_JSON) return response;
+      if (response && accepted && response.body !== NOT_JSON) {
+        await this.#checkpoint?.record(url, response);
+        return response;
+      }
       const retryable = !fatal && (response === undefined || status === 429 || status === 408 ||
         status >= 500 || response.body === NOT_JSON ||
         (context.retryStatuses?.has(status) ?? false));

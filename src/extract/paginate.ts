@@ -102,9 +102,14 @@ export async function* paginate(
     visited.add(next.href);
     let response: HttpResponse;
     try {
-      response = await client.get(next, headers, context);
+      response = await client.get(
+        next,
+        headers,
+        restarts > 0 ? { ...context, fresh: true } : context,
+      );
     } catch (e) {
-      // an expired page token: start again from the first page
+      // an expired page token: start again from the first page (asking the API, not a
+      // checkpoint, whose first page would lead to the same expired token)
       if (next.href !== first.href && restarts < MAX_RESTARTS && isRestart(paginator, e)) {
         restarts++;
         restarted = true;

@@ -7,6 +7,7 @@
 import type { WriteDisposition } from "../spec/schema.ts";
 import type { Row } from "../normalize/normalize.ts";
 import type { StoredSchema } from "../normalize/schema.ts";
+import type { CheckpointStore } from "../run/checkpoint.ts";
 
 /** Load history table. */
 export const LOADS_TABLE = "_dlt_loads";
@@ -201,4 +202,9 @@ export interface Destination {
   ): Promise<void>;
   /** Closes the connection, rolling back a run left open, and releases what it held. */
   close(): Promise<void>;
+  /**
+   * Where a dataset's checkpoint is kept (beside the database, outside every run), when
+   * this destination can keep one (a database in memory cannot).
+   */
+  checkpointStore?(dataset: string): CheckpointStore | undefined;
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type CheckpointStore, FileCheckpointStore } from "../run/checkpoint.ts";
 import type { PGlite } from "@electric-sql/pglite";
 import { quoteIdent as q } from "../normalize/naming.ts";
 import type { Row } from "../normalize/normalize.ts";
@@ -40,9 +41,12 @@ export class PgliteDestination extends SqlDestination {
   protected readonly session: SqlSession;
   readonly #lock: DirLock | undefined;
 
+  readonly #dir: string | undefined;
+
   private constructor(db: PGlite, dir: string | undefined, lock: DirLock | undefined) {
     super();
     this.db = db;
+    this.#dir = dir;
     this.description = dir === undefined ? "PGlite in memory" : `PGlite ${dir}`;
     this.#lock = lock;
     this.session = {
@@ -54,6 +58,13 @@ export class PgliteDestination extends SqlDestination {
         await db.exec(text);
       },
     };
+  }
+
+  /** A checkpoint in files inside the database folder (`restpipe-checkpoint/<dataset>`). */
+  checkpointStore(dataset: string): CheckpointStore | undefined {
+    return this.#dir === undefined
+      ? undefined
+      : new FileCheckpointStore(`${this.#dir}/restpipe-checkpoint/${dataset}`);
   }
 
   /**

@@ -11,6 +11,7 @@
  * @module
  */
 import postgres from "postgres";
+import { type CheckpointStore, PostgresCheckpointStore } from "../run/checkpoint.ts";
 import { Readable } from "node:stream";
 import net from "node:net";
 import { pipeline } from "node:stream/promises";
@@ -88,9 +89,17 @@ export class PostgresDestination extends SqlDestination {
   /** Set when the connection closed while a run held it: nothing more may be sent. */
   #lost: Error | undefined;
 
+  readonly #url: string;
+
+  /** A checkpoint in the server (schema `restpipe_checkpoint`), on a connection of its own. */
+  checkpointStore(dataset: string): CheckpointStore {
+    return new PostgresCheckpointStore(this.#url, dataset);
+  }
+
   private constructor(sql: postgres.Sql, url: string) {
     super();
     this.#sql = sql;
+    this.#url = url;
     this.description = describeUrl(url);
     this.session = {
       query: async <T>(text: string, params: unknown[] = []): Promise<QueryResult<T>> => {

@@ -30,7 +30,7 @@ import { planCommand } from "./plan.ts";
 import type { ResolvedVariable } from "../../spec/interpolate.ts";
 
 const USAGE = [
-  "run <spec.yaml> [--db DIR | --destination URL|postgres] [--dataset NAME] [--resources a,b]\n                           [--full-refresh] [--dry-run] [--quiet | --verbose]\n                           [--log-format text|json] [--summary-json FILE]\n                           [--web [--port N]]",
+  "run <spec.yaml> [--db DIR | --destination URL|postgres] [--dataset NAME] [--resources a,b]\n                           [--full-refresh] [--dry-run] [--quiet | --verbose]\n                           [--log-format text|json] [--summary-json FILE] [--no-resume]\n                           [--web [--port N]]",
 ];
 
 /** A run stopped by Ctrl-C or SIGTERM. */
@@ -56,6 +56,7 @@ const FLAGS = {
   "log-format": "value",
   "summary-json": "value",
   dataset: "value",
+  "no-resume": "flag",
 } as const;
 
 /** `restpipe run`. */
@@ -312,6 +313,8 @@ async function runLoaded(
         baseUrlFrom: baseUrlFrom(variables),
         signal: interrupt.signal,
         purpose: `run ${specFile}`,
+        resume: !args.flags.has("no-resume"),
+        onNote: (note) => json ? json.log("info", "checkpoint", { message: note }) : err(note),
       });
       reporter.done();
       onResult(result);
