@@ -101,7 +101,7 @@ web_pid=$!
 # The files that wait longest (on a rate limit, on signals, on the CLI) start first, so
 # that the quick ones fill the gaps instead of leaving one long file alone at the end.
 slow=(tests/resilience_test.ts tests/safety_test.ts tests/cli_test.ts tests/asana_e2e_test.ts
-  tests/incremental_test.ts tests/openapi_test.ts tests/evidence_test.ts tests/openapi_public_test.ts tests/contract_test.ts tests/fleet_test.ts)
+  tests/incremental_test.ts tests/openapi_test.ts tests/evidence_test.ts tests/openapi_public_test.ts tests/contract_test.ts tests/fleet_test.ts tests/resume_test.ts)
 main_tests=("${slow[@]}")
 for f in tests/*_test.ts; do
   case " ${slow[*]} tests/web_test.ts " in *" $f "*) ;; *) main_tests+=("$f") ;; esac

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { type FakeAsana, startFakeAsana } from "../testing/fake_asana/mod.ts";
-import { asanaSpec, fastAsanaFile, ROOT, runCli, tempDir, truthFor } from "./helpers.ts";
+import { asanaSpec, fastAsanaFile, freshLoad, ROOT, runCli, tempDir, truthFor } from "./helpers.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
 
 /** A worker process; `log()` is what it printed so far. */
@@ -206,14 +206,23 @@ Deno.test({
   fn: async () => {
     await using db = await freshDatabase();
     await using dir = await tempDir();
-    const fake = await startFakeAsana({ seed: 41, tasksPerProject: 6, latencyMs: 40 });
+    const fake = await startFakeAsana({ seed: 41, tasksPerProject: 20, latencyMs: 20 });
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     let second: ReturnType<typeof startWorker> | undefined;
     try {
+      // one clean run's requests, for the cost of the kill
+      const before = fake.stats.requests;
+      await freshLoad(fake.baseUrl, fake.token);
+      const clean = fake.stats.requests - before;
       const fleet = await writeFleet(dir.path, [{ name: "org_k", fake }]);
+      const start = fake.stats.requests;
       const first = startWorker(db.url, fleet);
       assert.equal((await schedule(db.url, fleet, "--now", "org_k")).code, 0);
-      await until("the run to be under way", 60, () => Promise.resolve(fake.stats.requests > 150));
+      await until(
+        "the run to be under way",
+        60,
+        () => Promise.resolve(fake.stats.requests - start > clean / 2),
+      );
       await first.stop("SIGKILL");
       // its run stops with it (its standard input closed): no request after a moment
       await new Promise((r) => setTimeout(r, 1500));
@@ -233,9 +242,14 @@ Deno.test({
       const spec = await asanaSpec(fake.baseUrl, fake.token);
       const truth = truthFor(spec, fake.groundTruth());
       assert.deepEqual(await countsOf(sql, "org_k", truth), truth);
-      // without checkpoints the retried run starts again: it costs one whole run more
-      const total = fake.stats.requests;
-      console.log(`killed after ${killedAt} requests; ${total} in all`);
+      // the retried run resumed from the killed one's checkpoint
+      const total = fake.stats.requests - start;
+      console.log(
+        `killed after ${killedAt - start} of ${clean} requests; ${total} in all (${
+          (total / clean).toFixed(2)
+        }× one clean run)`,
+      );
+      assert.ok(total <= 1.2 * clean, `${total} requests for a ${clean}-request load`);
     } finally {
       await second?.stop();
       await sql.end();
