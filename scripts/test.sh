@@ -73,7 +73,7 @@ if [ -z "${RESTPIPE_TEST_POSTGRES_URL:-}" ]; then
   "${as_pg[@]}" "$bin/initdb" -D "$dir/data" -U restpipe --pwfile="$dir/pwfile" -A scram-sha-256 >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
   "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-    -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=50" start >/dev/null ||
+    -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null ||
     { cat "$dir/server.log" >&2; exit 1; }
   cleanup() {
     "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1

@@ -337,8 +337,11 @@ async function runSpec(spec: Spec, options: RunOptions): Promise<RunResult> {
   }
 }
 
-/** A day: checkpoints older than this are dropped (feeds' tokens live 24 h). */
-export const DEFAULT_CHECKPOINT_AGE_MS = 24 * 3600_000;
+/**
+ * Six hours: checkpoints older than this are dropped. A resumed run's answers are as old
+ * as the checkpoint; the next run catches up with what changed since.
+ */
+export const DEFAULT_CHECKPOINT_AGE_MS = 6 * 3600_000;
 
 /**
  * The run's checkpoint (`run/checkpoint.ts`): the last failed run's, when it was made by

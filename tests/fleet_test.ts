@@ -61,14 +61,22 @@ function schedule(url: string, fleet: string, ...args: string[]) {
   return runCli(["schedule", fleet, ...args], { DESTINATION__POSTGRES__CREDENTIALS: url });
 }
 
-/** Waits until `check` holds (polling every 250 ms), or fails after `seconds`. */
-async function until(what: string, seconds: number, check: () => Promise<boolean>) {
+/**
+ * Waits until `check` holds (polling every 250 ms), or fails after `seconds`, saying
+ * what `explain` finds then.
+ */
+async function until(
+  what: string,
+  seconds: number,
+  check: () => Promise<boolean>,
+  explain?: () => Promise<string>,
+) {
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`waited ${seconds} s for ${what}`);
+  throw new Error(`waited ${seconds} s for ${what}${explain ? `\n${await explain()}` : ""}`);
 }
 
 /** Writes an organisation's env file, and the fleet file with its pipelines. */
@@ -145,7 +153,7 @@ Deno.test({
       ),
     );
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
-    const workers = [];
+    const workers: ReturnType<typeof startWorker>[] = [];
     try {
       // org_c shares org_a's token (the same env file): never at the same time as org_a
       const fleet = await writeFleet(dir.path, [
@@ -163,8 +171,12 @@ Deno.test({
       assert.match(queued.stdout, /org_a: queued \(job [0-9a-f]{8}\)/);
       await until(
         "three completed runs",
-        120,
+        180,
         async () => (await jobs(sql)).filter((j) => j.state === "completed").length === 3,
+        async () =>
+          `${JSON.stringify((await jobs(sql)).map((j) => [j.pipeline, j.state, j.output]))}\n${
+            workers.map((w) => w.log()).join("\n")
+          }`,
       );
       const spec = await asanaSpec(fakes[0].baseUrl, fakes[0].token);
       for (

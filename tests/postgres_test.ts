@@ -255,7 +255,9 @@ Deno.test({
     assert.deepEqual(await rows(), before);
     mode = "ok";
     pages = 3;
-    assert.equal((await run("--quiet")).code, 0);
+    // the failed and the killed runs left a checkpoint whose answers are those of their
+    // time ("1a:fail"): this run asks the API afresh, to see what it says now
+    assert.equal((await run("--quiet", "--no-resume")).code, 0);
     assert.deepEqual(await rows(), ["1a:ok", "1b:ok", "2a:ok", "2b:ok", "3a:ok", "3b:ok"]);
     await dest.close();
   },

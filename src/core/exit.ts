@@ -78,7 +78,8 @@ export function isTransient(e: unknown): boolean {
     if (x.transient === true) return true;
     if (typeof x.status === "number") return transientStatus(x.status);
     if (typeof x.code === "string") {
-      if (NETWORK_CODES.has(x.code)) return true;
+      // a TLS handshake refused (sslmode=require against a server without TLS) is a setting
+      if (NETWORK_CODES.has(x.code)) return !/\b(tls|ssl|certificate)\b/i.test(x.message);
       if (/^[0-9A-Z]{5}$/.test(x.code)) return transientSqlState(x.code);
     }
     if (x instanceof Deno.errors.ConnectionRefused || x instanceof Deno.errors.ConnectionReset) {

@@ -8,7 +8,9 @@
  * publishes is still one transaction, decided from complete evidence only (an answer
  * kept is a whole answer the API gave); a listing restarted after an expired page token
  * asks the API again. A successful commit drops the checkpoint; one older than its
- * allowed age, or made by another spec, is dropped with a line.
+ * allowed age (six hours unless the run says otherwise), or made by another spec, is
+ * dropped with a line. A resumed run's answers are as old as its checkpoint: the next
+ * run catches up with what changed since, as after any run.
  *
  * Only whole 2xx JSON answers are kept, by a SHA-256 of the request URL (the URL itself,
  * which may carry a key, is never stored), with their body and their headers.
