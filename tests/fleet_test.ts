@@ -261,7 +261,11 @@ Deno.test({
           (total / clean).toFixed(2)
         }× one clean run)`,
       );
-      assert.ok(total <= 1.2 * clean, `${total} requests for a ${clean}-request load`);
+      assert.ok(
+        total <= 1.2 * clean,
+        `${total} requests for a ${clean}-request load\n${second.log()}`,
+      );
+      assert.match(second.log(), /attempt 2\): resumed: \d+ answers of the run that stopped/);
     } finally {
       await second?.stop();
       await sql.end();

@@ -57,7 +57,7 @@ export const FleetPipelineSchema = v.strictObject({
   schedule: v.optional(cron),
   /** The schedule's time zone (IANA name; default UTC). */
   tz: v.optional(v.string()),
-  /** Extra `restpipe run` options (`--full-refresh` is refused here: ask for it by hand). */
+  /** Only these resources (`run --resources`); every resource when absent. */
   resources: v.optional(v.array(name)),
 });
 

@@ -186,7 +186,10 @@ export async function startWorker(
       job.signal.addEventListener("abort", () => controller.abort(), { once: true });
       const t0 = performance.now();
       try {
-        const outcome = await runProcess(pipeline, destinationUrl, controller.signal);
+        const outcome = await runProcess(pipeline, destinationUrl, controller.signal, (e) => {
+          // what became of an earlier attempt's checkpoint: resumed, or discarded and why
+          if (e.event === "checkpoint") log(`${tag}: ${e.message}`);
+        });
         const seconds = ((performance.now() - t0) / 1000).toFixed(1);
         const s = outcome.summary ?? {};
         const output = { exit_code: outcome.code, error: outcome.error, summary: outcome.summary };

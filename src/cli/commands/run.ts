@@ -109,7 +109,7 @@ function stderrReporter(verbosity: Verbosity): ProgressReporter {
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   return new ProgressReporter(verbosity, Deno.stderr.isTerminal(), 5, {
-    writeSync: (p) => Deno.stderr.writeSync(encoder.encode(redact(decoder.decode(p)))),
+    writeSync: (p) => stderrWrite(encoder.encode(redact(decoder.decode(p)))),
   });
 }
 
@@ -243,7 +243,20 @@ function codeOf(e: unknown): number {
 /** A JSON-lines log on standard error, secrets removed. */
 function jsonLog(): JsonLog {
   const encoder = new TextEncoder();
-  return new JsonLog((line) => Deno.stderr.writeSync(encoder.encode(redact(line) + "\n")));
+  return new JsonLog((line) => stderrWrite(encoder.encode(redact(line) + "\n")));
+}
+
+/**
+ * Writes to standard error; a reader that went away (a worker killed) is no failure of
+ * the run: it goes on to its end, or to its stop, and keeps its checkpoint either way.
+ */
+function stderrWrite(bytes: Uint8Array): number {
+  try {
+    return Deno.stderr.writeSync(bytes);
+  } catch (e) {
+    if (e instanceof Deno.errors.BrokenPipe) return bytes.length;
+    throw e;
+  }
 }
 
 /** The figures of the `run_finished` line. */
