@@ -22,6 +22,8 @@ import {
 } from "./helpers.ts";
 import { launchBrowser, OUTPUT_DIR, startWebCommand, type WebCommand } from "./browser.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
+import { parseFleet } from "../src/fleet/config.ts";
+import { openQueue, RUNS_QUEUE } from "../src/fleet/queue.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
 
 /** The fake Asana, closed at disposal. */
@@ -504,6 +506,35 @@ Deno.test({
     await page.reload();
     await page.waitForSelector("body[data-rendered=yes]");
     assert.equal(await page.locator("rect.bar[data-series=rows]").count(), 2);
+    // no worker fleet in this server yet: no fleet section
+    assert.equal(await page.locator("#fleet-section").isHidden(), true);
+    // a fleet's queue in the server: one run completed, one queued
+    const fleet = parseFleet(
+      "pipelines:\n  acme: { spec: x.yaml }\n  globex: { spec: y.yaml }\n",
+      "f.yaml",
+    );
+    const boss = await openQueue(db.url, fleet);
+    try {
+      await boss.send(RUNS_QUEUE, { pipeline: "acme", reason: "manual" }, { singletonKey: "acme" });
+      const [job] = await boss.fetch(RUNS_QUEUE);
+      await boss.complete(RUNS_QUEUE, job.id, { exit_code: 0 });
+      await boss.send(RUNS_QUEUE, { pipeline: "globex", reason: "manual" }, {
+        singletonKey: "globex",
+      });
+    } finally {
+      await boss.stop({ graceful: false, timeout: 1000 });
+    }
+    await page.reload();
+    await page.waitForSelector("body[data-rendered=yes]");
+    assert.equal(await page.locator("#fleet-section").isHidden(), false);
+    const done = page.locator("[data-testid=fleet] tr[data-pipeline=acme][data-state=completed]");
+    assert.equal(await done.count(), 1);
+    assert.equal((await done.locator("td").nth(6).textContent())?.trim(), "0");
+    assert.equal(
+      await page.locator("[data-testid=fleet] tr[data-pipeline=globex][data-state=created]")
+        .count(),
+      1,
+    );
     assert.equal(await web.stop(), 0);
   },
 });

@@ -46,6 +46,61 @@ export interface Overview {
   destination: string;
   /** Every dataset of the destination. */
   datasets: DatasetView[];
+  /** The worker fleet's recent runs, newest first, when the server holds its queue. */
+  fleet: FleetRun[] | null;
+}
+
+/** One run of the worker fleet's queue (`restpipe worker`), as the dashboard lists it. */
+export interface FleetRun {
+  /** The pipeline of the fleet file. */
+  pipeline: string;
+  /** pg-boss's state (created, active, retry, completed, failed), or `dead letter`. */
+  state: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** When it was queued, started and ended (ISO 8601), when it did. */
+  created: string;
+  started: string | null;
+  completed: string | null;
+  /** The run's exit code, once it ended. */
+  exitCode: number | null;
+  /** The run's error (secrets removed by the run), when it failed. */
+  error: string | null;
+}
+
+/** The fleet's 50 most recent runs and dead letters, or null without a fleet queue. */
+export async function readFleetRuns(dest: Destination): Promise<FleetRun[] | null> {
+  // (pg-boss's job table is partitioned: to_regclass finds it, whatever its kind)
+  const has = await dest.query<{ found: boolean }>(
+    `select to_regclass('restpipe_jobs.job') is not null as found`,
+  );
+  if (has.rows[0]?.found !== true) return null;
+  const r = await dest.query<{
+    name: string;
+    state: string;
+    pipeline: string | null;
+    retry_count: number;
+    created_on: Date | string;
+    started_on: Date | string | null;
+    completed_on: Date | string | null;
+    output: { exit_code?: number; error?: string } | null;
+  }>(
+    `select name, state::text as state, data->>'pipeline' as pipeline, retry_count, created_on,
+       started_on, completed_on, output
+     from restpipe_jobs.job where name in ('restpipe-runs', 'restpipe-runs-dead')
+     order by created_on desc limit 50`,
+  );
+  const iso = (d: Date | string | null) => d === null ? null : new Date(d).toISOString();
+  return r.rows.map((j) => ({
+    pipeline: j.pipeline ?? "?",
+    state: j.name === "restpipe-runs-dead" ? "dead letter" : j.state,
+    attempt: j.retry_count + 1,
+    created: iso(j.created_on)!,
+    started: iso(j.started_on),
+    completed: iso(j.completed_on),
+    exitCode: typeof j.output?.exit_code === "number" ? j.output.exit_code : null,
+    error: typeof j.output?.error === "string" ? j.output.error : null,
+  }));
 }
 
 /** The graph from a plan (the spec given on the command line). */
@@ -109,7 +164,7 @@ export async function readOverview(
       graphSource: options.plan ? "spec" : last ? "load" : "none",
     });
   }
-  return { destination: dest.description, datasets };
+  return { destination: dest.description, datasets, fleet: await readFleetRuns(dest) };
 }
 
 /** A table's columns and one page of its rows. */

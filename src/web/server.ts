@@ -8,7 +8,14 @@
 import type { Destination } from "../load/destination.ts";
 import type { Plan } from "../plan/plan.ts";
 import type { Progress, RunResult } from "../pipeline.ts";
-import { type Overview, queryCsv, readOverview, readTablePage, runReadOnly } from "./data.ts";
+import {
+  type Overview,
+  queryCsv,
+  readFleetRuns,
+  readOverview,
+  readTablePage,
+  runReadOnly,
+} from "./data.ts";
 
 /** What a run serving the page reports; the page polls it. */
 export interface LiveState {
@@ -126,8 +133,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         plan: options.plan,
       });
       cached = { overview, version };
+      return overview;
     }
-    return cached.overview;
+    // the fleet's runs change without a load: read afresh (one small query)
+    return { ...cached.overview, fleet: await readFleetRuns(options.dest) };
   };
   // read once before the address is printed: the page's first request finds a warm database
   await overview();

@@ -64,6 +64,7 @@ function render() {
   drawGraph(ds);
   drawTables(ds);
   drawLoads(ds);
+  drawFleet(overview?.fleet ?? null);
   if (selected && ds?.tables.some((t) => t.name === selected)) openTable(selected);
   else {
     selected = null;
@@ -72,6 +73,38 @@ function render() {
   }
   globalThis.__restpipe = { renderedAt: performance.now() };
   document.body.dataset.rendered = "yes";
+}
+
+// ---- the worker fleet's recent runs (a PostgreSQL server that holds its queue) ----
+
+function drawFleet(runs) {
+  $("fleet-section").hidden = runs === null;
+  if (runs === null) return;
+  const head = h(
+    "tr",
+    {},
+    ["pipeline", "state", "attempt", "queued", "started", "ended", "exit", "error"].map((c) =>
+      h("th", {}, c)
+    ),
+  );
+  const time = (t) => t === null ? "" : t.slice(0, 19).replace("T", " ");
+  $("fleet").replaceChildren(
+    head,
+    ...runs.map((r) =>
+      h(
+        "tr",
+        { "data-pipeline": r.pipeline, "data-state": r.state },
+        h("td", {}, r.pipeline),
+        h("td", {}, r.state),
+        h("td", { class: "num" }, r.attempt),
+        h("td", {}, time(r.created)),
+        h("td", {}, time(r.started)),
+        h("td", {}, time(r.completed)),
+        h("td", { class: "num" }, r.exitCode ?? ""),
+        h("td", {}, r.error ?? ""),
+      )
+    ),
+  );
 }
 
 // ---- resource graph: layered left to right, one column per depth ----
