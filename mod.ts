@@ -157,8 +157,10 @@ export {
 } from "./src/web/server.ts";
 export {
   type DatasetView,
+  type FleetRun,
   type GraphNode,
   type Overview,
+  readFleetRuns,
   readOverview,
   readTablePage,
   type TablePage,

@@ -184,6 +184,8 @@ export interface RunResult {
   views: string[];
   /** The spec's views Postgres refused, with its message: the load committed without them. */
   viewsFailed: { view: string; message: string }[];
+  /** Partitions per incremental resource whose cursor this load moved. */
+  cursorsMoved?: Record<string, number>;
   /**
    * The checkpoint: what became of the last failed run's (resumed, or discarded and why),
    * and how many answers came from it instead of the API.
@@ -249,6 +251,8 @@ interface RunContext {
   removed: string[];
   /** What asking for records by key found, per resource that verifies its deletions. */
   verified: Map<string, Verified & { asked: number }>;
+  /** Partitions per resource whose incremental cursor the commit moved. */
+  cursorsMoved?: Record<string, number>;
 }
 
 /** Runs a validated spec end to end and commits its load atomically. */
@@ -330,6 +334,7 @@ async function runSpec(spec: Spec, options: RunOptions): Promise<RunResult> {
       ...resultOf(run, stats, tables, deleted),
       ...viewsOf(spec, viewsFailed),
       checkpoint: { note: checkpoint?.note, replayed },
+      cursorsMoved: run.cursorsMoved ?? {},
     };
   } finally {
     await checkpoint?.close().catch(() => {});
@@ -557,7 +562,9 @@ function commitRun(
     roots,
     state: (gone) => {
       for (const [table, keys] of gone) deleted.set(table, keys.size);
-      return incremental.nextState(deletedOf(gone));
+      const next = incremental.nextState(deletedOf(gone));
+      run.cursorsMoved = incremental.cursorsMoved(next);
+      return next;
     },
     rowIdPrefix: normalizer.idPrefix,
     fullRefresh: run.options.fullRefresh,

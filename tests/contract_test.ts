@@ -41,7 +41,10 @@ function api(mode: () => string) {
     }
     const page = Number(url.searchParams.get("page") ?? 1);
     return json({
-      data: [{ id: `${page}a` }, { id: `${page}b` }],
+      data: [{ id: `${page}a`, at: `2024-0${page}-01` }, {
+        id: `${page}b`,
+        at: `2024-0${page}-02`,
+      }],
       next: page < 2 ? `${url.origin}/items?page=${page + 1}` : null,
     });
   });
@@ -84,7 +87,13 @@ Deno.test("--summary-json: the outcome and the figures of a run, loaded or faile
   await using dir = await tempDir();
   let mode = "ok";
   await using server = api(() => mode);
-  const file = await writeSpec(dir.path, spec(server.url));
+  const file = await writeSpec(
+    dir.path,
+    spec(server.url).replace(
+      "items: { path: /items, primary_key: id }",
+      'items: { path: /items, primary_key: id, incremental: { cursor: at, initial: "2000-01-01" } }',
+    ),
+  );
   const summary = `${dir.path}/summary.json`;
   const run = () =>
     runCli(["run", file, "--db", `${dir.path}/db`, "--quiet", "--summary-json", summary], {
@@ -101,6 +110,8 @@ Deno.test("--summary-json: the outcome and the figures of a run, loaded or faile
   assert.equal(loaded.pipeline, "c");
   assert.match(loaded.load_id, /^\d+\.\d{6}$/);
   assert.deepEqual(loaded.tables.items, { rows: 4, deleted: 0 });
+  // the one partition of the incremental resource moved its cursor
+  assert.deepEqual(loaded.cursors_moved, { items: 1 });
   assert.equal(loaded.requests, 2);
   assert.deepEqual(
     loaded.resources.map((r: { resource: string; rows: number; requests: number }) => [

@@ -58,6 +58,8 @@ export interface RunSummaryJson {
   }[];
   /** Answers taken from the last failed run's checkpoint instead of the API. */
   resumed_answers: number;
+  /** Per incremental resource, the partitions whose cursor this load moved. */
+  cursors_moved: Record<string, number>;
   /** The failure, with secrets removed (absent on success). */
   error?: string;
 }
@@ -136,6 +138,7 @@ export function summaryJson(input: SummaryInput, now = new Date()): RunSummaryJs
         incomplete: true,
       })),
     resumed_answers: r?.checkpoint?.replayed ?? 0,
+    cursors_moved: r?.cursorsMoved ?? {},
     ...(input.error !== undefined ? { error: input.error } : {}),
   };
 }

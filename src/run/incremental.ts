@@ -440,6 +440,22 @@ export class IncrementalRun implements RunObserver {
   }
 
   /**
+   * How many partitions of each resource `next` gives a cursor other than the stored one
+   * (new partitions included); resources with none are left out.
+   */
+  cursorsMoved(next: StoredState): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [resource, partitions] of Object.entries(next.incremental)) {
+      let n = 0;
+      for (const [p, cursor] of Object.entries(partitions)) {
+        if (this.#state.incremental[resource]?.[p] !== cursor) n++;
+      }
+      if (n > 0) out[resource] = n;
+    }
+    return out;
+  }
+
+  /**
    * The state to store with the load, given the keys the commit deleted per parent
    * resource: cursors and boundaries move where their listings completed, a partition
    * whose parent record went starts again, and refresh clocks move where their

@@ -58,9 +58,11 @@ export interface FleetRun {
   state: string;
   /** 1 for the first attempt. */
   attempt: number;
-  /** When it was queued, started and ended (ISO 8601), when it did. */
+  /** When it was queued (ISO 8601). */
   created: string;
+  /** When it started, once it did. */
   started: string | null;
+  /** When it ended, once it did. */
   completed: string | null;
   /** The run's exit code, once it ended. */
   exitCode: number | null;
