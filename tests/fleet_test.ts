@@ -392,3 +392,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a pipeline's credentials in a .dlt folder of its own (dlt_dir): its runs read them there, and the queue never holds them",
+  ignore: NO_POSTGRES,
+  fn: async () => {
+    await using db = await freshDatabase();
+    await using dir = await tempDir();
+    const fake = await startFakeAsana({
+      seed: 45,
+      tasksPerProject: 2,
+      token: `dlt-token-${"d".repeat(20)}`,
+    });
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    let worker: ReturnType<typeof startWorker> | undefined;
+    try {
+      const spec = await fastAsanaFile(dir.path);
+      await Deno.mkdir(`${dir.path}/org_d/.dlt`, { recursive: true });
+      await Deno.writeTextFile(
+        `${dir.path}/org_d/.dlt/secrets.toml`,
+        `[sources.asana]\naccess_token = "${fake.token}"\n`,
+      );
+      // the base URL is no secret: an env file beside it
+      await Deno.writeTextFile(`${dir.path}/org_d.env`, `ASANA_BASE_URL=${fake.baseUrl}\n`);
+      const fleet = `${dir.path}/fleet.yaml`;
+      await Deno.writeTextFile(
+        fleet,
+        `pipelines:\n  org_d:\n    spec: ${spec}\n    dataset: org_d\n    env_file: org_d.env\n    dlt_dir: org_d\n`,
+      );
+      worker = startWorker(db.url, fleet);
+      assert.equal((await schedule(db.url, fleet, "--now", "org_d")).code, 0);
+      await until(
+        "the run to load",
+        90,
+        async () => (await jobs(sql)).some((j) => j.state === "completed"),
+      );
+      const truth = truthFor(await asanaSpec(fake.baseUrl, fake.token), fake.groundTruth());
+      assert.deepEqual(await countsOf(sql, "org_d", truth), truth);
+      assert.equal(JSON.stringify(await jobs(sql)).includes(fake.token), false);
+      assert.equal(worker.log().includes(fake.token), false);
+    } finally {
+      await worker?.stop();
+      await sql.end();
+      await fake.close();
+    }
+  },
+});
