@@ -46,13 +46,18 @@ const runDuration = meter.createHistogram("restpipe.run.duration", {
   unit: "s",
 });
 
-/** Is an OpenTelemetry exporter on (`OTEL_DENO=true`)? */
-export function telemetryEnabled(): boolean {
+/** `OTEL_DENO=true`, read once: Deno decides at start whether it exports. */
+const ENABLED = (() => {
   try {
     return Deno.env.get("OTEL_DENO") === "true";
   } catch {
     return false;
   }
+})();
+
+/** Is an OpenTelemetry exporter on (`OTEL_DENO=true`)? */
+export function telemetryEnabled(): boolean {
+  return ENABLED;
 }
 
 /** One request's figures, once its answer is read (status 0: no answer). */

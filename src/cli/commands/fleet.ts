@@ -51,10 +51,18 @@ function numberFlag(value: string | undefined, name: string, fallback: number, m
   return n;
 }
 
-/** The one fleet file a command names. */
-function fleetFile(positional: string[], usage: string): string {
-  if (positional.length !== 1) throw new UsageError(`one fleet file, please\n${usage}`);
-  return positional[0];
+/** A fleet command's arguments, its fleet file (exactly one) and its PostgreSQL server. */
+async function fleetArgs<F extends Record<string, "value" | "flag">>(
+  argv: string[],
+  flags: F,
+  usage: string[],
+) {
+  const args = parseArgs(argv, flags);
+  if (args.positional.length !== 1) {
+    throw new UsageError(`one fleet file, please\n${usage.join("\n")}`);
+  }
+  const fleet = await loadFleet(args.positional[0]);
+  return { args, fleet, url: serverOf(stringFlag(args, "destination") ?? "postgres") };
 }
 
 const WORKER_USAGE = [
@@ -68,9 +76,7 @@ export const workerCommand: Command = {
   usage: WORKER_USAGE,
   flags: WORKER_FLAGS,
   run: async (argv) => {
-    const args = parseArgs(argv, WORKER_FLAGS);
-    const fleet = await loadFleet(fleetFile(args.positional, WORKER_USAGE.join("\n")));
-    const url = serverOf(stringFlag(args, "destination") ?? "postgres");
+    const { args, fleet, url } = await fleetArgs(argv, WORKER_FLAGS, WORKER_USAGE);
     const boss = await openQueue(url, fleet, {
       schedule: true,
       superviseSeconds: args.flags.has("supervise-seconds")
@@ -104,9 +110,7 @@ export const scheduleCommand: Command = {
   usage: SCHEDULE_USAGE,
   flags: SCHEDULE_FLAGS,
   run: async (argv) => {
-    const args = parseArgs(argv, SCHEDULE_FLAGS);
-    const fleet = await loadFleet(fleetFile(args.positional, SCHEDULE_USAGE.join("\n")));
-    const url = serverOf(stringFlag(args, "destination") ?? "postgres");
+    const { args, fleet, url } = await fleetArgs(argv, SCHEDULE_FLAGS, SCHEDULE_USAGE);
     const now = stringFlag(args, "now");
     const names = now === undefined
       ? []
