@@ -325,6 +325,9 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 }
 
+/** The advisory lock that serialises the creation of the checkpoint's schema. */
+const SCHEMA_LOCK = [0x7263, 1] as const; // "rc": a class of its own, apart from the datasets' locks
+
 /**
  * A checkpoint in a PostgreSQL server (schema `restpipe_checkpoint`), on a connection
  * of its own: its writes commit while the run's transaction is still open.
@@ -345,14 +348,18 @@ export class PostgresCheckpointStore implements CheckpointStore {
   }
 
   #init(): Promise<void> {
-    return this.#ready ??= (async () => {
-      await this.#sql.unsafe(`create schema if not exists restpipe_checkpoint`);
-      await this.#sql.unsafe(`create table if not exists restpipe_checkpoint.runs (
+    // Runs of other datasets share the schema and may start at the same moment: `if not
+    // exists` does not stop two transactions from both creating it (a unique violation in
+    // the catalog), so the creation waits for a lock that only it takes.
+    return this.#ready ??= this.#sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(${SCHEMA_LOCK[0]}, ${SCHEMA_LOCK[1]})`;
+      await tx.unsafe(`create schema if not exists restpipe_checkpoint`);
+      await tx.unsafe(`create table if not exists restpipe_checkpoint.runs (
         dataset text primary key, key text not null, created_at timestamptz not null)`);
-      await this.#sql.unsafe(`create table if not exists restpipe_checkpoint.answers (
+      await tx.unsafe(`create table if not exists restpipe_checkpoint.answers (
         dataset text not null, hash text not null, status int not null, headers text not null,
         body text not null, primary key (dataset, hash))`);
-    })();
+    }).then(() => {});
   }
 
   async describe(): Promise<CheckpointInfo | undefined> {
