@@ -50,6 +50,8 @@ export const CHANGES: Record<string, Change> = {
   "subtask edited": (d, i) => d.touchTask(nth(subtasks(d), i).gid),
   "comment on a task": (d, i) => void d.addStoryTo(nth(listed(d), i).gid),
   "comment on a subtask": (d, i) => void d.addStoryTo(nth(subtasks(d), i).gid),
+  "attachment on a task": (d, i) => void d.addAttachmentTo(nth(listed(d), i).gid),
+  "attachment on a subtask": (d, i) => void d.addAttachmentTo(nth(subtasks(d), i).gid),
   "comment edited": (d, i) => d.editStory(nth(comments(d), i).gid),
   "comment pinned": (d, i) => d.pinStory(nth(comments(d), i).gid),
   "comment deleted": (d, i) => d.removeStory(nth(comments(d), i).gid),
@@ -115,15 +117,21 @@ export interface IncrementalFigures {
   rows: number;
   dayShare: number;
   dayWrong: number;
+  /** The day's requests per resource (where a day of hourly runs spends them). */
+  dayByResource: Record<string, number>;
   gapShare: number;
   gapRelisted: number;
   projects: number;
   wrongTables: string[];
 }
 
-/** Measures the incremental columns at about `tasks` tasks (the fake's layout of `fake_server.ts`). */
-export async function benchIncremental(tasks: number): Promise<IncrementalFigures> {
-  const fake = await startFakeAsana({ ...sizedFor(tasks), seed: 42 });
+/**
+ * Measures the incremental columns at about `tasks` tasks (the fake's layout of
+ * `fake_server.ts`), in the organisation the fake generates from `seed`: request counts
+ * depend on nothing else, so several runs measure several organisations.
+ */
+export async function benchIncremental(tasks: number, seed = 42): Promise<IncrementalFigures> {
+  const fake = await startFakeAsana({ ...sizedFor(tasks), seed });
   const d = fake.data;
   const dest = await PgliteDestination.open();
   try {
@@ -146,11 +154,18 @@ export async function benchIncremental(tasks: number): Promise<IncrementalFigure
     const afterSecond = rowsDiffering(await tableContents(dest), await fresh());
     // a day of hourly runs, the day's 1% spread over them
     let dayRequests = 0;
+    const dayByResource: Record<string, number> = {};
     for (let hour = 0; hour < 24; hour++) {
       const now = Math.round((count * (hour + 1)) / 24) - Math.round((count * hour) / 24);
       from = churn(d, now, from);
       d.advance(HOUR);
-      dayRequests += (await run()).requests;
+      const r = await run();
+      dayRequests += r.requests;
+      for (const x of r.resources) {
+        if (x.requests > 0) {
+          dayByResource[x.resource] = (dayByResource[x.resource] ?? 0) + x.requests;
+        }
+      }
     }
     const afterDay = rowsDiffering(await tableContents(dest), await fresh());
     // 25 hours without a run: every token is refused
@@ -166,6 +181,7 @@ export async function benchIncremental(tasks: number): Promise<IncrementalFigure
       rows: afterSecond.rows,
       dayShare: dayRequests / first.requests,
       dayWrong: afterDay.wrong,
+      dayByResource,
       gapShare: gap.requests / first.requests,
       gapRelisted: wholeListings(gap),
       projects: d.all("project").length,
@@ -178,7 +194,31 @@ export async function benchIncremental(tasks: number): Promise<IncrementalFigure
 }
 
 if (import.meta.main) {
+  // deno run -A scripts/bench_incremental.ts 2000,10000 [runs]: one line per run (seeds
+  // 42, 43, …), then the medians of the shares
+  const runs = Number(Deno.args[1] ?? "1");
   for (const n of (Deno.args[0] ?? "2000").split(",").map(Number)) {
-    console.log(JSON.stringify(await benchIncremental(n)));
+    const all: IncrementalFigures[] = [];
+    for (let i = 0; i < runs; i++) {
+      const figures = await benchIncremental(n, 42 + i);
+      all.push(figures);
+      console.log(JSON.stringify({ seed: 42 + i, ...figures }));
+    }
+    const median = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    };
+    const m = (f: (r: IncrementalFigures) => number) => median(all.map(f));
+    console.log(JSON.stringify({
+      tasks: n,
+      runs,
+      median: {
+        secondShare: m((r) => r.secondShare),
+        dayShare: m((r) => r.dayShare),
+        gapShare: m((r) => r.gapShare),
+        secondWrong: m((r) => r.secondWrong),
+        dayWrong: m((r) => r.dayWrong),
+      },
+    }));
   }
 }

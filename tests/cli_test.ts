@@ -17,7 +17,11 @@ Deno.test("check validates, says where each variable was found, and prints the r
   );
   assert.match(
     r.stdout,
-    /incremental on modified_at from 2010-01-01T00:00:00\.000Z \(lag 60 s\), reconciled \(deletions; after the first run one listing of whole records, no incremental filter; watching num_subtasks; a record no listing returns is asked for by GET \/tasks\/\{record\.gid\} before it is deleted\)/,
+    /incremental on modified_at from 2010-01-01T00:00:00\.000Z \(lag 60 s\), reconciled \(deletions; after the first run one listing of whole records, no incremental filter; watching num_subtasks; a record no listing returns is asked for by GET \/tasks\/\{record\.gid\} before it is deleted; where nothing says what changed below, attachments only under records whose cursor moved\)/,
+  );
+  assert.match(
+    r.stdout,
+    /custom_field_settings → custom_field_settings: GET \/projects\/\{projects\.gid\}\/custom_field_settings\?limit=100\n *replace, key gid, listed again every 7d, or at once when the parent's custom_field_settings changed/,
   );
   assert.match(
     r.stdout,

@@ -126,11 +126,12 @@ Deno.test("the change feed after a gap longer than a token's life: each project'
 });
 
 Deno.test("a like moves no modified_at and writes no event: the listing of whole records writes it; a key listing's watch of num_likes catches it; with neither it stays wrong", async () => {
-  const keys = (s: string) =>
-    s.replace(
-      "reconcile: { watch: [num_subtasks], listing: records,",
-      "reconcile: { watch: [num_subtasks, num_likes], listing: keys,",
-    );
+  const keys = (s: string) => {
+    const from = "      watch: [num_subtasks]\n      listing: records\n";
+    assert.equal(s.includes(from), true, "the shipped spec's reconcile: block");
+    return s.replace(from, "      watch: [num_subtasks, num_likes]\n      listing: keys\n")
+      .replace("      moves_cursor: [attachments]\n", "");
+  };
   const variants = [
     // the shipped spec: each run's listing of whole records writes num_likes and likes
     { name: "records", edit: undefined, exact: true },
@@ -270,4 +271,73 @@ Deno.test("a renamed section is in the project's events: its project's sections 
       await fake.close();
     }
   }
+});
+
+Deno.test("the safety net after lost events lists every task's subtasks and comments again, and attachments only under tasks whose modified_at moved (moves_cursor); exact either way, wrong if comments were declared to move it", async () => {
+  // the safety net is due for every project two hours on (tokens are still good)
+  const hourly = (s: string) => {
+    assert.equal(s.includes("relist_every: 7d"), true);
+    return s.replace("relist_every: 7d", "relist_every: 1h");
+  };
+  const without = (s: string) => {
+    const line = "      moves_cursor: [attachments]\n";
+    assert.equal(s.includes(line), true);
+    return hourly(s).replace(line, "");
+  };
+  const comments = (s: string) =>
+    hourly(s).replace("moves_cursor: [attachments]", "moves_cursor: [attachments, stories]");
+  const variants = [
+    { name: "moves_cursor: [attachments]", edit: hourly, exact: true },
+    { name: "no moves_cursor", edit: without, exact: true },
+    { name: "stories declared to move it", edit: comments, exact: false },
+  ];
+  const seen: Record<string, { attachments: number; stories: number; due: number }> = {};
+  for (const { name, edit, exact } of variants) {
+    const fake = await startFakeAsana(SIZE);
+    try {
+      const d = fake.data;
+      const spec = await asanaSpec(fake.baseUrl, fake.token, edit);
+      const dest = await PgliteDestination.open();
+      await runPipeline(spec, { destination: dest, now: new Date(d.now()) });
+      // every event of these is lost (Asana delivers at most once)
+      d.dropEvents = true;
+      const top = d.all("task").filter((t) =>
+        !(t.parent instanceof Ref) && (t.projects as Ref[]).length > 0
+      );
+      const onTop = d.all("story").filter((s) =>
+        s.type === "comment" && top.some((t) => t.gid === (s.target as Ref).gid)
+      );
+      d.editStory(onTop[0].gid);
+      d.pinStory(onTop[1].gid);
+      const sub = d.all("task").find((t) =>
+        t.parent instanceof Ref && (t.projects as Ref[]).length === 0 &&
+        top.some((p) => p.gid === (t.parent as Ref).gid)
+      )!;
+      d.addAttachmentTo(sub.gid);
+      d.addAttachmentTo(top[3].gid);
+      d.dropEvents = false;
+      assert.equal(d.eventsLost, 4);
+      d.advance(2 * 3600_000);
+      const second = await runPipeline(spec, { destination: dest, now: new Date(d.now()) });
+      const t = second.resources.find((r) => r.resource === "tasks")!;
+      const requests = (r: string) => second.resources.find((x) => x.resource === r)!.requests;
+      seen[name] = {
+        attachments: requests("attachments"),
+        stories: requests("stories"),
+        due: t.feed!.due,
+      };
+      const diff = differing(await tableContents(dest), await freshLoad(fake.baseUrl, fake.token));
+      if (exact) assert.deepEqual(diff, [], name);
+      else assert.equal(diff.includes("stories"), true, `${name}: ${diff.join()}`);
+      await dest.close();
+    } finally {
+      await fake.close();
+    }
+  }
+  const on = seen["moves_cursor: [attachments]"], off = seen["no moves_cursor"];
+  assert.equal(on.due > 0 && on.due === off.due, true, JSON.stringify(seen));
+  // the same comments listed again, far fewer attachment listings
+  assert.equal(on.stories, off.stories);
+  assert.equal(off.attachments - on.attachments >= 50, true, JSON.stringify(seen));
+  console.log(JSON.stringify(seen));
 });

@@ -355,6 +355,50 @@ Deno.test("a project made since the last refresh has its sections and settings l
   }
 });
 
+Deno.test("refresh_on: a project whose settings, status update or members changed has them listed at the next run, whatever refresh_every says; without refresh_on they wait", async () => {
+  const off = (s: string) => {
+    const n = s.split("\n").filter((l) => /^ {4}refresh_on: /.test(l)).length;
+    assert.equal(n, 3, "the shipped spec's three refresh_on");
+    return s.replace(/\n {4}refresh_on: .*/g, "");
+  };
+  for (const [name, edit] of [["refresh_on", undefined], ["without", off]] as const) {
+    const fake = await startFakeAsana(SIZE);
+    try {
+      const d = fake.data;
+      const spec = await asanaSpec(fake.baseUrl, fake.token, edit);
+      const dest = await PgliteDestination.open();
+      await runPipeline(spec, { destination: dest });
+      const [p0, p1, p2, p3] = d.all("project");
+      d.removeFieldSetting((p0.custom_field_settings as Ref[])[0].gid);
+      const flip = d.objects.get((p1.custom_field_settings as Ref[])[1].gid)!;
+      d.setImportant(flip.gid, !flip.is_important);
+      d.addStatusUpdate(p2.gid);
+      d.removeProjectMember(p3.gid, (p3.members as Ref[])[1].gid);
+      const second = await runPipeline(spec, { destination: dest });
+      const requests = (r: string) => second.resources.find((x) => x.resource === r)!.requests;
+      const got = await tableContents(dest);
+      const fresh = await freshLoad(fake.baseUrl, fake.token, edit);
+      const tables = ["custom_field_settings", "status_updates", "project_memberships"];
+      if (name === "refresh_on") {
+        // one listing per project that changed, none for the others
+        assert.deepEqual(tables.map(requests), [2, 1, 1]);
+        for (const t of tables) assert.deepEqual(got[t], fresh[t], t);
+        const third = await runPipeline(spec, { destination: dest });
+        assert.deepEqual(
+          tables.map((r) => third.resources.find((x) => x.resource === r)!.requests),
+          [0, 0, 0],
+        );
+      } else {
+        assert.deepEqual(tables.map(requests), [0, 0, 0]);
+        for (const t of tables) assert.notDeepEqual(got[t], fresh[t], t);
+      }
+      await dest.close();
+    } finally {
+      await fake.close();
+    }
+  }
+});
+
 Deno.test("a task in no project filed into one without moving its modified_at is loaded at the next run, with its stories", async () => {
   const fake = await startFakeAsana(SIZE);
   try {

@@ -18,7 +18,11 @@ const SIZE = { seed: 21, tasksPerProject: 10, tasksInNoProject: 2 };
 const daily = (s: string) =>
   s.replace("refresh_every: { users: 24h }", "refresh_every: { users: 0s }");
 /** The shipped spec without `reconcile.verify` (the control). */
-const unverified = (s: string) => s.replace(', verify: "/tasks/{record.gid}" }', " }");
+const unverified = (s: string) => {
+  const line = '      verify: "/tasks/{record.gid}"\n';
+  assert.equal(s.includes(line), true, "the shipped spec's reconcile.verify");
+  return s.replace(line, "");
+};
 
 Deno.test("tasks in no project are loaded from their assignee's listing, with their subtasks and stories", async () => {
   const fake = await startFakeAsana(SIZE);

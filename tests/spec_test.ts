@@ -130,6 +130,43 @@ resources:
   ]);
 });
 
+Deno.test("refresh_on and reconcile.moves_cursor are checked against the parents and children they name", () => {
+  const text = `pipeline: demo
+dataset: demo_data
+source:
+  base_url: https://api.example.com
+resources:
+  projects:
+    path: /projects
+    fields: [gid, name, members, custom_field_settings]
+  settings:
+    path: /p/{projects.gid}/settings
+    parent: projects
+    refresh_on: [custom_field_settings.gid, membres]
+    refresh_every: 7d
+  memberships:
+    path: /p/{projects.gid}/memberships
+    parent: projects
+    refresh_on: { projects: [members], project: [name] }
+  tasks:
+    path: /tasks
+    parent: projects
+    fields: [gid, modified_at]
+    incremental: { cursor: modified_at, initial: "2024-01-01T00:00:00Z" }
+    reconcile: { moves_cursor: [attachments, comments] }
+  attachments:
+    path: /attachments
+    parent: tasks
+`;
+  assert.deepEqual(errorsOf(text), [
+    `spec.yaml:12:45 resources.settings.refresh_on[1]: "membres" is not among the fields of projects: its records would not carry it; did you mean "members"?`,
+    "spec.yaml:17:19 resources.memberships.refresh_on.projects: refresh_on makes a listing due before its refresh_every; without a refresh_every for projects it is listed at every run: add refresh_every",
+    'spec.yaml:17:40 resources.memberships.refresh_on.project: "project" is not a parent of this resource; did you mean "projects"?',
+    "spec.yaml:23:18 resources.tasks.reconcile.moves_cursor: moves_cursor says what a listing of whole records need not list again below records that did not change: add listing: records",
+    'spec.yaml:23:46 resources.tasks.reconcile.moves_cursor[1]: "comments" is not a child resource of tasks (its children: attachments)',
+  ]);
+});
+
 Deno.test("every error is reported at once, schema and graph together", () => {
   const text = VALID
     .replace("    parent: workspaces", "    parent: workspace")

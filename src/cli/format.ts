@@ -268,6 +268,11 @@ export function formatCheck(
           (r.reconcileVerify
             ? `; a record no listing returns is asked for by GET ${r.reconcileVerify} before it is deleted`
             : "") +
+          (r.reconcileMovesCursor
+            ? `; where nothing says what changed below, ${
+              [...r.reconcileMovesCursor].join(", ")
+            } only under records whose cursor moved`
+            : "") +
           ")"
         : "",
       r.changes
@@ -276,6 +281,7 @@ export function formatCheck(
             ? ` (each parent listed whole every ${shortDuration(r.changes.relistEveryMs)})`
             : "")
         : "",
+      refreshOf(r),
       r.partial ? "replaced within changed parents" : "",
       r.load ? "" : "not loaded",
       r.parents.includes(name) ? "recursive" : "",
@@ -400,6 +406,27 @@ export function formatTableDetail(d: TableDetail): string {
 }
 
 /** A duration for people: `7d`, `12h`, `90m`, `30s`. */
+/**
+ * A resource's `refresh_every` and `refresh_on` in words, for the parents not listed by
+ * parameters of their own (those say it on their own line).
+ */
+function refreshOf(r: PlannedResource): string {
+  const shown = r.parents.length ? r.parents.filter((p) => !r.paramsByParent.has(p)) : [""];
+  const byWords = new Map<string, string[]>();
+  for (const p of shown) {
+    const ms = r.refreshEvery.get(p);
+    if (ms === undefined) continue;
+    const on = r.refreshOn.get(p);
+    const words = `every ${shortDuration(ms)}` +
+      (on ? `, or at once when the parent's ${on.join(", ")} changed` : "");
+    byWords.set(words, [...byWords.get(words) ?? [], p]);
+  }
+  const parts = [...byWords].map(([words, ps]) =>
+    ps.length === shown.length ? words : `under ${ps.join(", ")} ${words}`
+  );
+  return parts.length ? `listed again ${parts.join("; ")}` : "";
+}
+
 function shortDuration(ms: number): string {
   for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000]] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;

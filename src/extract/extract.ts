@@ -307,7 +307,7 @@ class FanOut {
   ): Promise<void> {
     // not due (refresh_every): its rows, and those of its descendants, stay as they are
     const parentKey = parentKeyOf(this.#plan, ancestry);
-    if (!this.#observer.due(resource, parentOf(ancestry), parentKey)) return;
+    if (!this.#observer.due(resource, parentOf(ancestry), parentKey, ancestry[0]?.record)) return;
     const s = this.#stats.get(resource.name)!;
     const when = ancestry.length > 0 ? resource.when.get(ancestry[0].resource) : undefined;
     const needed = when === undefined || evaluatePredicate(when, ancestry[0].record) !== false;

@@ -115,9 +115,14 @@ export interface RunObserver {
   /**
    * May this resource's listing under this parent record (of `parentResource`, `""`:
    * none) run now? No when it is not due (`refresh_every`): its rows, and those below,
-   * stay.
+   * stay. `parentRecord`: the parent record itself (its `refresh_on` fields).
    */
-  due(resource: PlannedResource, parentResource: string, parentKey: string): boolean;
+  due(
+    resource: PlannedResource,
+    parentResource: string,
+    parentKey: string,
+    parentRecord?: ApiRecord,
+  ): boolean;
   /**
    * Does this reconciled resource list its keys in a separate key-only listing? Not on
    * its first load, when its own listings start from `initial` and list every key.

@@ -107,6 +107,12 @@ export interface PlannedResource {
    */
   reconcileVerify: string | undefined;
   /**
+   * The children whose every change moves the parent record's cursor
+   * (`reconcile.moves_cursor`): under a partition whose changes below are unknown, they
+   * are listed only for records that changed; undefined: records are listed whole.
+   */
+  reconcileMovesCursor: ReadonlySet<string> | undefined;
+  /**
    * True when an ancestor loads incrementally: this resource is fetched only for the
    * parents returned in a run, and its rows are replaced within each of them.
    */
@@ -117,6 +123,8 @@ export interface PlannedResource {
   when: Map<string, Predicate>;
   /** `refresh_every` per parent name (`""` for a root resource), in milliseconds. */
   refreshEvery: Map<string, number>;
+  /** `refresh_on` per parent name: fields of the parent record whose change makes it due. */
+  refreshOn: Map<string, string[]>;
   /** The change feed of each partition, when the resource declares one. */
   changes: PlannedChanges | undefined;
 }
@@ -295,6 +303,9 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
     reconcileWatch: typeof r.reconcile === "object" ? r.reconcile.watch ?? [] : [],
     reconcileListing: typeof r.reconcile === "object" ? r.reconcile.listing ?? "keys" : "keys",
     reconcileVerify: typeof r.reconcile === "object" ? r.reconcile.verify : undefined,
+    reconcileMovesCursor: typeof r.reconcile === "object" && r.reconcile.moves_cursor
+      ? new Set(r.reconcile.moves_cursor)
+      : undefined,
     partial: ancestry.some((a) => spec.resources[a].incremental !== undefined),
     load,
     when: new Map(
@@ -314,6 +325,11 @@ function planResource(spec: Spec, name: string, load: boolean): PlannedResource 
       keys: r.changes.keys,
       relistEveryMs: r.changes.relist_every ? durationMs(r.changes.relist_every) : undefined,
     },
+    refreshOn: new Map(
+      Array.isArray(r.refresh_on)
+        ? parents.map((p) => [p, r.refresh_on as string[]])
+        : Object.entries(r.refresh_on ?? {}),
+    ),
     refreshEvery: new Map(
       typeof r.refresh_every === "string"
         ? (parents.length > 0 ? parents : [""]).map((

@@ -76,6 +76,8 @@ interface FeedOutcome {
   next: string | undefined;
   /** When the partition was last listed whole. */
   relistedAt: string;
+  /** The feed's `relist_every`, when its partition is new (no token stored before). */
+  firstOf: number | undefined;
 }
 
 /** Per-resource figures of the feeds in a run, for the summary. */
@@ -121,7 +123,8 @@ export class Feeds {
     const feed = resource.changes!;
     const stored = this.#stored[resource.name]?.[at.partition];
     const every = feed.relistEveryMs;
-    const relistedAt = stored?.relisted_at ?? this.#staggered(at.partition, every);
+    // a new partition's first "last whole listing" is set when its token is stored
+    const relistedAt = stored?.relisted_at ?? new Date(this.#now).toISOString();
     const due = continuing && stored !== undefined && every !== undefined &&
       this.#now - Date.parse(relistedAt) >= every;
     const outcome: FeedOutcome = {
@@ -133,6 +136,7 @@ export class Feeds {
       why: due ? "due" : undefined,
       next: undefined,
       relistedAt: due ? new Date(this.#now).toISOString() : relistedAt,
+      firstOf: stored === undefined ? every : undefined,
     };
     this.#outcomes.set(`${resource.name}\u0000${at.partition}`, outcome);
     const siblings = this.#byParent.get(at.parentKey);
@@ -261,19 +265,40 @@ export class Feeds {
    */
   next(complete: (resource: string, parentKey: string) => boolean): StoredFeeds {
     const out: StoredFeeds = structuredClone(this.#stored);
+    const first = new Map<string, FeedOutcome[]>();
     for (const o of this.#outcomes.values()) {
       if (o.next === undefined || !complete(o.resource, o.parentKey)) continue;
+      if (o.firstOf !== undefined) {
+        const list = first.get(o.resource);
+        if (list) list.push(o);
+        else first.set(o.resource, [o]);
+      }
       (out[o.resource] ??= {})[o.partition] = { token: o.next, relisted_at: o.relistedAt };
+    }
+    for (const [resource, outcomes] of first) {
+      for (const [partition, at] of staggered(outcomes, this.#now)) {
+        out[resource][partition].relisted_at = at;
+      }
     }
     return out;
   }
+}
 
-  /**
-   * A partition's first "last whole listing", spread over the period so that the
-   * safety net lists a share of the partitions each run, not all of them at once.
-   */
-  #staggered(partition: string, every: number | undefined): string {
-    const back = every === undefined ? 0 : hash53(partition) % every;
-    return new Date(this.#now - back).toISOString();
-  }
+/**
+ * The first "last whole listing" of partitions whose feeds start together (a first load
+ * lists every project), evenly spaced over the period in an order that does not depend
+ * on the run (their keys' hashes): the safety net then lists the same share of them in
+ * every stretch of time, not a lump one day and none the next.
+ */
+export function staggered(
+  outcomes: readonly { partition: string; firstOf: number | undefined }[],
+  now: number,
+): Map<string, string> {
+  const sorted = [...outcomes].sort((a, b) =>
+    hash53(a.partition) - hash53(b.partition) || (a.partition < b.partition ? -1 : 1)
+  );
+  return new Map(sorted.map((o, i) => {
+    const back = Math.round(((i + 0.5) / sorted.length) * (o.firstOf ?? 0));
+    return [o.partition, new Date(now - back).toISOString()];
+  }));
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Feeds } from "./feeds.ts";
+import { Feeds, staggered } from "./feeds.ts";
+import { quietFocus } from "./incremental.ts";
 import { buildPlan } from "../plan/plan.ts";
 import { parseSpec } from "../spec/load.ts";
 
@@ -148,4 +149,29 @@ Deno.test("a feed that fails keeps its old token and lists the partition whole; 
   assert.equal(due.figures("tasks").due, 1);
   assert.equal(due.figures("tasks").refused, 0);
   assert.equal(due.next(() => true).tasks.p1.relisted_at, now.toISOString());
+});
+
+Deno.test("partitions whose feeds start together are spread evenly over relist_every: the same share is due in every stretch of time", () => {
+  const every = 7 * 24 * 3600_000;
+  const outcomes = Array.from({ length: 21 }, (_, i) => ({ partition: `p${i}`, firstOf: every }));
+  const at = staggered(outcomes, now.getTime());
+  assert.equal(at.size, 21);
+  // when each is next due, in hours from now, sorted: one every 8 hours
+  const due = [...at.values()].map((t) => (Date.parse(t) + every - now.getTime()) / 3600_000)
+    .sort((a, b) => a - b);
+  assert.deepEqual(due.map((h) => Math.round(h)), Array.from({ length: 21 }, (_, i) => 4 + 8 * i));
+  // every day (24 hours) holds three of them, whichever day it is
+  for (let day = 0; day < 7; day++) {
+    assert.equal(due.filter((h) => h >= day * 24 && h < (day + 1) * 24).length, 3);
+  }
+  // the order does not depend on the order the partitions were listed in
+  assert.deepEqual(staggered([...outcomes].reverse(), now.getTime()), at);
+});
+
+Deno.test("moves_cursor: where nothing tells what changed below, a record that changed is needed whole, any other its quiet children, and everything below them whole", () => {
+  const focus = quietFocus("tasks", new Set(["subtasks", "stories"]), new Set(["t2"]));
+  assert.deepEqual(focus.need("tasks", "t1"), new Set(["subtasks", "stories"]));
+  assert.equal(focus.need("tasks", "t2"), "whole");
+  assert.equal(focus.need("subtasks", "s1"), "whole");
+  assert.equal(focus.need("stories", "c1"), "whole");
 });

@@ -152,6 +152,7 @@ export class IncrementalRun implements RunObserver {
       options.now ?? new Date(),
       this.#fullRefresh,
       this.#previous.refreshed_parents,
+      this.#previous.refreshed_marks,
     );
     this.#watched = options.watched ?? new Map();
     this.#feeds = new Feeds(this.#previous.feeds, options.now ?? new Date(), this.#fullRefresh);
@@ -300,8 +301,13 @@ export class IncrementalRun implements RunObserver {
    * the record was never listed, or a change feed under the same parent named one of the
    * records it lists (a renamed section)? (Recorded when it is not.)
    */
-  due(resource: PlannedResource, parentResource: string, parentKey: string): boolean {
-    if (this.#clocks.isDue(resource, parentResource, parentKey)) return true;
+  due(
+    resource: PlannedResource,
+    parentResource: string,
+    parentKey: string,
+    parentRecord?: ApiRecord,
+  ): boolean {
+    if (this.#clocks.isDue(resource, parentResource, parentKey, parentRecord)) return true;
     // a change feed under the same parent named one of its records (a renamed section)
     if (parentKey !== "" && this.#feeds.namesUnder(resource.name, parentKey)) return true;
     this.ledger.chainsDeferred(resource.name, parentResource);
@@ -345,14 +351,19 @@ export class IncrementalRun implements RunObserver {
     };
     if (options.unfiltered && !options.again && resource.incremental) {
       const changedOwn = new Set<string>();
+      // the feed said nothing of what changed (token refused, feed failed, safety net),
+      // or no feed covers this partition: nothing else sees what changed below its records
+      const everyRecord = this.#feeds.wholePartition(resource.name, at.partition) ||
+        (resource.changes !== undefined && !hasFeed(resource, at.ancestors[0]?.resource ?? ""));
+      const moves = everyRecord ? resource.reconcileMovesCursor : undefined;
+      const quiet = moves && new Set(resource.children.filter((c) => !moves.has(c)));
       return new RecordsListing(this.ledger, resource, at, stored, {
         watched: this.#watched.get(resource.name),
-        // the feed said nothing of what changed (token refused, feed failed, safety net),
-        // or no feed covers this partition: nothing else sees what changed below its records
-        everyRecord: this.#feeds.wholePartition(resource.name, at.partition) ||
-          (resource.changes !== undefined && !hasFeed(resource, at.ancestors[0]?.resource ?? "")),
+        everyRecord,
         changedOwn,
-        focus: this.#feeds.focusOf(resource.name, at.partition, changedOwn),
+        focus: quiet
+          ? quietFocus(resource.name, quiet, changedOwn)
+          : this.#feeds.focusOf(resource.name, at.partition, changedOwn),
       });
     }
     return new ChainListing(
@@ -486,6 +497,11 @@ export class IncrementalRun implements RunObserver {
       shapes,
       refreshed: this.#clocks.next(this.#plan, ran),
       refreshed_parents: this.#clocks.nextSeen(
+        this.#plan,
+        ran,
+        (resource) => new Set(this.ledger.refreshedParents(resource)),
+      ),
+      refreshed_marks: this.#clocks.nextMarks(
         this.#plan,
         ran,
         (resource) => new Set(this.ledger.refreshedParents(resource)),
@@ -635,6 +651,22 @@ class ChainListing implements ListingTracker {
 }
 
 /**
+ * The focus of a partition whose changes below are unknown, under `reconcile.moves_cursor`:
+ * a record of `resource` that changed itself (`changedOwn`) is needed whole; any other
+ * gets its `quiet` children again (those whose changes move no cursor of its), and every
+ * record below them is needed whole.
+ */
+export function quietFocus(
+  resource: string,
+  quiet: ReadonlySet<string>,
+  changedOwn: ReadonlySet<string>,
+): Focus {
+  return {
+    need: (r, key) => r !== resource || changedOwn.has(key) ? "whole" : quiet,
+  };
+}
+
+/**
  * The one listing of whole records a partition of a resource with `reconcile.listing:
  * records`, in a run after its first load: it is the partition's key listing, and it
  * tells which records changed. A record changed when its cursor is at or past the
@@ -702,8 +734,13 @@ class RecordsListing implements ListingTracker {
       const watch = this.#watched !== undefined &&
         (!this.#watched.has(key) || watchedMoved(resource, this.#watched, key, r));
       if (watch && !moved) this.#watchedCount++;
-      if (this.#everyRecord || moved || watch) {
+      if (moved || watch) {
         this.#changedOwn.add(key);
+        return;
+      }
+      // nothing says what changed below it: as the focus says (its quiet children), or whole
+      if (this.#everyRecord) {
+        if (!this.focus) this.#changedOwn.add(key);
         return;
       }
       if (!this.focus || this.focus.need(resource.name, key) === "current") unchanged.add(r);

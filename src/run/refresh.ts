@@ -3,12 +3,41 @@
  * come; the clock of each resource's listings under each parent resource moves when
  * they all ran to the end. A parent record that has never been listed (a project made
  * since the last refresh) is listed at the next run whatever the clock says: the clock
- * keeps the parent records it has seen listed to the end.
+ * keeps the parent records it has seen listed to the end. So is a parent record whose
+ * `refresh_on` fields differ from what they were at its last complete listing (a project
+ * whose list of custom field settings changed): the clock keeps a hash of them.
  *
  * @module
  */
 import type { Plan, PlannedResource } from "../plan/plan.ts";
-import type { RefreshedParents } from "./state.ts";
+import type { ApiRecord } from "../extract/observer.ts";
+import type { RefreshedMarks, RefreshedParents } from "./state.ts";
+import { getPath } from "../core/paths.ts";
+import { hash53 } from "../core/keys.ts";
+
+/**
+ * The hash of a parent record's `refresh_on` values: the same for equal values whatever
+ * the order of an object's keys.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refreshMark } from "./refresh.ts";
+ * const a = refreshMark({ s: [{ gid: "1", is_important: true }] }, ["s"]);
+ * assert.equal(a, refreshMark({ s: [{ is_important: true, gid: "1" }] }, ["s"]));
+ * assert.notEqual(a, refreshMark({ s: [{ gid: "1", is_important: false }] }, ["s"]));
+ * ```
+ */
+export function refreshMark(record: ApiRecord, fields: readonly string[]): string {
+  const sorted = (x: unknown): unknown =>
+    Array.isArray(x) ? x.map(sorted) : x !== null && typeof x === "object"
+      ? Object.fromEntries(
+        Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a < b ? -1 : 1)
+          .map(([k, v]) => [k, sorted(v)]),
+      )
+      : x ?? null;
+  return hash53(JSON.stringify(fields.map((f) => sorted(getPath(record, f))))).toString(36);
+}
 
 /** The key of a resource's listings under one parent resource in the state's `refreshed`. */
 export function refreshKey(resource: string, parent: string): string {
@@ -25,17 +54,24 @@ export class RefreshClocks {
   readonly #seenSets = new Map<string, ReadonlySet<string>>();
   /** Parent records listed in this run, per clock key. */
   readonly #listed = new Map<string, Set<string>>();
+  /** The stored `refresh_on` hashes. */
+  readonly #marks: Readonly<RefreshedMarks>;
+  /** The `refresh_on` hashes of the parent records listed in this run, per clock key. */
+  readonly #listedMarks = new Map<string, Map<string, string>>();
 
   /**
    * `last`: the stored clocks; `seen`: the parent records each clock has seen listed;
-   * `ignore`: every listing is due (a full refresh).
+   * `ignore`: every listing is due (a full refresh); `marks`: the stored `refresh_on`
+   * hashes.
    */
   constructor(
     last: Readonly<Record<string, string>>,
     now: Date,
     ignore = false,
     seen: Readonly<RefreshedParents> = {},
+    marks: Readonly<RefreshedMarks> = {},
   ) {
+    this.#marks = marks;
     this.#last = last;
     this.#seen = seen;
     this.#now = now;
@@ -52,18 +88,32 @@ export class RefreshClocks {
 
   /**
    * Is this resource's listing under this parent record (of resource `parent`, `""`:
-   * none) due in this run? Yes when its clock's time has come, and for a parent record
-   * the clock has not seen listed. Each listing found due is remembered (see
-   * {@linkcode next}).
+   * none) due in this run? Yes when its clock's time has come, for a parent record the
+   * clock has not seen listed, and for one whose `refresh_on` fields (in `record`, the
+   * parent record) differ from those of its last complete listing. Each listing found due
+   * is remembered (see {@linkcode next}).
    */
-  isDue(resource: PlannedResource, parent: string, parentKey = ""): boolean {
+  isDue(
+    resource: PlannedResource,
+    parent: string,
+    parentKey = "",
+    record?: ApiRecord,
+  ): boolean {
     const key = refreshKey(resource.name, parent);
+    const on = resource.refreshOn.get(parent);
+    const mark = on && record ? refreshMark(record, on) : undefined;
     const due = this.#clockDue(resource, parent) ||
-      !this.#seenOf(key).has(parentKey);
+      !this.#seenOf(key).has(parentKey) ||
+      (mark !== undefined && this.#marks[key]?.[parentKey] !== mark);
     if (due && resource.refreshEvery.has(parent)) {
       let listed = this.#listed.get(key);
       if (!listed) this.#listed.set(key, listed = new Set());
       listed.add(parentKey);
+      if (mark !== undefined) {
+        let marks = this.#listedMarks.get(key);
+        if (!marks) this.#listedMarks.set(key, marks = new Map());
+        marks.set(parentKey, mark);
+      }
     }
     return due;
   }
@@ -106,6 +156,33 @@ export class RefreshClocks {
         const listed = [...this.#listed.get(key) ?? []].filter((k) => done.has(k));
         const kept = ran(r) ? [] : this.#seen[key] ?? [];
         next[key] = [...new Set([...kept, ...listed])].sort();
+      }
+    }
+    return next;
+  }
+
+  /**
+   * The `refresh_on` hashes to store: those of the parent records listed to the end in
+   * this run over the stored ones (only these when the clock moves: a parent gone from
+   * the API drops out), as {@linkcode nextSeen} keeps the parent records.
+   */
+  nextMarks(
+    plan: Plan,
+    ran: (resource: PlannedResource) => boolean,
+    completed: (resource: string) => ReadonlySet<string>,
+  ): RefreshedMarks {
+    const next: RefreshedMarks = {};
+    for (const r of plan.resources.values()) {
+      if (!r.load) continue;
+      for (const parent of r.refreshOn.keys()) {
+        if (!r.refreshEvery.has(parent)) continue;
+        const key = refreshKey(r.name, parent);
+        const done = completed(r.name);
+        const marks: Record<string, string> = ran(r) ? {} : { ...this.#marks[key] };
+        for (const [k, mark] of this.#listedMarks.get(key) ?? []) {
+          if (done.has(k)) marks[k] = mark;
+        }
+        next[key] = marks;
       }
     }
     return next;

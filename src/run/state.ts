@@ -55,6 +55,14 @@ export const RefreshedSchema = v.record(v.string(), text);
 export const RefreshedParentsSchema = v.record(v.string(), v.array(text));
 
 /**
+ * What the `refresh_on` fields of each parent record were at the last complete listing
+ * under it (a hash): the same keys as `refreshed` → parent key → hash.
+ *
+ * @ignore
+ */
+export const RefreshedMarksSchema = v.record(v.string(), v.record(v.string(), text));
+
+/**
  * A pipeline's state as stored with each load.
  *
  * @ignore
@@ -66,6 +74,8 @@ export const StoredStateSchema = v.looseObject({
   incremental_boundary: v.optional(BoundariesSchema, {}),
   refreshed: v.optional(RefreshedSchema, {}),
   refreshed_parents: v.optional(RefreshedParentsSchema, {}),
+  /** The `refresh_on` values of each parent record at its last complete listing (a hash). */
+  refreshed_marks: v.optional(RefreshedMarksSchema),
   /**
    * The resources this database has loaded in full (a new one is backfilled over its
    * parents' existing records first); absent in databases older than it.
@@ -108,6 +118,8 @@ export type Boundaries = Infer<typeof BoundariesSchema>;
 export type StoredState = Infer<typeof StoredStateSchema>;
 /** The parent records each `refresh_every` listing has listed: clock key → parent keys. */
 export type RefreshedParents = Infer<typeof RefreshedParentsSchema>;
+/** The `refresh_on` hash of each parent record: clock key → parent key → hash. */
+export type RefreshedMarks = Infer<typeof RefreshedMarksSchema>;
 
 /** A stored state that does not have the state's shape (exit code 1). */
 export class StateError extends RestpipeError {

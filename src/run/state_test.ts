@@ -1,7 +1,7 @@
 /** The stored state: one schema, validated when read. */
 import assert from "node:assert/strict";
 import { readState, StateError } from "./state.ts";
-import { RefreshClocks, refreshKey } from "./refresh.ts";
+import { RefreshClocks, refreshKey, refreshMark } from "./refresh.ts";
 import { parseSpec } from "../spec/load.ts";
 import { buildPlan } from "../plan/plan.ts";
 
@@ -75,4 +75,55 @@ resources:
   const due = new RefreshClocks(old, now, false, seen);
   due.isDue(sections, "projects", "p2");
   assert.deepEqual(due.nextSeen(plan, () => true, done), { [key]: ["p2"] });
+});
+
+Deno.test("refresh_on: a parent record whose named fields changed since its last complete listing is due now; the hashes move where the listings completed", () => {
+  const { spec } = parseSpec(
+    `pipeline: p
+dataset: d
+source: { base_url: "https://api.example.com" }
+resources:
+  projects: { path: /projects, fields: [gid, settings] }
+  settings:
+    path: /projects/{projects.gid}/settings
+    parent: projects
+    refresh_every: 7d
+    refresh_on: [settings]
+`,
+    "spec.yaml",
+  );
+  const plan = buildPlan(spec);
+  const settings = plan.resources.get("settings")!;
+  const now = new Date("2024-05-02T00:00:00.000Z");
+  const key = refreshKey("settings", "projects");
+  const recent = { [key]: "2024-05-01T00:00:00.000Z" };
+  const seen = { [key]: ["p1", "p2"] };
+  const p1 = { gid: "p1", settings: [{ gid: "s1", is_important: true }] };
+  const p2 = { gid: "p2", settings: [] };
+  const marks = { [key]: { p1: refreshMark(p1, ["settings"]), p2: refreshMark(p2, ["settings"]) } };
+  const clocks = () => new RefreshClocks(recent, now, false, seen, marks);
+  // unchanged: not due; a setting added or one's values changed: due
+  assert.equal(clocks().isDue(settings, "projects", "p1", p1), false);
+  const added = { ...p2, settings: [{ gid: "s2", is_important: false }] };
+  assert.equal(clocks().isDue(settings, "projects", "p2", added), true);
+  const flipped = { ...p1, settings: [{ gid: "s1", is_important: false }] };
+  assert.equal(clocks().isDue(settings, "projects", "p1", flipped), true);
+  // no hash stored (a database older than refresh_on): due once
+  assert.equal(
+    new RefreshClocks(recent, now, false, seen).isDue(settings, "projects", "p1", p1),
+    true,
+  );
+  // the new hash is stored for a listing that completed, the old one kept for one that did not
+  const run = clocks();
+  run.isDue(settings, "projects", "p1", flipped);
+  run.isDue(settings, "projects", "p2", added);
+  const next = run.nextMarks(plan, () => false, () => new Set(["p1"]));
+  assert.deepEqual(next, {
+    [key]: { p1: refreshMark(flipped, ["settings"]), p2: marks[key].p2 },
+  });
+  // the next run, with these hashes, does not list p1 again
+  assert.equal(
+    new RefreshClocks(recent, now, false, seen, next).isDue(settings, "projects", "p1", flipped),
+    false,
+  );
 });

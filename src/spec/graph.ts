@@ -118,6 +118,26 @@ export function checkGraph(doc: unknown): GraphIssue[] {
         }
       });
     }
+    if (isRecord(r.reconcile) && Array.isArray(r.reconcile.moves_cursor)) {
+      const quiet = r.reconcile.moves_cursor;
+      if (r.reconcile.listing !== "records") {
+        issues.push({
+          path: at("reconcile", "moves_cursor"),
+          message: "moves_cursor says what a listing of whole records need not list again " +
+            "below records that did not change: add listing: records",
+        });
+      }
+      const children = names.filter((n) => n !== name && declared(n).includes(name));
+      quiet.forEach((c, i) => {
+        if (typeof c === "string" && !children.includes(c)) {
+          issues.push({
+            path: at("reconcile", "moves_cursor", i),
+            message: `"${c}" is not a child resource of ${name}` +
+              (children.length > 0 ? ` (its children: ${children.join(", ")})` : ""),
+          });
+        }
+      });
+    }
     if (isRecord(r.changes) && !(r.reconcile === true || isRecord(r.reconcile))) {
       issues.push({
         path: at("changes"),
@@ -136,6 +156,7 @@ export function checkGraph(doc: unknown): GraphIssue[] {
     issues.push(...checkWhen(r.when, ps, at, (n) => resources[n], defaultKey));
     issues.push(...unknownParentKeys(r.refresh_every, ps, (p) => at("refresh_every", p)));
     issues.push(...unknownParentKeys(r.parent_params, ps, (p) => at("parent_params", p)));
+    issues.push(...checkRefreshOn(r, ps, at, resources));
     issues.push(...checkKeep(r, ps, at, defaultKey));
     issues.push(...checkVerify(r, at, defaultKey));
     // for_each per parent: a map of parent name to a list
@@ -406,6 +427,58 @@ function checkKeep(
       if (!(e instanceof PredicateError)) throw e;
       issues.push({ path, offset: e.offset, message: `keep: ${e.message}` });
     }
+  }
+  return issues;
+}
+
+/**
+ * `refresh_on` needs `refresh_every` for the same parents (else the listing runs every
+ * time anyway), names known parents, and only fields those parents request.
+ */
+function checkRefreshOn(
+  r: Record<string, unknown>,
+  ps: string[],
+  at: (...path: (string | number)[]) => KeyPath,
+  resources: Record<string, unknown>,
+): GraphIssue[] {
+  const on = r.refresh_on;
+  if (on === undefined) return [];
+  const issues: GraphIssue[] = [];
+  if (!Array.isArray(on) && isRecord(on)) {
+    issues.push(...unknownParentKeys(on, ps, (p) => at("refresh_on", p)));
+  }
+  const byParent: [string, unknown, (i: number) => KeyPath][] = Array.isArray(on)
+    ? ps.map((p) => [p, on, (i: number) => at("refresh_on", i)])
+    : isRecord(on)
+    ? Object.entries(on).map(([p, f]) => [p, f, (i: number) => at("refresh_on", p, i)])
+    : [];
+  const every = r.refresh_every;
+  for (const [p, fields, path] of byParent) {
+    if (!ps.includes(p) || !Array.isArray(fields)) continue;
+    const timed = typeof every === "string" || (isRecord(every) && p in every);
+    if (!timed) {
+      issues.push({
+        path: Array.isArray(on) ? at("refresh_on") : at("refresh_on", p),
+        message: `refresh_on makes a listing due before its refresh_every; without a ` +
+          `refresh_every for ${p} it is listed at every run: add refresh_every`,
+      });
+    }
+    const parent = resources[p];
+    const own = isRecord(parent) && Array.isArray(parent.fields)
+      ? parent.fields.filter((x): x is string => typeof x === "string")
+      : undefined;
+    if (own === undefined) continue;
+    fields.forEach((f, i) => {
+      if (typeof f !== "string") return;
+      const root = f.split(".")[0];
+      if (!own.some((x) => x === f || x.split(".")[0] === root)) {
+        issues.push({
+          path: path(i),
+          message: `"${f}" is not among the fields of ${p}: its records would not carry it` +
+            didYouMean(f, own),
+        });
+      }
+    });
   }
   return issues;
 }

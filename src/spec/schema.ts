@@ -315,6 +315,20 @@ export const ResourceSchema = v.strictObject({
     [DurationSchema, v.record(name, DurationSchema)],
     "expected a duration such as 24h, or a map of parent name to duration",
   )),
+  /**
+   * Fields of the parent record (for every parent, or per parent name) whose change makes
+   * this listing due at once, whatever `refresh_every` says: a listing under a parent
+   * record whose values of these fields differ from those it had at its last complete
+   * listing runs at the next run (`custom_field_settings`: a project that lists its
+   * settings). Needs `refresh_every`.
+   */
+  refresh_on: v.optional(v.union(
+    [
+      v.pipe(v.array(v.string()), v.minLength(1)),
+      v.record(name, v.pipe(v.array(v.string()), v.minLength(1))),
+    ],
+    "expected a list of the parent's fields, or a map of parent name to such a list",
+  )),
   params: v.optional(ParamsSchema),
   /**
    * Query parameters per parent name, over `params`: the parents of a union may be
@@ -388,9 +402,20 @@ export const ResourceSchema = v.strictObject({
            * every key no complete listing returned is deleted.
            */
           verify: v.optional(v.string()),
+          /**
+           * With `listing: records`: the child resources whose every change moves the
+           * parent record's cursor (Asana: an attachment added or deleted moves its task's
+           * `modified_at`). When nothing tells what changed below a partition (its feed's
+           * safety net is due, its token was refused or failed, or no feed covers it),
+           * these are listed only under records whose cursor or watched values moved, or
+           * that are new; every other child is listed again under every record, with
+           * everything below it. Without it such a partition's records are all listed
+           * again whole.
+           */
+          moves_cursor: v.optional(v.pipe(v.array(name), v.minLength(1))),
         }),
       ],
-      "expected true, false or {fields: [...], watch: [...], listing: keys|records, verify: path}",
+      "expected true, false or {fields: [...], watch: [...], listing: keys|records, verify: path, moves_cursor: [...]}",
     ),
     false,
   ),

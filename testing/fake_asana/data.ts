@@ -880,6 +880,100 @@ export class FakeData {
   }
 
   /**
+   * Adds a custom field to a project: a new setting, which the project lists among its
+   * `custom_field_settings`. As in Asana, no task's `modified_at` moves and the
+   * project's events carry nothing of it.
+   */
+  addFieldSetting(projectGid: string, fieldGid: string): AsanaObject {
+    const project = this.objects.get(projectGid)!;
+    const setting = this.add("custom_field_setting", {
+      custom_field: new Ref(fieldGid),
+      parent: new Ref(project.gid),
+      project: new Ref(project.gid),
+      is_important: false,
+    });
+    (project.custom_field_settings as Ref[]).push(new Ref(setting.gid));
+    return setting;
+  }
+
+  /** Takes a custom field off a project: its setting is gone (no event, no `modified_at`). */
+  removeFieldSetting(settingGid: string): void {
+    const setting = this.objects.get(settingGid)!;
+    const project = this.objects.get((setting.parent as Ref).gid)!;
+    project.custom_field_settings = (project.custom_field_settings as Ref[]).filter((r) =>
+      r.gid !== settingGid
+    );
+    this.#remove(settingGid);
+  }
+
+  /** Marks a project's custom field setting important, or not (no event, no `modified_at`). */
+  setImportant(settingGid: string, important: boolean): void {
+    this.objects.get(settingGid)!.is_important = important;
+  }
+
+  /**
+   * Posts a status update on a project, a portfolio or a goal, which then names it as its
+   * `current_status_update` (no task moves, no event).
+   */
+  addStatusUpdate(parentGid: string): AsanaObject {
+    const parent = this.objects.get(parentGid)!;
+    const author = this.all("user")[0];
+    const update = this.add("status_update", {
+      title: `Status of ${parent.name} (new)`,
+      resource_subtype: `${parent.resource_type}_status_update`,
+      text: "At risk ⚠️",
+      status_type: "at_risk",
+      author: new Ref(author.gid),
+      created_by: new Ref(author.gid),
+      created_at: this.tick(),
+      modified_at: this.tick(),
+      parent: new Ref(parent.gid),
+    });
+    parent.current_status_update = new Ref(update.gid);
+    return update;
+  }
+
+  /**
+   * Adds a user to a project's members (a project membership, as an editor): the
+   * project lists them among its `members`; no task moves, no event.
+   */
+  addProjectMember(projectGid: string, userGid: string): AsanaObject {
+    const project = this.objects.get(projectGid)!;
+    (project.members as Ref[]).push(new Ref(userGid));
+    return this.add("project_membership", {
+      parent: new Ref(project.gid),
+      member: new Ref(userGid),
+      access_level: "editor",
+    });
+  }
+
+  /** Takes a user off a project's members: their project membership is gone (no event). */
+  removeProjectMember(projectGid: string, userGid: string): void {
+    const project = this.objects.get(projectGid)!;
+    project.members = (project.members as Ref[]).filter((m) => m.gid !== userGid);
+    const membership = this.all("project_membership").find((m) =>
+      (m.parent as Ref).gid === projectGid && (m.member as Ref).gid === userGid
+    );
+    if (membership) this.#remove(membership.gid);
+  }
+
+  /**
+   * Attaches a file to a task or a subtask. As in Asana, that writes a story on it
+   * (`attachment_added`) and moves its own `modified_at` ("changes to attachments"), not
+   * its parent task's; the event bubbles up to the projects above it.
+   */
+  addAttachmentTo(gid: string): AsanaObject {
+    const task = this.objects.get(gid)!;
+    const attachment = this.add("attachment", this.#attachment(task));
+    const story = this.addStory(task, "system", []);
+    story.resource_subtype = "attachment_added";
+    story.text = `attached ${attachment.name}`;
+    task.modified_at = this.tick();
+    this.#event(task, "added", attachment, task);
+    return attachment;
+  }
+
+  /**
    * Changes a share of the listed tasks, deterministically: touches `touch` (a
    * fraction), adds `add` tasks, deletes `remove` tasks and comments on `stories` tasks.
    */
