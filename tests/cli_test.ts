@@ -25,7 +25,7 @@ Deno.test("check validates, says where each variable was found, and prints the r
   );
   assert.match(
     r.stdout,
-    /change feed GET \/events per projects \(each parent listed whole every 7d\)/,
+    /change feed GET \/events per projects \(each parent listed whole every 10d\)/,
   );
   assert.doesNotMatch(r.stdout, /tok-123456/);
   const missing = await runCli(["check", SPEC]);

@@ -276,8 +276,8 @@ Deno.test("a renamed section is in the project's events: its project's sections 
 Deno.test("the safety net after lost events lists every task's subtasks and comments again, and attachments only under tasks whose modified_at moved (moves_cursor); exact either way, wrong if comments were declared to move it", async () => {
   // the safety net is due for every project two hours on (tokens are still good)
   const hourly = (s: string) => {
-    assert.equal(s.includes("relist_every: 7d"), true);
-    return s.replace("relist_every: 7d", "relist_every: 1h");
+    assert.equal(s.includes("relist_every: 10d"), true);
+    return s.replace("relist_every: 10d", "relist_every: 1h");
   };
   const without = (s: string) => {
     const line = "      moves_cursor: [attachments]\n";

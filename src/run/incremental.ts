@@ -298,8 +298,9 @@ export class IncrementalRun implements RunObserver {
 
   /**
    * Is this resource's listing under this parent record due: its clock's time has come,
-   * the record was never listed, or a change feed under the same parent named one of the
-   * records it lists (a renamed section)? (Recorded when it is not.)
+   * the record was never listed, its `refresh_on` fields changed since its last complete
+   * listing, or a change feed under the same parent named one of the records it lists (a
+   * renamed section)? (Recorded when it is not.)
    */
   due(
     resource: PlannedResource,
