@@ -341,3 +341,48 @@ Deno.test("the safety net after lost events lists every task's subtasks and comm
   assert.equal(off.attachments - on.attachments >= 50, true, JSON.stringify(seen));
   console.log(JSON.stringify(seen));
 });
+
+Deno.test("an attachment on a subtask arrives through the feed (its task's modified_at stays); one on a task moves the task's modified_at and arrives even without the feed", async () => {
+  for (const feed of [true, false]) {
+    const fake = await startFakeAsana(SIZE);
+    try {
+      const d = fake.data;
+      const spec = await asanaSpec(fake.baseUrl, fake.token, feed ? undefined : noFeed);
+      const dest = await PgliteDestination.open();
+      await runPipeline(spec, { destination: dest });
+      const top = d.all("task").filter((t) =>
+        !(t.parent instanceof Ref) && (t.projects as Ref[]).length > 0
+      );
+      const sub = d.all("task").find((t) =>
+        t.parent instanceof Ref && (t.projects as Ref[]).length === 0 &&
+        top.some((p) => p.gid === (t.parent as Ref).gid)
+      )!;
+      const parentBefore = d.objects.get((sub.parent as Ref).gid)!.modified_at;
+      const onSub = d.addAttachmentTo(sub.gid);
+      assert.equal(d.objects.get((sub.parent as Ref).gid)!.modified_at, parentBefore);
+      const second = await runPipeline(spec, { destination: dest });
+      const has = async (gid: string) =>
+        (await dest.query(`select 1 from asana_data.attachments where gid = $1`, [gid])).rows
+          .length === 1;
+      const fresh = await freshLoad(fake.baseUrl, fake.token);
+      const diff = differing(await tableContents(dest), fresh);
+      if (feed) {
+        assert.deepEqual(diff, []);
+        assert.equal(await has(onSub.gid), true);
+        // the subtask's listing and its own children; not every task's attachments
+        const requests = (r: string) => second.resources.find((x) => x.resource === r)!.requests;
+        assert.equal(requests("attachments") <= 2, true, `${requests("attachments")}`);
+      } else {
+        assert.equal(await has(onSub.gid), false, "the control: no feed, no attachment");
+        assert.equal(diff.includes("attachments"), true, diff.join());
+      }
+      // on a task: its modified_at moves, and the listing of whole records sees it, feed or not
+      const onTask = d.addAttachmentTo(top[2].gid);
+      await runPipeline(spec, { destination: dest });
+      assert.equal(await has(onTask.gid), true);
+      await dest.close();
+    } finally {
+      await fake.close();
+    }
+  }
+});
