@@ -76,7 +76,10 @@ interface FeedOutcome {
   next: string | undefined;
   /** When the partition was last listed whole. */
   relistedAt: string;
-  /** The feed's `relist_every`, when its partition is new (no token stored before). */
+  /**
+   * The feed's `relist_every`, when the partition's safety net starts afresh in this run:
+   * it is new (no token stored before), or its token was refused or its feed failed.
+   */
   firstOf: number | undefined;
 }
 
@@ -149,6 +152,9 @@ export class Feeds {
       outcome.whole = true;
       outcome.why = why;
       outcome.relistedAt = new Date(this.#now).toISOString();
+      // spread again with the others listed whole for the same reason (after a gap, every
+      // partition): else their safety nets would all fall due on the same day
+      outcome.firstOf = every;
       figures[why]++;
     };
     return {
@@ -285,8 +291,9 @@ export class Feeds {
 }
 
 /**
- * The first "last whole listing" of partitions whose feeds start together (a first load
- * lists every project), evenly spaced over the period in an order that does not depend
+ * The first "last whole listing" of partitions whose safety nets start together (a first
+ * load lists every project; so does a run after a gap longer than a token's life), evenly
+ * spaced over the period in an order that does not depend
  * on the run (their keys' hashes): the safety net then lists the same share of them in
  * every stretch of time, not a lump one day and none the next.
  */

@@ -175,3 +175,28 @@ Deno.test("moves_cursor: where nothing tells what changed below, a record that c
   assert.equal(focus.need("subtasks", "s1"), "whole");
   assert.equal(focus.need("stories", "c1"), "whole");
 });
+
+Deno.test("after a gap every token is refused and every partition listed whole: their safety nets are spread again, not all due on one day", () => {
+  const every = 7 * 24 * 3600_000;
+  const stored = {
+    tasks: Object.fromEntries(
+      Array.from({ length: 7 }, (_, i) => [`p${i}`, {
+        token: `t${i}`,
+        relisted_at: new Date(now.getTime() - 26 * 3600_000 - i * 20 * 3600_000).toISOString(),
+      }]),
+    ),
+  };
+  const feeds = new Feeds(stored, now, false);
+  for (let i = 0; i < 7; i++) {
+    const t = feeds.tracker(tasks, { ...at, partition: `p${i}`, parentKey: `p${i}` }, true);
+    t.refused(`fresh${i}`);
+  }
+  assert.equal(feeds.figures("tasks").refused, 7);
+  const next = feeds.next(() => true).tasks;
+  const due = Object.values(next).map((p) =>
+    Math.round((Date.parse(p.relisted_at) + every - now.getTime()) / 3600_000)
+  ).sort((a, b) => a - b);
+  // one a day (every 24 hours from the 12th), not seven in a week's time
+  assert.deepEqual(due, [12, 36, 60, 84, 108, 132, 156]);
+  assert.equal(next.p3.token, "fresh3");
+});
