@@ -548,3 +548,27 @@ Deno.test("deno task demo downloads only what restpipe runs with: the test tools
   // neither made a database folder named after the option
   assert.deepEqual([...Deno.readDirSync(dir.path)], []);
 });
+
+Deno.test("every deno task's script resolves its imports with the task's own flags (the bench needs the test tools' import map)", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const checked: string[] = [];
+  for (const [task, command] of Object.entries(config.tasks as Record<string, string>)) {
+    const words = command.split(/\s+/);
+    if (words[0] !== "deno" || !["run", "install"].includes(words[1])) continue;
+    const script = words.find((w) => /\.ts$/.test(w))!;
+    // the flags that decide where imports come from, as the task passes them
+    const own = words.filter((w) => /^--(import-map|lock|config)=/.test(w));
+    const configFlag = words.includes("--config")
+      ? ["--config", words[words.indexOf("--config") + 1]]
+      : [];
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--quiet", ...own, ...configFlag, script],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 0, `deno task ${task}: ${new TextDecoder().decode(r.stderr)}`);
+    checked.push(task);
+  }
+  assert.ok(checked.includes("bench") && checked.includes("run") && checked.includes("demo"));
+});
