@@ -549,7 +549,7 @@ Deno.test("deno task demo downloads only what restpipe runs with: the test tools
   assert.deepEqual([...Deno.readDirSync(dir.path)], []);
 });
 
-Deno.test("every deno task's script resolves its imports with the task's own flags (the bench needs the test tools' import map)", async () => {
+Deno.test("every deno task's script, and every script the README runs, resolves its imports with the flags it is run with (the bench needs the test tools' import map)", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   const checked: string[] = [];
   for (const [task, command] of Object.entries(config.tasks as Record<string, string>)) {
@@ -571,4 +571,19 @@ Deno.test("every deno task's script resolves its imports with the task's own fla
     checked.push(task);
   }
   assert.ok(checked.includes("bench") && checked.includes("run") && checked.includes("demo"));
+  // and the scripts the README runs with `deno run -A scripts/…` (deno.json's imports only)
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const scripts = [
+    ...new Set([...readme.matchAll(/deno run -A (scripts\/\w+\.ts)/g)].map((m) => m[1])),
+  ];
+  assert.ok(scripts.length >= 3, scripts.join());
+  for (const script of scripts) {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--quiet", script],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 0, `deno run -A ${script}: ${new TextDecoder().decode(r.stderr)}`);
+  }
 });
