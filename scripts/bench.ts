@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { parseArgs } from "../src/cli/args.ts";
+import { parseArgs, stringFlag } from "../src/cli/args.ts";
 import { FakeData } from "../testing/fake_asana/data.ts";
 import { parseOptFields, Renderer } from "../testing/fake_asana/render.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
@@ -50,10 +50,7 @@ const args = parseArgs(Deno.args, {
   "incremental-tasks": "value",
   destination: "value",
 });
-const str = (k: string, d: string) => {
-  const v = args.flags.get(k);
-  return typeof v === "string" ? v : d;
-};
+const str = (k: string, d: string) => stringFlag(args, k) ?? d;
 const scales = str("tasks", "1000,10000").split(",").map(Number);
 const latency = Number(str("latency", "100"));
 const jitter = Number(str("jitter", "20"));

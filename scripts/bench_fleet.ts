@@ -12,7 +12,8 @@
  */
 import postgres from "postgres";
 import { PgBoss } from "pg-boss";
-import { parseArgs } from "../src/cli/args.ts";
+import { parseArgs, stringFlag } from "../src/cli/args.ts";
+import { cliCommand } from "../tests/helpers.ts";
 import { sizedFor, startFakeAsana } from "../testing/fake_asana/mod.ts";
 
 const args = parseArgs(Deno.args, {
@@ -23,10 +24,7 @@ const args = parseArgs(Deno.args, {
   rpm: "value",
   jobs: "value",
 });
-const flag = (name: string, fallback: string) => {
-  const v = args.flags.get(name);
-  return typeof v === "string" ? v : fallback;
-};
+const flag = (name: string, fallback: string) => stringFlag(args, name) ?? fallback;
 const ORGS = Number(flag("orgs", "8"));
 const WORKERS = flag("workers", "1,2,4").split(",").map(Number);
 const TASKS = Number(flag("tasks", "300"));
@@ -121,34 +119,24 @@ for (const w of WORKERS) {
   await Deno.writeTextFile(`${dir}/fleet.yaml`, lines.join("\n") + "\n");
   const env = { DESTINATION__POSTGRES__CREDENTIALS: url, PATH: Deno.env.get("PATH") ?? "" };
   const workers = Array.from({ length: w }, () =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "-A",
-        `${ROOT}src/cli/main.ts`,
-        "worker",
-        `${dir}/fleet.yaml`,
-        "--poll-seconds",
-        "0.5",
-      ],
+    cliCommand([
+      "worker",
+      `${dir}/fleet.yaml`,
+      "--poll-seconds",
+      "0.5",
+    ], {
       env,
       clearEnv: true,
       stdout: "null",
       stderr: "null",
     }).spawn());
   const t0 = performance.now();
-  const queued = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "-A",
-      `${ROOT}src/cli/main.ts`,
-      "schedule",
-      `${dir}/fleet.yaml`,
-      "--now",
-      "all",
-    ],
+  const queued = await cliCommand([
+    "schedule",
+    `${dir}/fleet.yaml`,
+    "--now",
+    "all",
+  ], {
     env,
     clearEnv: true,
   }).output();

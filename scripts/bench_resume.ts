@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { parseArgs } from "../src/cli/args.ts";
+import { parseArgs, stringFlag } from "../src/cli/args.ts";
+import { cliCommand } from "../tests/helpers.ts";
 import { sizedFor, startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
@@ -24,10 +25,7 @@ const args = parseArgs(Deno.args, {
   latency: "value",
   destination: "value",
 });
-const flag = (name: string, fallback: string) => {
-  const v = args.flags.get(name);
-  return typeof v === "string" ? v : fallback;
-};
+const flag = (name: string, fallback: string) => stringFlag(args, name) ?? fallback;
 const TASKS = Number(flag("tasks", "10000"));
 const KILL = Number(flag("kill", "0.8"));
 const LATENCY = Number(flag("latency", "10"));
@@ -70,18 +68,13 @@ if (typeof URL_ === "string") {
   await d.close();
 }
 const cli = (extra: string[] = []) =>
-  new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "-A",
-      `${ROOT}src/cli/main.ts`,
-      "run",
-      spec,
-      ...target,
-      "--quiet",
-      ...extra,
-    ],
+  cliCommand([
+    "run",
+    spec,
+    ...target,
+    "--quiet",
+    ...extra,
+  ], {
     stdout: "null",
     stderr: "piped",
   });

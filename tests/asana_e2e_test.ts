@@ -4,7 +4,7 @@ import { loadSpec, parseSpec } from "../src/spec/load.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { describeDataset } from "../src/show.ts";
-import { fastAsanaFile, ROOT, runCli, tempDir } from "./helpers.ts";
+import { cliCommand, fastAsanaFile, ROOT, runCli, tempDir } from "./helpers.ts";
 
 const SPEC = `${ROOT}pipelines/asana.yaml`;
 const ROOT_TABLES = [
@@ -278,18 +278,13 @@ Deno.test("a run killed mid-load leaves the previous load; the next run complete
 
     fake.data.all("project")[0].name = "renamed";
     // a full refresh: it rewrites every table, so there is much to lose if it were not atomic
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "-A",
-        `${ROOT}src/cli/main.ts`,
-        "run",
-        SPEC,
-        "--db",
-        db,
-        "--full-refresh",
-      ],
+    const child = cliCommand([
+      "run",
+      SPEC,
+      "--db",
+      db,
+      "--full-refresh",
+    ], {
       env,
       cwd: dir.path,
       stdout: "null",

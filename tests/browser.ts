@@ -5,7 +5,7 @@
  * @module
  */
 import { type Browser, chromium } from "playwright-core";
-import { ROOT } from "./helpers.ts";
+import { cliCommand, ROOT } from "./helpers.ts";
 
 /** Where Chromium is: RESTPIPE_TEST_CHROMIUM, else Debian's /usr/bin/chromium. */
 export const CHROMIUM: string = Deno.env.get("RESTPIPE_TEST_CHROMIUM") ?? "/usr/bin/chromium";
@@ -61,8 +61,7 @@ export async function startWebCommand(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<WebCommand> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", `${ROOT}src/cli/main.ts`, ...args],
+  const child = cliCommand([...args], {
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { startFakeAsana } from "../testing/fake_asana/mod.ts";
 import { formatProgress, formatProgressLine, ProgressReporter } from "../src/cli/progress.ts";
 import type { Progress } from "../src/pipeline.ts";
-import { fastAsanaFile, ROOT, runCli, tempDir } from "./helpers.ts";
+import { cliCommand, fastAsanaFile, ROOT, runCli, tempDir } from "./helpers.ts";
 
 const SPEC = `${ROOT}pipelines/asana.yaml`;
 
@@ -286,18 +286,13 @@ Deno.test("show --loads, show <table>, sql and serve (psql connects)", async () 
     const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = free.addr.port;
     free.close();
-    const server = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "-A",
-        `${ROOT}src/cli/main.ts`,
-        "serve",
-        "--db",
-        db,
-        "--port",
-        String(port),
-      ],
+    const server = cliCommand([
+      "serve",
+      "--db",
+      db,
+      "--port",
+      String(port),
+    ], {
       stdout: "piped",
       stderr: "null",
     }).spawn();

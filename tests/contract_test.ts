@@ -6,7 +6,7 @@
  * and none of them ever carries the token.
  */
 import assert from "node:assert/strict";
-import { ROOT, runCli, tempDir, writeSpec } from "./helpers.ts";
+import { cliCommand, runCli, tempDir, writeSpec } from "./helpers.ts";
 import { FAST_RETRY, json, serveHostile } from "./hostile.ts";
 
 const TOKEN = "tok-contract-1234567890";
@@ -215,18 +215,13 @@ Deno.test("a run a worker started stops when its standard input closes (the work
     return json({ data: [{ id: `${page}` }], next: `${url.origin}/items?page=${page + 1}` });
   });
   const file = await writeSpec(dir.path, spec(slow.url));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "-A",
-      `${ROOT}src/cli/main.ts`,
-      "run",
-      file,
-      "--db",
-      `${dir.path}/db`,
-      "--quiet",
-    ],
+  const child = cliCommand([
+    "run",
+    file,
+    "--db",
+    `${dir.path}/db`,
+    "--quiet",
+  ], {
     env: { C_TOKEN: TOKEN, RESTPIPE_STOP_WITH_STDIN: "1", NO_COLOR: "1" },
     clearEnv: true,
     cwd: dir.path,

@@ -9,23 +9,26 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { type FakeAsana, startFakeAsana } from "../testing/fake_asana/mod.ts";
-import { asanaSpec, fastAsanaFile, freshLoad, ROOT, runCli, tempDir, truthFor } from "./helpers.ts";
+import {
+  asanaSpec,
+  cliCommand,
+  fastAsanaFile,
+  freshLoad,
+  runCli,
+  tempDir,
+  truthFor,
+} from "./helpers.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
 
 /** A worker process; `log()` is what it printed so far. */
 function startWorker(url: string, fleet: string, ...extra: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "-A",
-      `${ROOT}src/cli/main.ts`,
-      "worker",
-      fleet,
-      "--poll-seconds",
-      "0.5",
-      ...extra,
-    ],
+  const child = cliCommand([
+    "worker",
+    fleet,
+    "--poll-seconds",
+    "0.5",
+    ...extra,
+  ], {
     env: {
       NO_COLOR: "1",
       DESTINATION__POSTGRES__CREDENTIALS: url,

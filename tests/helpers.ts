@@ -27,6 +27,21 @@ export async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose]()
 /** The repository root. */
 export const ROOT: string = new URL("..", import.meta.url).pathname;
 
+/**
+ * `restpipe ARGS` as a process of its own, with every permission and Deno's own notes
+ * quiet: what a test or a benchmark starts and watches (`.spawn()`) or waits for
+ * (`.output()`). `options` go to `Deno.Command` as they are (env, cwd, stdio).
+ */
+export function cliCommand(
+  args: string[],
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", `${ROOT}src/cli/main.ts`, ...args],
+    ...options,
+  });
+}
+
 /** Runs the CLI (`src/cli/main.ts`) as a user would, returning exit code and output. */
 export async function runCli(
   args: string[],

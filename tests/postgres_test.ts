@@ -10,6 +10,7 @@ import { runPipeline } from "../src/pipeline.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
 import {
   asanaSpec,
+  cliCommand,
   fastAsanaFile,
   ROOT,
   runCli,
@@ -210,17 +211,12 @@ Deno.test({
     // a run killed mid-load; meanwhile readers see the last load, and a second run is refused
     mode = "slow";
     pages = 100;
-    const slow = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "-A",
-        `${ROOT}src/cli/main.ts`,
-        "run",
-        spec,
-        "--destination",
-        db.url,
-      ],
+    const slow = cliCommand([
+      "run",
+      spec,
+      "--destination",
+      db.url,
+    ], {
       env: { NO_COLOR: "1" },
       clearEnv: true,
       stdout: "null",

@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { sizedFor, startFakeAsana } from "../testing/fake_asana/mod.ts";
-import { differing, freshLoad, ROOT, runCli, tableContents, tempDir } from "./helpers.ts";
+import {
+  cliCommand,
+  differing,
+  freshLoad,
+  ROOT,
+  runCli,
+  tableContents,
+  tempDir,
+} from "./helpers.ts";
 import { freshDatabase, NO_POSTGRES } from "./pg.ts";
 import { PgliteDestination } from "../src/load/pglite.ts";
 import { PostgresDestination } from "../src/load/postgres.ts";
@@ -69,17 +77,12 @@ async function postgresTarget(): Promise<Target> {
 
 /** Starts `restpipe run` as its own process. */
 function spawnRun(spec: string, target: Target, env: Record<string, string>, cwd: string) {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "-A",
-      `${ROOT}src/cli/main.ts`,
-      "run",
-      spec,
-      ...target.args,
-      "--quiet",
-    ],
+  return cliCommand([
+    "run",
+    spec,
+    ...target.args,
+    "--quiet",
+  ], {
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     cwd,

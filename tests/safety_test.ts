@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { json, serveHostile } from "./hostile.ts";
-import { ROOT, runCli, tempDir, writeSpec } from "./helpers.ts";
+import { cliCommand, runCli, tempDir, writeSpec } from "./helpers.ts";
 import { encodingsOf } from "../src/core/secrets.ts";
 
 /** A secret with characters that every encoding writes differently. */
@@ -203,8 +203,7 @@ async function waitForHolder(db: string): Promise<void> {
 }
 
 function spawnCli(args: string[], env: Record<string, string>): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", `${ROOT}src/cli/main.ts`, ...args],
+  return cliCommand([...args], {
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",
